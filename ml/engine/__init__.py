@@ -1,0 +1,2 @@
+"""Plain-PyTorch engine for DermaTrack: architectures, weights, preprocessing, Grad-CAM,
+training and evaluation. Nothing in this package imports Django."""

@@ -1,0 +1,236 @@
+"""Weights manifests: the JSON file that describes a shipped safetensors model.
+
+A manifest sits beside its weights in ``ml/weights/`` and names the architecture, class
+order, input size, normalisation, calibration temperature, the sha256 of the weights,
+the measured metrics and the training recipe. Weights whose hash or classes do not match
+their manifest are refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ml.engine.architectures import HAM10000_CLASSES, create_classifier_model
+
+MANIFEST_SUFFIX = ".json"
+MANIFEST_VERSION = 1
+
+
+class ManifestError(ValueError):
+    """A manifest or its weights file is missing, malformed or does not match."""
+
+
+@dataclass
+class Manifest:
+    """What the engine needs to rebuild, verify and describe one trained model."""
+
+    name: str
+    architecture: str
+    weights_file: str  # relative to the manifest's folder
+    weights_sha256: str
+    classes: list[str] = field(default_factory=lambda: list(HAM10000_CLASSES))
+    input_size: list[int] = field(default_factory=lambda: [3, 224, 224])  # C, H, W
+    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
+    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
+    interpolation: str = "bicubic"
+    temperature: float = 1.0
+    # Per-class additive logit offsets fitted on validation (zeros means plain argmax).
+    logit_bias: list[float] | None = None
+    weights_dtype: str = "float32"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    split_file: str | None = None  # relative to the manifest's folder
+    description: str = ""
+    created_at: str = ""
+    version: int = MANIFEST_VERSION
+    path: Path | None = field(default=None, compare=False, repr=False)
+
+    # -- paths -----------------------------------------------------------------
+    @property
+    def folder(self) -> Path:
+        if self.path is None:
+            raise ManifestError(f"manifest {self.name!r} has not been saved to or loaded from a file")
+        return self.path.parent
+
+    @property
+    def weights_path(self) -> Path:
+        return self.folder / self.weights_file
+
+    @property
+    def split_path(self) -> Path | None:
+        return self.folder / self.split_file if self.split_file else None
+
+    @property
+    def height(self) -> int:
+        return int(self.input_size[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.input_size[2])
+
+    # -- (de)serialisation -----------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("path")
+        return data
+
+    def write(self, path: Path | str) -> Path:
+        """Write the manifest as indented JSON and remember where it lives."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.created_at:
+            self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        self.path = path
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> Manifest:
+        """Read and validate a manifest file (the weights are checked by ``verify``)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ManifestError(f"manifest not found: {path}") from exc
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ManifestError(f"manifest {path} is not readable JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ManifestError(f"manifest {path} must be a JSON object")
+        known = {f for f in cls.__dataclass_fields__ if f != "path"}
+        missing = {"name", "architecture", "weights_file", "weights_sha256"} - data.keys()
+        if missing:
+            raise ManifestError(f"manifest {path} lacks {', '.join(sorted(missing))}")
+        manifest = cls(**{k: v for k, v in data.items() if k in known})
+        manifest.path = path
+        manifest.validate()
+        return manifest
+
+    def validate(self) -> None:
+        """Check the manifest's own consistency."""
+        if list(self.classes) != list(HAM10000_CLASSES):
+            raise ManifestError(
+                f"manifest {self.name!r} has classes {self.classes}; "
+                f"DermaTrack expects {list(HAM10000_CLASSES)} in that order"
+            )
+        if len(self.input_size) != 3 or self.input_size[0] != 3:
+            raise ManifestError(f"manifest {self.name!r}: input_size must be [3, H, W]")
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ManifestError(f"manifest {self.name!r}: mean and std need 3 values")
+        if not self.temperature > 0:
+            raise ManifestError(f"manifest {self.name!r}: temperature must be positive")
+        if self.logit_bias is not None and len(self.logit_bias) != len(self.classes):
+            raise ManifestError(f"manifest {self.name!r}: logit_bias needs one value per class")
+
+    # -- weights ----------------------------------------------------------------
+    def verify(self) -> None:
+        """Refuse weights that are missing or whose sha256 differs from the manifest."""
+        weights = self.weights_path
+        if not weights.is_file():
+            raise ManifestError(f"weights file of {self.name!r} not found: {weights}")
+        digest = file_sha256(weights)
+        if digest != self.weights_sha256:
+            raise ManifestError(
+                f"weights file {weights.name} does not match its manifest "
+                f"(sha256 {digest[:12]}…, manifest says {self.weights_sha256[:12]}…)"
+            )
+
+    def build_model(self) -> nn.Module:
+        """Verify the weights, build the architecture and load them (float32, eval mode)."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        self.verify()
+        model = create_classifier_model(self.architecture, num_classes=len(self.classes))
+        try:
+            state = load_file(str(self.weights_path))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ManifestError(f"weights file {self.weights_path.name} is not valid safetensors: {exc}") from exc
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ManifestError(
+                f"weights file {self.weights_path.name} does not fit architecture {self.architecture!r}: {exc}"
+            ) from exc
+        return model.eval()
+
+
+def file_sha256(path: Path | str) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_model(
+    model: nn.Module,
+    manifest_path: Path | str,
+    *,
+    name: str,
+    architecture: str,
+    input_size: tuple[int, int, int] | list[int],
+    mean: tuple[float, ...] | list[float],
+    std: tuple[float, ...] | list[float],
+    interpolation: str = "bicubic",
+    temperature: float = 1.0,
+    logit_bias: list[float] | None = None,
+    dtype: torch.dtype = torch.float32,
+    metrics: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+    split_file: str | None = None,
+    description: str = "",
+) -> Manifest:
+    """Write ``<stem>.safetensors`` beside ``manifest_path`` and the manifest itself."""
+    from safetensors.torch import save_file
+
+    manifest_path = Path(manifest_path)
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    weights_path = manifest_path.with_suffix(".safetensors")
+    state = {
+        k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous().cpu()
+        for k, v in model.state_dict().items()
+    }
+    save_file(state, str(weights_path), metadata={"architecture": architecture, "name": name})
+    manifest = Manifest(
+        name=name,
+        architecture=architecture,
+        weights_file=weights_path.name,
+        weights_sha256=file_sha256(weights_path),
+        input_size=[int(x) for x in input_size],
+        mean=[float(x) for x in mean],
+        std=[float(x) for x in std],
+        interpolation=interpolation,
+        temperature=float(temperature),
+        logit_bias=logit_bias,
+        weights_dtype=str(dtype).removeprefix("torch."),
+        metrics=metrics or {},
+        training=training or {},
+        split_file=split_file,
+        description=description,
+    )
+    manifest.validate()
+    manifest.write(manifest_path)
+    return manifest
+
+
+def find_manifests(folder: Path | str) -> list[Path]:
+    """Manifest files in a weights folder (JSON files that name a weights file)."""
+    found = []
+    for path in sorted(Path(folder).glob(f"*{MANIFEST_SUFFIX}")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(data, dict) and "weights_file" in data:
+            found.append(path)
+    return found
