@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.forms import formset_factory
+
+from clinic.models import Clinic
+from lesions.imaging import ImageRejected
+from lesions.models import Lesion, LesionImage, Patient
+from lesions.services import image_prepare
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class PatientForm(forms.ModelForm):
+    class Meta:
+        model = Patient
+        fields = [
+            "clinic",
+            "medical_record_number",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "sex",
+            "fitzpatrick_skin_type",
+            "notes",
+        ]
+        widgets = {"date_of_birth": DateInput(), "notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, clinics: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            del self.fields["clinic"]  # a record does not move between clinics
+        else:
+            self.fields["clinic"].queryset = clinics if clinics is not None else Clinic.objects.none()
+            if clinics is not None and clinics.count() == 1:
+                self.fields["clinic"].initial = clinics.first()
+                self.fields["clinic"].widget = forms.HiddenInput()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        clinic = cleaned.get("clinic") or getattr(self.instance, "clinic", None)
+        mrn = cleaned.get("medical_record_number")
+        if clinic and mrn:
+            clash = Patient.objects.filter(clinic=clinic, medical_record_number=mrn).exclude(pk=self.instance.pk)
+            if clash.exists():
+                self.add_error("medical_record_number", "Another patient of this clinic has this record number.")
+        return cleaned
+
+    def validate_unique(self) -> None:
+        # The clinic field may be absent (edit) so the per-clinic check is done in clean().
+        pass
+
+
+class LesionForm(forms.ModelForm):
+    class Meta:
+        model = Lesion
+        fields = [
+            "label",
+            "body_site",
+            "body_site_detail",
+            "status",
+            "diagnosis",
+            "diagnosis_confirmation",
+            "diagnosis_date",
+        ]
+        widgets = {"diagnosis_date": DateInput()}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("diagnosis") and not cleaned.get("diagnosis_confirmation"):
+            self.add_error("diagnosis_confirmation", "Say how the diagnosis was confirmed.")
+        if cleaned.get("diagnosis_confirmation") and not cleaned.get("diagnosis"):
+            self.add_error("diagnosis", "Choose the confirmed diagnosis, or clear 'confirmed by'.")
+        return cleaned
+
+
+class VisitForm(forms.Form):
+    date = forms.DateField(widget=DateInput())
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+
+
+class PhotoForm(forms.Form):
+    """One photo row of the new-visit form."""
+
+    lesion = forms.ModelChoiceField(
+        queryset=Lesion.objects.none(), required=False, empty_label="New lesion (describe below)"
+    )
+    new_lesion_label = forms.CharField(max_length=100, required=False, label="New lesion label")
+    new_lesion_body_site = forms.ChoiceField(
+        choices=[("", "Body site…"), *Lesion.BodySite.choices], required=False, label="Body site"
+    )
+    new_lesion_body_site_detail = forms.CharField(max_length=200, required=False, label="Site detail")
+    image_type = forms.ChoiceField(choices=LesionImage.ImageType.choices, initial=LesionImage.ImageType.DERMOSCOPIC)
+    photo = forms.FileField(required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
+
+    def __init__(self, *args: Any, patient: Patient | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if patient is not None:
+            self.fields["lesion"].queryset = patient.lesions.all()
+
+    def clean_photo(self) -> Any:
+        upload = self.cleaned_data.get("photo")
+        if not upload:
+            return None
+        try:
+            return image_prepare(upload)
+        except ImageRejected as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("photo"):
+            return cleaned
+        if not cleaned.get("lesion"):
+            if not cleaned.get("new_lesion_label"):
+                self.add_error("new_lesion_label", "Pick a lesion or name the new one.")
+            if not cleaned.get("new_lesion_body_site"):
+                self.add_error("new_lesion_body_site", "Choose the body site of the new lesion.")
+        return cleaned
+
+
+class BasePhotoFormSet(forms.BaseFormSet):
+    def __init__(self, *args: Any, patient: Patient | None = None, **kwargs: Any) -> None:
+        self.patient = patient
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        kwargs = super().get_form_kwargs(index)
+        kwargs["patient"] = self.patient
+        return kwargs
+
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        if not any(form.cleaned_data.get("photo") for form in self.forms):
+            raise forms.ValidationError("Add at least one photo.")
+
+
+PhotoFormSet = formset_factory(PhotoForm, formset=BasePhotoFormSet, extra=1, max_num=12, absolute_max=12)

@@ -1,0 +1,121 @@
+"""Validation and normalisation of uploaded photos (web form and API share it).
+
+A photo is accepted only when Pillow decodes it completely as an allowed format, within
+the byte and pixel limits, with a single frame. The stored copy is re-encoded with its EXIF
+orientation applied and every metadata block (EXIF, GPS, XMP, comments) dropped; the colour
+profile is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from io import BytesIO
+from typing import IO
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF from phones; optional so the core works without the plugin
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    HEIF_AVAILABLE = True
+except ImportError:  # pragma: no cover
+    HEIF_AVAILABLE = False
+
+# format -> (stored format, extension, content type)
+ACCEPTED_FORMATS: dict[str, tuple[str, str, str]] = {
+    "JPEG": ("JPEG", "jpg", "image/jpeg"),
+    "PNG": ("PNG", "png", "image/png"),
+}
+HEIF_FORMATS = {"HEIF", "HEIC", "AVIF"}
+
+
+class ImageRejected(ValueError):
+    """The upload is not an acceptable photo; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class PreparedImage:
+    content: bytes
+    extension: str
+    content_type: str
+    width: int
+    height: int
+    sha256: str
+    source_format: str
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+def prepare_image(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_heif: bool = False) -> PreparedImage:
+    """Check an uploaded photo and return the cleaned copy to store, or raise ImageRejected."""
+    upload.seek(0, 2)
+    size = upload.tell()
+    upload.seek(0)
+    if size == 0:
+        raise ImageRejected("The file is empty.")
+    if size > max_bytes:
+        raise ImageRejected(f"The file is {_megabytes(size)}; the limit is {_megabytes(max_bytes)}.")
+    data = upload.read()
+
+    accepted = dict(ACCEPTED_FORMATS)
+    if allow_heif and HEIF_AVAILABLE:
+        for fmt in HEIF_FORMATS:
+            accepted[fmt] = ("JPEG", "jpg", "image/jpeg")
+    names = "JPEG, PNG" + (" or HEIC" if allow_heif and HEIF_AVAILABLE else "")
+
+    try:
+        # Opening reads only the header: format, size and frame count are known before any
+        # pixel is decoded, so a decompression bomb is refused without being expanded.
+        with Image.open(BytesIO(data)) as probe:
+            source_format = (probe.format or "").upper()
+            width, height = probe.size
+            frames = getattr(probe, "n_frames", 1)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected(f"The file is not a readable image ({names} expected).") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("The image has far too many pixels to be a photo.") from exc
+
+    if source_format not in accepted:
+        raise ImageRejected(f"{source_format or 'This'} files are not accepted; upload a {names} photo.")
+    if width < 16 or height < 16:
+        raise ImageRejected(f"The image is only {width}×{height} pixels; a lesion photo needs more.")
+    if width * height > max_pixels:
+        raise ImageRejected(
+            f"The image is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); "
+            f"the limit is {max_pixels / 1e6:.0f} megapixels."
+        )
+    if frames > 1:
+        raise ImageRejected("Animated or multi-frame images are not accepted; upload a single photo.")
+
+    try:
+        with Image.open(BytesIO(data)) as image:
+            image.load()  # a truncated or corrupt file fails here
+            icc_profile = image.info.get("icc_profile")
+            oriented = ImageOps.exif_transpose(image)
+            rgb = oriented.convert("RGB")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageRejected("The image is damaged or incomplete (truncated file?); upload it again.") from exc
+
+    stored_format, extension, content_type = accepted[source_format]
+    out = BytesIO()
+    save_args: dict[str, object] = {}
+    if icc_profile:
+        save_args["icc_profile"] = icc_profile
+    if stored_format == "JPEG":
+        rgb.save(out, "JPEG", quality=95, **save_args)
+    else:
+        rgb.save(out, "PNG", **save_args)
+    content = out.getvalue()
+    return PreparedImage(
+        content=content,
+        extension=extension,
+        content_type=content_type,
+        width=rgb.width,
+        height=rgb.height,
+        sha256=hashlib.sha256(content).hexdigest(),
+        source_format=source_format,
+    )

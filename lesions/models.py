@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import Clinic, TimeStampedModel
+
+
+class Patient(TimeStampedModel):
+    class Sex(models.TextChoices):
+        FEMALE = "female", "Female"
+        MALE = "male", "Male"
+        OTHER = "other", "Other"
+        UNKNOWN = "unknown", "Not recorded"
+
+    class SkinType(models.IntegerChoices):
+        I = 1, "I (always burns, never tans)"  # noqa: E741
+        II = 2, "II (usually burns, tans minimally)"
+        III = 3, "III (sometimes burns, tans uniformly)"
+        IV = 4, "IV (burns minimally, always tans)"
+        V = 5, "V (very rarely burns, tans very easily)"
+        VI = 6, "VI (never burns)"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    medical_record_number = models.CharField("medical record number", max_length=64)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
+    fitzpatrick_skin_type = models.PositiveSmallIntegerField(
+        "Fitzpatrick skin type", choices=SkinType.choices, null=True, blank=True
+    )
+    notes = models.TextField(blank=True)
+
+    CLINIC_PATH = "clinic"
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "medical_record_number"], name="patient_unique_mrn_per_clinic"),
+            models.CheckConstraint(
+                condition=models.Q(fitzpatrick_skin_type__isnull=True)
+                | models.Q(fitzpatrick_skin_type__gte=1, fitzpatrick_skin_type__lte=6),
+                name="patient_fitzpatrick_range",
+            ),
+        ]
+        indexes = [models.Index(fields=["clinic", "last_name", "first_name"])]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.medical_record_number})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def age(self) -> int | None:
+        if not self.date_of_birth:
+            return None
+        today = date.today()
+        dob = self.date_of_birth
+        return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+
+    def get_absolute_url(self) -> str:
+        return reverse("patient-detail", args=[self.uuid])
+
+
+class Lesion(TimeStampedModel):
+    class BodySite(models.TextChoices):
+        # The ISIC archive's anatom_site_general values.
+        HEAD_NECK = "head/neck", "Head / neck"
+        UPPER_EXTREMITY = "upper extremity", "Upper extremity"
+        LOWER_EXTREMITY = "lower extremity", "Lower extremity"
+        ANTERIOR_TORSO = "anterior torso", "Anterior torso"
+        POSTERIOR_TORSO = "posterior torso", "Posterior torso"
+        LATERAL_TORSO = "lateral torso", "Lateral torso"
+        PALMS_SOLES = "palms/soles", "Palms / soles"
+        ORAL_GENITAL = "oral/genital", "Oral / genital"
+
+    class Status(models.TextChoices):
+        MONITORING = "monitoring", "Monitoring"
+        BIOPSIED = "biopsied", "Biopsied"
+        EXCISED = "excised", "Excised"
+        RESOLVED = "resolved", "Resolved"
+
+    class Diagnosis(models.TextChoices):
+        AKIEC = "akiec", "Actinic keratosis / Bowen's disease"
+        BCC = "bcc", "Basal cell carcinoma"
+        BKL = "bkl", "Benign keratosis"
+        DF = "df", "Dermatofibroma"
+        MEL = "mel", "Melanoma"
+        NV = "nv", "Melanocytic naevus"
+        VASC = "vasc", "Vascular lesion"
+        OTHER = "other", "Other"
+
+    class Confirmation(models.TextChoices):
+        # HAM10000's dx_type values.
+        HISTOPATHOLOGY = "histo", "Histopathology"
+        FOLLOW_UP = "follow_up", "Follow-up examination"
+        CONSENSUS = "consensus", "Expert consensus"
+        CONFOCAL = "confocal", "In-vivo confocal microscopy"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lesions")
+    label = models.CharField(max_length=100, help_text="How the clinic refers to it, e.g. 'Left shoulder mole'")
+    body_site = models.CharField(max_length=20, choices=BodySite.choices, db_index=True)
+    body_site_detail = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.MONITORING, db_index=True)
+    diagnosis = models.CharField("confirmed diagnosis", max_length=10, choices=Diagnosis.choices, blank=True)
+    diagnosis_confirmation = models.CharField("confirmed by", max_length=20, choices=Confirmation.choices, blank=True)
+    diagnosis_date = models.DateField("date of confirmation", null=True, blank=True)
+
+    CLINIC_PATH = "patient__clinic"
+
+    class Meta:
+        ordering = ["label"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(diagnosis="") | ~models.Q(diagnosis_confirmation=""),
+                name="lesion_diagnosis_needs_confirmation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_body_site_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("lesion-detail", args=[self.uuid])
+
+
+class Visit(TimeStampedModel):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
+    date = models.DateField(default=timezone.localdate, db_index=True)
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="visits"
+    )
+    notes = models.TextField(blank=True)
+
+    CLINIC_PATH = "patient__clinic"
+
+    class Meta:
+        ordering = ["-date", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"Visit {self.date:%Y-%m-%d} – {self.patient.full_name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("visit-detail", args=[self.uuid])
+
+
+def lesion_image_upload_to(instance: LesionImage, filename: str) -> str:
+    # The stored name never carries the uploaded filename (it can hold patient names).
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "jpg"
+    return f"lesion_images/{instance.uuid}.{extension}"
+
+
+class LesionImage(TimeStampedModel):
+    class ImageType(models.TextChoices):
+        DERMOSCOPIC = "dermoscopic", "Dermoscopic"
+        CLINICAL_CLOSE_UP = "clinical_close_up", "Clinical close-up"
+        CLINICAL_OVERVIEW = "clinical_overview", "Clinical overview"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    lesion = models.ForeignKey(Lesion, on_delete=models.PROTECT, related_name="images")
+    visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="images")
+    image = models.FileField(upload_to=lesion_image_upload_to, max_length=200)
+    image_type = models.CharField(max_length=20, choices=ImageType.choices, default=ImageType.DERMOSCOPIC)
+    content_type = models.CharField(max_length=50)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    file_size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    CLINIC_PATH = "lesion__patient__clinic"
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(width__gt=0, height__gt=0), name="lesionimage_size_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_image_type_display()} of {self.lesion.label} on {self.visit.date:%Y-%m-%d}"
+
+    @property
+    def uploaded_at(self):
+        return self.created_at
+
+    def get_absolute_url(self) -> str:
+        return reverse("lesion-image-file", args=[self.uuid])

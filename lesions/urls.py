@@ -1,0 +1,18 @@
+from django.urls import path
+
+from lesions import views
+
+urlpatterns = [
+    path("", views.index, name="home"),
+    path("patients/", views.patient_list, name="patient-list"),
+    path("patients/new/", views.patient_create, name="patient-create"),
+    path("patients/<uuid:uuid>/", views.patient_detail, name="patient-detail"),
+    path("patients/<uuid:uuid>/edit/", views.patient_edit, name="patient-edit"),
+    path("patients/<uuid:uuid>/lesions/new/", views.lesion_create, name="lesion-create"),
+    path("patients/<uuid:uuid>/visits/new/", views.visit_new, name="visit-create"),
+    path("lesions/<uuid:uuid>/", views.lesion_detail, name="lesion-detail"),
+    path("lesions/<uuid:uuid>/edit/", views.lesion_edit, name="lesion-edit"),
+    path("visits/<uuid:uuid>/", views.visit_detail, name="visit-detail"),
+    path("images/<uuid:uuid>/file/", views.lesion_image_file, name="lesion-image-file"),
+    path("images/<uuid:uuid>/analysis/", views.lesion_image_analysis, name="lesion-image-analysis"),
+]

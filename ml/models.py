@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+from clinic.models import TimeStampedModel
+from lesions.models import LesionImage
+from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES, MALIGNANT_CLASSES
+
+
+class ModelVersion(TimeStampedModel):
+    """A shipped model, registered from its manifest in ``ML_WEIGHTS_DIR``."""
+
+    name = models.CharField(max_length=100, unique=True)
+    architecture = models.CharField(max_length=100)
+    manifest_file = models.CharField(max_length=300, help_text="path relative to ML_WEIGHTS_DIR")
+    weights_sha256 = models.CharField(max_length=64)
+    classes = models.JSONField(default=list)
+    input_size = models.JSONField(default=list)
+    temperature = models.FloatField(default=1.0)
+    metrics = models.JSONField(default=dict, blank=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True, db_index=True)
+    is_default = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="modelversion_one_default"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def test_accuracy(self) -> float | None:
+        test = self.metrics.get("test") if isinstance(self.metrics, dict) else None
+        return test.get("accuracy") if isinstance(test, dict) else None
+
+
+class Prediction(TimeStampedModel):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for analysis"
+        RUNNING = "running", "Analysing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    image = models.ForeignKey(LesionImage, on_delete=models.CASCADE, related_name="predictions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="predictions")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    probabilities = models.JSONField(default=dict, blank=True)
+    top_class = models.CharField(max_length=10, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    heatmap = models.FileField(upload_to="heatmaps/", max_length=200, blank=True)
+    cam = models.FileField(upload_to="heatmaps/", max_length=200, blank=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+
+    CLINIC_PATH = "image__lesion__patient__clinic"
+
+    class Meta:
+        ordering = ["image", "-model_version__is_default", "model_version__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "model_version"], name="prediction_one_per_image_model"),
+            models.CheckConstraint(
+                condition=~models.Q(status="done") | ~models.Q(top_class=""),
+                name="prediction_done_has_top_class",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.model_version} on {self.image_id}: {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.DONE, self.Status.FAILED}
+
+    @property
+    def top_class_name(self) -> str:
+        return CLASS_NAMES.get(self.top_class, self.top_class)
+
+    @property
+    def total_ms(self) -> float | None:
+        return self.timings.get("total") if isinstance(self.timings, dict) else None
+
+    @property
+    def malignant_probability(self) -> float | None:
+        if not self.probabilities:
+            return None
+        return sum(float(self.probabilities.get(c, 0.0)) for c in MALIGNANT_CLASSES)
+
+    def probability_rows(self) -> list[dict[str, object]]:
+        """The 7 classes in model order with names, for bars on the pages."""
+        return [
+            {
+                "code": code,
+                "name": CLASS_NAMES[code],
+                "probability": float(self.probabilities.get(code, 0.0)),
+                "percent": round(100 * float(self.probabilities.get(code, 0.0)), 1),
+                "is_top": code == self.top_class,
+                "malignant": code in MALIGNANT_CLASSES,
+            }
+            for code in HAM10000_CLASSES
+        ]

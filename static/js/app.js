@@ -1,0 +1,54 @@
+// DermaTrack page behaviour: live analysis panels, heatmap blending, extra photo rows.
+(function () {
+  "use strict";
+
+  // Re-fetch analysis panels that still have pending predictions, without reloading the page.
+  function pollPending() {
+    const pending = document.querySelectorAll(".analysis[data-pending]");
+    pending.forEach(function (panel) {
+      fetch(panel.dataset.analysisUrl, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          const holder = document.createElement("div");
+          holder.innerHTML = html.trim();
+          const fresh = holder.firstElementChild;
+          if (fresh) { panel.replaceWith(fresh); bindSliders(fresh); }
+        })
+        .catch(function () {});
+    });
+    if (pending.length) window.setTimeout(pollPending, 2000);
+  }
+
+  function bindSliders(root) {
+    root.querySelectorAll(".blend-slider").forEach(function (slider) {
+      const blend = slider.closest("figure").querySelector(".blend");
+      slider.addEventListener("input", function () {
+        blend.style.setProperty("--blend", String(slider.value / 100));
+      });
+    });
+  }
+
+  function bindPhotoRows() {
+    const button = document.getElementById("add-photo-row");
+    if (!button) return;
+    const template = document.getElementById("photo-row-template");
+    const rows = document.getElementById("photo-rows");
+    const total = document.getElementById("id_photos-TOTAL_FORMS");
+    const maxForms = parseInt(document.getElementById("id_photos-MAX_NUM_FORMS").value, 10);
+    button.addEventListener("click", function () {
+      const index = parseInt(total.value, 10);
+      if (index >= maxForms) return;
+      const html = template.innerHTML.replace(/__prefix__/g, String(index));
+      rows.insertAdjacentHTML("beforeend", html);
+      rows.lastElementChild.querySelector("legend").textContent = "Photo " + (index + 1);
+      total.value = String(index + 1);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    bindSliders(document);
+    bindPhotoRows();
+    if (document.querySelector(".analysis[data-pending]")) window.setTimeout(pollPending, 1500);
+  });
+})();
