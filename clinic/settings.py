@@ -164,6 +164,8 @@ CELERY_TASK_DEFAULT_QUEUE = "analysis"
 
 # Models
 ML_WEIGHTS_DIR = Path(env_str("ML_WEIGHTS_DIR", str(BASE_DIR / "ml" / "weights")))
+# The model marked default when manifests are registered [the first EfficientNet]
+ML_DEFAULT_MODEL = env_str("ML_DEFAULT_MODEL")
 ML_TORCH_THREADS = env_int("ML_TORCH_THREADS", 0)  # 0: leave torch's default
 ML_PREDICTION_TIME_LIMIT = env_int("ML_PREDICTION_TIME_LIMIT", 120)
 

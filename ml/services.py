@@ -43,6 +43,7 @@ def model_versions_sync(*, weights_dir: Path | None = None, default: str | None 
     first EfficientNet, else the first model.
     """
     weights_dir = Path(weights_dir or settings.ML_WEIGHTS_DIR)
+    default = default or settings.ML_DEFAULT_MODEL or None
     seen: list[ModelVersion] = []
     with transaction.atomic():
         for path in find_manifests(weights_dir):
@@ -90,6 +91,29 @@ def model_version_set_default(*, name: str | None = None, candidates: list[Model
 
 def manifest_path_for(version: ModelVersion) -> Path:
     return Path(settings.ML_WEIGHTS_DIR) / version.manifest_file
+
+
+def manifest_path_by_name(name: str | None = None, *, weights_dir: Path | None = None) -> Path:
+    """A manifest by model name (or path); without a name the default model's manifest.
+
+    Works without the database, for command-line use: the default is ``ML_DEFAULT_MODEL``,
+    else the first EfficientNet in the weights folder, else the first manifest.
+    """
+    weights_dir = Path(weights_dir or settings.ML_WEIGHTS_DIR)
+    if name and Path(name).suffix == ".json" and Path(name).is_file():
+        return Path(name)
+    manifests = {Manifest.load(path).name: path for path in find_manifests(weights_dir)}
+    if not manifests:
+        raise ManifestError(f"no model manifests in {weights_dir}")
+    wanted = name or settings.ML_DEFAULT_MODEL
+    if wanted:
+        if wanted not in manifests:
+            raise ManifestError(f"no model named {wanted!r} in {weights_dir} (have: {', '.join(sorted(manifests))})")
+        return manifests[wanted]
+    for _, path in sorted(manifests.items()):
+        if Manifest.load(path).architecture.startswith(DEFAULT_MODEL_PREFERENCE):
+            return path
+    return manifests[sorted(manifests)[0]]
 
 
 # --- classifiers, loaded once per process --------------------------------------------------
