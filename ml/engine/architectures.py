@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 from torch import nn
 
 # The order every model, manifest and database row uses.

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ml.engine.architectures import HAM10000_CLASSES, create_classifier_model
+from ml.engine.architectures import HAM10000_CLASSES, UnknownArchitectureError, create_classifier_model
 
 MANIFEST_SUFFIX = ".json"
 MANIFEST_VERSION = 1
@@ -148,7 +148,10 @@ class Manifest:
         from safetensors.torch import load_file
 
         self.verify()
-        model = create_classifier_model(self.architecture, num_classes=len(self.classes))
+        try:
+            model = create_classifier_model(self.architecture, num_classes=len(self.classes))
+        except UnknownArchitectureError as exc:
+            raise ManifestError(f"manifest {self.name!r}: {exc}") from exc
         try:
             state = load_file(str(self.weights_path))
         except (SafetensorError, OSError, ValueError) as exc:

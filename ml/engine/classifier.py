@@ -1,0 +1,302 @@
+"""Lesion photo analysis: calibrated class probabilities and a Grad-CAM heatmap from one pass.
+
+``Classifier.from_manifest(path)`` verifies and loads shipped weights; ``analyse(photo)``
+returns an ``Analysis`` with the probabilities of the 7 HAM10000 classes and, by default,
+the Grad-CAM of the top class as a photo-aligned map and a PNG overlay.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ml.engine import overlay
+from ml.engine.architectures import UnknownArchitectureError, target_layer
+from ml.engine.gradcam import GradCAM
+from ml.engine.manifest import Manifest, ManifestError
+from ml.engine.preprocess import PreparedImage, PreprocessConfig, prepare_image
+
+TIMING_KEYS = ("preprocess", "forward", "gradcam", "overlay", "total")
+_THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TORCH_NUM_THREADS")
+_threads_configured = False
+
+
+@dataclass
+class Analysis:
+    """What the engine says about one photo."""
+
+    probabilities: dict[str, float]  # class code -> calibrated probability, all classes, sums to 1
+    top_class: str
+    confidence: float  # probability of top_class
+    cam: np.ndarray | None = None  # float32 (H, W) of the oriented photo, in [0, 1], 0 outside the crop
+    overlay_png: bytes | None = None  # heatmap over the photo, photo's aspect ratio
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds
+    cam_class: str | None = None  # the class the heatmap explains
+
+    def cam_png(self, max_side: int | None = overlay.CAM_PNG_MAX_SIDE) -> bytes | None:
+        """The raw heatmap as a small 8-bit grayscale PNG at the photo's aspect ratio (None without one)."""
+        return None if self.cam is None else overlay.cam_png(self.cam, max_side)
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on: affinity mask and cgroup quota, whichever is smaller."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def configure_torch_threads() -> int:
+    """Once per process, cap torch's intra-op threads at the CPUs we may use.
+
+    Left alone when a thread-count environment variable is set or torch already uses fewer
+    threads (the caller chose); in containers torch otherwise counts the host's cores.
+    """
+    global _threads_configured
+    if not _threads_configured:
+        _threads_configured = True
+        if not any(os.environ.get(name) for name in _THREAD_ENV_VARS):
+            cpus = available_cpus()
+            if torch.get_num_threads() > cpus:
+                torch.set_num_threads(cpus)
+    return torch.get_num_threads()
+
+
+def calibrated_probabilities(
+    logits: torch.Tensor, temperature: float = 1.0, logit_bias: Sequence[float] | None = None
+) -> torch.Tensor:
+    """softmax((logits + logit_bias) / temperature) along the class axis, in float32."""
+    logits = logits.detach().float()
+    if logit_bias is not None:
+        logits = logits + torch.as_tensor(list(logit_bias), dtype=torch.float32, device=logits.device)
+    return torch.softmax(logits / float(temperature), dim=-1)
+
+
+class Classifier:
+    """A loaded model with its manifest, preprocessing and a reusable Grad-CAM.
+
+    The model is put in eval mode with frozen parameters (inference only). Close the
+    classifier (or use it as a context manager) to remove its Grad-CAM hook.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        manifest: Manifest,
+        *,
+        target_layer_module: nn.Module | None = None,
+        device: str | torch.device | None = None,
+        channels_last: bool = True,
+        allow_rotation: bool = True,
+        overlay_max_side: int = overlay.OVERLAY_MAX_SIDE,
+        colormap: int = overlay.DEFAULT_COLORMAP,
+        alpha: float = overlay.DEFAULT_ALPHA,
+    ) -> None:
+        configure_torch_threads()
+        manifest.validate()
+        self.manifest = manifest
+        self.classes: tuple[str, ...] = tuple(manifest.classes)
+        self.device = torch.device(device) if device is not None else _model_device(model)
+        model.eval()
+        model.requires_grad_(False)
+        model.to(self.device)
+        self.channels_last = channels_last
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.preprocess_config = PreprocessConfig.from_manifest(manifest, allow_rotation=allow_rotation)
+        self.temperature = float(manifest.temperature)
+        self.logit_bias: tuple[float, ...] | None = (
+            tuple(float(b) for b in manifest.logit_bias) if manifest.logit_bias is not None else None
+        )
+        self.overlay_max_side = overlay_max_side
+        self.colormap = colormap
+        self.alpha = alpha
+        if target_layer_module is None:
+            try:
+                target_layer_module = target_layer(model, manifest.architecture)
+            except (UnknownArchitectureError, AttributeError) as exc:
+                raise ManifestError(f"no Grad-CAM layer for architecture {manifest.architecture!r}: {exc}") from exc
+        self.gradcam = GradCAM(model, target_layer_module)
+
+    @classmethod
+    def from_manifest(cls, path: Path | str, **options: object) -> Classifier:
+        """Load a manifest, verify its weights (sha256, classes, shapes) and build the classifier."""
+        manifest = Manifest.load(path)
+        model = manifest.build_model()
+        return cls(model, manifest, **options)  # type: ignore[arg-type]
+
+    # -- analysis ----------------------------------------------------------------
+    def analyse(self, image: Image.Image, gradcam: bool = True, target_class: str | int | None = None) -> Analysis:
+        """Probabilities of one photo and, with ``gradcam``, the heatmap of ``target_class`` (top class by default)."""
+        return self._analyse_chunk([image], gradcam=gradcam, target_class=target_class)[0]
+
+    def analyse_batch(
+        self,
+        images: Sequence[Image.Image],
+        gradcam: bool = False,
+        batch_size: int = 16,
+        target_class: str | int | None = None,
+    ) -> list[Analysis]:
+        """``analyse`` for many photos, ``batch_size`` at a time through the model."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        results: list[Analysis] = []
+        for start in range(0, len(images), batch_size):
+            chunk = images[start : start + batch_size]
+            results.extend(self._analyse_chunk(chunk, gradcam=gradcam, target_class=target_class))
+        return results
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Calibrated probabilities (temperature and logit bias of the manifest) from raw logits."""
+        return calibrated_probabilities(logits, self.temperature, self.logit_bias)
+
+    def class_index(self, target_class: str | int) -> int:
+        """Index of a class given by code (``"mel"``) or position."""
+        if isinstance(target_class, str):
+            try:
+                return self.classes.index(target_class)
+            except ValueError:
+                raise ValueError(f"unknown class {target_class!r}; classes are {list(self.classes)}") from None
+        index = int(target_class)
+        if not 0 <= index < len(self.classes):
+            raise ValueError(f"class index {index} out of range for {len(self.classes)} classes")
+        return index
+
+    def _analyse_chunk(
+        self, images: Sequence[Image.Image], *, gradcam: bool, target_class: str | int | None
+    ) -> list[Analysis]:
+        fixed_target = None if target_class is None else self.class_index(target_class)
+        count = len(images)
+        preprocess_ms: list[float] = []
+        prepared: list[PreparedImage] = []
+        for image in images:
+            started = time.perf_counter()
+            prepared.append(prepare_image(image, self.preprocess_config))
+            preprocess_ms.append(_ms_since(started))
+
+        started = time.perf_counter()
+        batch = torch.stack([p.tensor for p in prepared]).to(self.device)
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        if gradcam:
+            logits = self.gradcam.forward(batch)
+        else:
+            with torch.inference_mode():
+                logits = self.model(batch)
+        self._check_logits(logits)
+        probabilities = self.probabilities(logits).cpu()
+        forward_ms = _ms_since(started) / count
+
+        top = probabilities.argmax(dim=1).tolist()
+        feature_cams: np.ndarray | None = None
+        targets = top if fixed_target is None else [fixed_target] * count
+        gradcam_ms = 0.0
+        if gradcam:
+            started = time.perf_counter()
+            feature_cams = self.gradcam.cams(logits, targets)
+            gradcam_ms = _ms_since(started) / count
+        del logits
+
+        results = []
+        for i, item in enumerate(prepared):
+            timings = dict.fromkeys(TIMING_KEYS, 0.0)
+            timings["preprocess"] = preprocess_ms[i]
+            timings["forward"] = forward_ms
+            cam = overlay_bytes = None
+            if feature_cams is not None:
+                started = time.perf_counter()
+                cam = item.geometry.map_to_photo(feature_cams[i])
+                timings["gradcam"] = gradcam_ms + _ms_since(started)
+                started = time.perf_counter()
+                overlay_bytes = self._overlay_png(item, feature_cams[i])
+                timings["overlay"] = _ms_since(started)
+            timings["total"] = sum(timings[key] for key in TIMING_KEYS[:-1])
+            row = probabilities[i].tolist()
+            results.append(
+                Analysis(
+                    probabilities=dict(zip(self.classes, row, strict=True)),
+                    top_class=self.classes[top[i]],
+                    confidence=float(row[top[i]]),
+                    cam=cam,
+                    overlay_png=overlay_bytes,
+                    timings=timings,
+                    cam_class=self.classes[targets[i]] if cam is not None else None,
+                )
+            )
+        return results
+
+    def _overlay_png(self, item: PreparedImage, feature_cam: np.ndarray) -> bytes:
+        geometry = item.geometry
+        # The photo's own aspect ratio, no larger than what was decoded nor than the cap.
+        long_side = min(self.overlay_max_side, max(geometry.decoded_width, geometry.decoded_height))
+        width, height = overlay.fit_size(geometry.photo_width, geometry.photo_height, long_side)
+        photo = item.photo
+        if photo.size != (width, height):
+            photo = photo.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        cam = geometry.map_to_photo(feature_cam, (height, width))
+        seen = geometry.crop_mask((height, width))
+        return overlay.overlay_png(np.asarray(photo), cam, alpha=self.alpha, colormap=self.colormap, seen=seen)
+
+    def _check_logits(self, logits: torch.Tensor) -> None:
+        if logits.dim() != 2 or logits.shape[1] != len(self.classes):
+            raise ManifestError(
+                f"model {self.manifest.name!r} returns logits of shape {tuple(logits.shape)}; "
+                f"its manifest lists {len(self.classes)} classes"
+            )
+
+    # -- lifetime ------------------------------------------------------------------
+    def close(self) -> None:
+        """Remove the Grad-CAM hook from the model."""
+        self.gradcam.close()
+
+    def __enter__(self) -> Classifier:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Classifier({self.manifest.name!r}, {self.manifest.architecture}, {self.device})"
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for parameter in model.parameters():
+        return parameter.device
+    return torch.device("cpu")
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+__all__ = [
+    "TIMING_KEYS",
+    "Analysis",
+    "Classifier",
+    "available_cpus",
+    "calibrated_probabilities",
+    "configure_torch_threads",
+]
