@@ -1,0 +1,675 @@
+"""Train a HAM10000 classifier: ``python -m ml.engine.train --arch ... --data ... --output NAME``.
+
+Images are decoded once into memory and augmented as batched tensor ops; the loss is
+class-weighted cross-entropy (softened inverse-frequency weights) with label smoothing;
+an exponential moving average (EMA) of the weights is validated after every epoch and the
+best one by validation balanced accuracy is kept. At the end the temperature (and a
+per-class logit bias) are fitted on validation, the held-out test split is evaluated through
+the app's own preprocessing, and weights + manifest + split are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from ml.engine.architectures import HAM10000_CLASSES, create_classifier_model
+from ml.engine.augment import AugmentConfig, augment_batch, normalise, resize_batch, to_float
+from ml.engine.data import (
+    IMAGES_DIR,
+    METADATA_NAME,
+    InMemoryDataset,
+    Record,
+    Split,
+    read_metadata,
+    split_by_lesion,
+    subsample,
+)
+from ml.engine.pretrained import PRETRAINED_CHOICES, load_pretrained, normalisation_for
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_WEIGHTS_DIR = REPO_ROOT / "ml" / "weights"
+DEFAULT_RUNS_DIR = REPO_ROOT / "runs"
+MEL = HAM10000_CLASSES.index("mel")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in the manifest as the recipe)."""
+
+    arch: str = "tf_efficientnet_lite0"
+    data: str = ""
+    metadata: str | None = None
+    output: str = "model"
+    out_dir: str | None = None
+    runs_dir: str | None = None
+    epochs: int = 15
+    batch_size: int = 32
+    image_size: tuple[int, int] = (192, 256)  # H, W
+    seed: int = 0
+    device: str = "auto"
+    lr: float = 6e-4
+    weight_decay: float = 0.02
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    class_weight_power: float = 0.5  # 0 = plain CE, 1 = inverse frequency
+    ema_decay: float = 0.998
+    freeze_blocks: int = -1  # -1: freeze stem + first 2 blocks when ImageNet-initialised
+    patience: int = 6
+    # Wall-clock budget for the training loop (minutes): the learning-rate schedule follows
+    # whichever of steps or time is further along, and training stops when the budget is spent.
+    time_budget_min: float | None = None
+    pretrained: str = "imagenet-package"
+    resume: bool = False
+    max_steps: int | None = None
+    max_images: int | None = None
+    teacher: str | None = None
+    distill_alpha: float = 0.5
+    distill_temperature: float = 2.0
+    fp16_weights: bool = False
+    fit_logit_bias: bool = True
+    tta_test: bool = False
+    threads: int | None = None
+    eval_batch_size: int = 64
+    progress: bool = True
+    command: str = ""
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.data)
+
+    @property
+    def metadata_path(self) -> Path:
+        return Path(self.metadata) if self.metadata else self.data_dir / METADATA_NAME
+
+    @property
+    def weights_dir(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else DEFAULT_WEIGHTS_DIR
+
+    @property
+    def run_dir(self) -> Path:
+        return (Path(self.runs_dir) if self.runs_dir else DEFAULT_RUNS_DIR) / self.output
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.weights_dir / f"{self.output}.json"
+
+
+@dataclass
+class TrainResult:
+    """What a run produced."""
+
+    manifest_path: Path
+    best_epoch: int
+    best_val: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    test_metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def class_weights(counts: np.ndarray, power: float) -> torch.Tensor:
+    """(1 / frequency) ** power, scaled so the sample-weighted mean is 1."""
+    counts = np.maximum(counts.astype(np.float64), 1.0)
+    weights = (counts.sum() / counts) ** power
+    weights = weights / (weights * counts).sum() * counts.sum()
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def freeze_early_layers(model: nn.Module, blocks: int) -> list[str]:
+    """Freeze the stem and the first ``blocks`` stages of an EfficientNet-style model.
+
+    The early, high-resolution stages cost most of the backward pass on a CPU and their
+    ImageNet edge/texture filters transfer as they are.
+    """
+    if blocks <= 0 or not hasattr(model, "blocks") or not hasattr(model, "conv_stem"):
+        return []
+    frozen = []
+    modules = [("conv_stem", model.conv_stem), ("bn1", model.bn1)]
+    modules += [(f"blocks.{i}", model.blocks[i]) for i in range(min(blocks, len(model.blocks)))]
+    for name, module in modules:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+        frozen.append(name)
+    return frozen
+
+
+class ModelEma:
+    """Exponential moving average of weights and buffers (with a short warm-up)."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.module = copy.deepcopy(model).eval()
+        for parameter in self.module.parameters():
+            parameter.requires_grad_(False)
+        self.decay = decay
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for ema_value, value in zip(self.module.state_dict().values(), model.state_dict().values(), strict=True):
+            if ema_value.is_floating_point():
+                ema_value.mul_(decay).add_(value.detach(), alpha=1 - decay)
+            else:
+                ema_value.copy_(value)
+
+
+def lr_at(step: int, total: int, warmup: int, peak: float, time_progress: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to 1% of the peak over steps (or time, if further along)."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = max((step - warmup) / max(1, total - warmup), time_progress)
+    return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+@torch.inference_mode()
+def predict_tensor_logits(
+    model: nn.Module,
+    images: np.ndarray,
+    height: int,
+    width: int,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    device: torch.device,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """Logits of uint8 images (N x 3 x h x w, same aspect as height x width) for validation."""
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = resize_batch(to_float(torch.from_numpy(images[start : start + batch_size])), height, width)
+        batch = normalise(batch, mean, std).to(device).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+            logits = model(batch)
+        out.append(logits.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(HAM10000_CLASSES)), dtype=np.float32)
+
+
+def quick_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Validation numbers logged every epoch."""
+    from ml.engine.metrics import classification_metrics
+
+    log_probs = torch.log_softmax(torch.from_numpy(logits), dim=1)
+    loss = float(F.nll_loss(log_probs, torch.from_numpy(labels)).item()) if len(labels) else float("nan")
+    m = classification_metrics(labels, log_probs.exp().numpy())
+    return {
+        "val_loss": loss,
+        "val_accuracy": m["accuracy"],
+        "val_balanced_accuracy": m["balanced_accuracy"],
+        "val_mel_sensitivity": m["melanoma"]["sensitivity"],
+        "val_auc_macro": m["auc_macro"],
+    }
+
+
+def hardware_description(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "device": str(device),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def _teacher_probabilities(config: TrainConfig, train_set: InMemoryDataset, device: torch.device) -> np.ndarray:
+    """Soft targets of the teacher on the clean training images (computed once)."""
+    from ml.engine.manifest import Manifest
+
+    teacher_manifest = Manifest.load(config.teacher)  # type: ignore[arg-type]
+    teacher = teacher_manifest.build_model().to(device).to(memory_format=torch.channels_last)
+    logits = predict_tensor_logits(
+        teacher,
+        train_set.images,
+        teacher_manifest.height,
+        teacher_manifest.width,
+        tuple(teacher_manifest.mean),
+        tuple(teacher_manifest.std),
+        device,
+        config.eval_batch_size,
+    )
+    del teacher
+    return torch.softmax(torch.from_numpy(logits) / config.distill_temperature, dim=1).numpy()
+
+
+# -- the run -----------------------------------------------------------------------------------------
+def prepare_split(config: TrainConfig, records: list[Record]) -> Split:
+    split_path = config.run_dir / "split.json"
+    if config.resume and split_path.is_file():
+        return Split.load(split_path)
+    split = split_by_lesion(records, seed=config.seed)
+    split.save(split_path, metadata=str(config.metadata_path))
+    return split
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Run training end to end and write weights, manifest and split; see the module docstring."""
+    started = time.time()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    device = resolve_device(config.device)
+    height, width = config.image_size
+    run_dir = config.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "log.jsonl"
+
+    records = read_metadata(config.metadata_path)
+    if config.max_images:
+        records = subsample(records, config.max_images, seed=config.seed)
+    split = prepare_split(config, records)
+    by_id = {r.image_id: r for r in records}
+    images_dir = config.data_dir / IMAGES_DIR
+    t0 = time.time()
+    train_set = InMemoryDataset.from_records(images_dir, [by_id[i] for i in split.train])
+    val_set = InMemoryDataset.from_records(images_dir, [by_id[i] for i in split.val])
+    print(
+        f"decoded {len(train_set)} train / {len(val_set)} val images in {time.time() - t0:.1f}s; "
+        f"test split holds {len(split.test)} images",
+        flush=True,
+    )
+
+    model = create_classifier_model(config.arch)
+    pretrained = load_pretrained(model, config.arch, config.pretrained)
+    mean, std = normalisation_for(config.arch)
+    freeze = config.freeze_blocks
+    if freeze < 0:
+        freeze = 2 if config.pretrained != "none" else 0
+    frozen = freeze_early_layers(model, freeze)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    ema = ModelEma(model, config.ema_decay)
+
+    weights = class_weights(train_set.class_counts(), config.class_weight_power).to(device)
+    criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=config.label_smoothing)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in parameters if p.ndim > 1]
+    no_decay = [p for p in parameters if p.ndim <= 1]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=config.lr,
+    )
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    teacher_probs = _teacher_probabilities(config, train_set, device) if config.teacher else None
+
+    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    warmup = min(total_steps // 2, int(config.warmup_epochs * steps_per_epoch)) or 1
+    generator = torch.Generator().manual_seed(config.seed)
+    augment = AugmentConfig()
+
+    history: list[dict[str, Any]] = []
+    start_epoch, step = 0, 0
+    best: dict[str, Any] = {"score": -1.0, "epoch": -1, "metrics": {}}
+    stale = 0
+    checkpoint_path = run_dir / "last.pt"
+    if config.resume and checkpoint_path.is_file():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.module.load_state_dict(state["ema"])
+        ema.updates = state["ema_updates"]
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        generator.set_state(state["generator"])
+        start_epoch, step, best, history, stale = (
+            state["epoch"] + 1,
+            state["step"],
+            state["best"],
+            state["history"],
+            state["stale"],
+        )
+        print(f"resumed from {checkpoint_path} after epoch {start_epoch}", flush=True)
+    elif log_path.exists():
+        log_path.unlink()
+
+    stopped = "epochs"
+    budget_s = config.time_budget_min * 60 if config.time_budget_min else None
+    elapsed_before = float(history[-1].get("elapsed_seconds", 0.0)) if history else 0.0
+    loop_start = time.time() - elapsed_before
+
+    def time_progress() -> float:
+        if budget_s is None:
+            return 0.0
+        return (time.time() - loop_start) / budget_s
+
+    for epoch in range(start_epoch, config.epochs):
+        if time_progress() >= 1.0:
+            stopped = "time_budget"
+            break
+        if step >= total_steps:
+            stopped = "max_steps"
+            break
+        if stale >= config.patience:
+            stopped = "early_stopping"
+            break
+        model.train()
+        epoch_start = time.time()
+        order = torch.randperm(len(train_set), generator=generator).numpy()
+        batches = min(steps_per_epoch, total_steps - step)
+        running, seen = 0.0, 0
+        bar = tqdm(
+            range(batches),
+            desc=f"epoch {epoch + 1}/{config.epochs}",
+            disable=not config.progress,
+            file=sys.stdout,
+            mininterval=5.0,
+            dynamic_ncols=True,
+        )
+        for b in bar:
+            if time_progress() >= 1.0:
+                break
+            index = np.sort(order[b * config.batch_size : (b + 1) * config.batch_size])
+            images = torch.from_numpy(train_set.images[index])
+            labels = torch.from_numpy(train_set.labels[index]).to(device)
+            batch = normalise(augment_batch(images, height, width, augment, generator), mean, std)
+            batch = batch.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, total_steps, warmup, config.lr, time_progress())
+            with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+                logits = model(batch)
+                loss = criterion(logits.float(), labels)
+                if teacher_probs is not None:
+                    target = torch.from_numpy(teacher_probs[index]).to(device)
+                    log_student = F.log_softmax(logits.float() / config.distill_temperature, dim=1)
+                    distill = F.kl_div(log_student, target, reduction="batchmean")
+                    loss = (1 - config.distill_alpha) * loss + (
+                        config.distill_alpha * distill * config.distill_temperature**2
+                    )
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            ema.update(model)
+            step += 1
+            running += float(loss.item()) * len(index)
+            seen += len(index)
+            bar.set_postfix(loss=f"{running / seen:.4f}", refresh=False)
+        bar.close()
+        train_seconds = time.time() - epoch_start
+
+        val_logits = predict_tensor_logits(
+            ema.module, val_set.images, height, width, mean, std, device, config.eval_batch_size
+        )
+        entry: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": step,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": running / max(1, seen),
+            **quick_metrics(val_logits, val_set.labels),
+            "train_seconds": round(train_seconds, 1),
+            "epoch_seconds": round(time.time() - epoch_start, 1),
+            "elapsed_seconds": round(time.time() - loop_start, 1),
+        }
+        score = entry["val_balanced_accuracy"]
+        if score > best["score"]:
+            best = {"score": score, "epoch": epoch + 1, "metrics": entry}
+            torch.save(ema.module.state_dict(), run_dir / "best.pt")
+            stale = 0
+        else:
+            stale += 1
+        entry["best_epoch"] = best["epoch"]
+        history.append(entry)
+        with log_path.open("a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+        print(
+            f"epoch {epoch + 1}: train_loss {entry['train_loss']:.4f} | val_loss {entry['val_loss']:.4f} "
+            f"acc {entry['val_accuracy']:.4f} bal_acc {entry['val_balanced_accuracy']:.4f} "
+            f"mel_sens {entry['val_mel_sensitivity']:.4f} auc {entry['val_auc_macro']:.4f} | "
+            f"{entry['epoch_seconds']:.0f}s (best epoch {best['epoch']})",
+            flush=True,
+        )
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "ema": ema.module.state_dict(),
+                "ema_updates": ema.updates,
+                "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(),
+                "generator": generator.get_state(),
+                "epoch": epoch,
+                "step": step,
+                "best": best,
+                "history": history,
+                "stale": stale,
+                "config": asdict(config),
+            },
+            checkpoint_path,
+        )
+    if step >= total_steps and stopped == "epochs" and config.max_steps:
+        stopped = "max_steps"
+
+    final = create_classifier_model(config.arch)
+    best_path = run_dir / "best.pt"
+    final.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True))
+    training_seconds = time.time() - started
+    recipe = {
+        "command": config.command,
+        "config": asdict(config),
+        "started_at": started_at,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_seconds": round(training_seconds, 1),
+        "hardware": hardware_description(device),
+        "pretrained": asdict(pretrained),
+        "frozen": frozen,
+        "class_weights": [round(float(w), 4) for w in weights.cpu()],
+        "augment": asdict(augment),
+        "epochs_run": len(history),
+        "stopped_by": stopped,
+        "best_epoch": best["epoch"],
+        "history": history,
+        "train_images": len(split.train),
+        "val_images": len(split.val),
+        "test_images": len(split.test),
+    }
+    result = finalize(config, final, split, recipe, device)
+    result.history = history
+    result.best_epoch = best["epoch"]
+    result.best_val = {k: v for k, v in best["metrics"].items() if isinstance(v, float)}
+    result.seconds = time.time() - started
+    return result
+
+
+def finalize(
+    config: TrainConfig, model: nn.Module, split: Split, recipe: dict[str, Any], device: torch.device
+) -> TrainResult:
+    """Calibrate on validation, save weights + manifest + split, evaluate the test split."""
+    from ml.engine.calibration import fit_logit_bias, fit_temperature, softmax
+    from ml.engine.evaluate import calibration_summary, evaluate, predict_logits
+    from ml.engine.manifest import save_model
+    from ml.engine.metrics import classification_metrics
+
+    height, width = config.image_size
+    mean, std = normalisation_for(config.arch)
+    dtype = torch.float16 if config.fp16_weights else torch.float32
+    manifest_path = config.manifest_path
+    split_name = f"{config.output}.split.json"
+    split.save(
+        config.weights_dir / split_name,
+        metadata=config.metadata_path.name,
+        grouping="lesion_id",
+        stratified_by="dx",
+    )
+    # Save once so calibration runs through the exact shipped weights and app preprocessing.
+    manifest = save_model(
+        model,
+        manifest_path,
+        name=config.output,
+        architecture=config.arch,
+        input_size=[3, height, width],
+        mean=mean,
+        std=std,
+        dtype=dtype,
+        training=recipe,
+        split_file=split_name,
+    )
+    shipped = manifest.build_model().to(device)
+    val_logits, val_labels = predict_logits(
+        shipped, manifest, config.data_dir / IMAGES_DIR, config.metadata_path, split.val, device=device
+    )
+    del shipped
+    # The app computes softmax((logits + bias) / T): the bias sets the decision (argmax does not
+    # depend on T), then T is fitted on the biased logits so the shown probabilities are calibrated.
+    bias = fit_logit_bias(val_logits, val_labels) if config.fit_logit_bias else None
+    temperature = fit_temperature(val_logits + (bias if bias is not None else 0.0), val_labels)
+    manifest.temperature = float(temperature)
+    manifest.logit_bias = [round(float(b), 4) for b in bias] if bias is not None else None
+    manifest.training["calibration"] = {
+        "fitted_on": "val",
+        "temperature": float(temperature),
+        "logit_bias": manifest.logit_bias,
+        "logit_bias_objective": "balanced accuracy" if bias is not None else None,
+        "val_images": len(val_labels),
+    }
+    manifest.write(manifest_path)
+    report = evaluate(
+        manifest_path,
+        config.data_dir / IMAGES_DIR,
+        config.metadata_path,
+        split="test",
+        tta=False,
+        device=str(device),
+        masks_dir=config.data_dir / "masks" if (config.data_dir / "masks").is_dir() else None,
+        localisation_limit=500,
+        confusion_png=config.weights_dir / f"{config.output}.test.confusion.png",
+    )
+    metrics: dict[str, Any] = {"test": report.to_dict(), "split": "test"}
+    if config.tta_test:
+        metrics["test_tta"] = evaluate(
+            manifest_path,
+            config.data_dir / IMAGES_DIR,
+            config.metadata_path,
+            split="test",
+            tta=True,
+            device=str(device),
+        ).to_dict()
+    val_bias = np.asarray(manifest.logit_bias) if manifest.logit_bias is not None else None
+    metrics["val"] = {
+        "metrics": classification_metrics(val_labels, softmax(val_logits, manifest.temperature, val_bias)),
+        "calibration": calibration_summary(val_logits, val_labels, manifest.temperature, val_bias),
+    }
+    manifest.metrics = metrics
+    manifest.training["evaluated_by"] = (
+        f"ml.engine.evaluate.evaluate(manifest, images, metadata, image_ids=<{config.output}.split.json test>)"
+    )
+    manifest.write(manifest_path)
+    print(report.format_table(), flush=True)
+    print(f"wrote {manifest_path}", flush=True)
+    return TrainResult(manifest_path=manifest_path, best_epoch=-1, best_val={}, test_metrics=report.to_dict())
+
+
+# -- CLI ---------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ml.engine.train", description=__doc__.split("\n")[0])
+    defaults = TrainConfig()
+    parser.add_argument("--arch", default=defaults.arch, help="timm architecture name")
+    parser.add_argument("--data", required=True, help="folder with images/, HAM10000_metadata.csv (masks/)")
+    parser.add_argument("--metadata", default=None, help="metadata CSV (default DATA/HAM10000_metadata.csv)")
+    parser.add_argument("--output", default="model", help="name: ml/weights/NAME.safetensors/.json/.split.json")
+    parser.add_argument("--out-dir", default=None, help="folder for weights and manifest (default ml/weights)")
+    parser.add_argument("--runs-dir", default=None, help="folder for checkpoints and logs (default runs/)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), default=list(defaults.image_size))
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--device", default=defaults.device, help="cpu, cuda or auto")
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    parser.add_argument("--class-weight-power", type=float, default=defaults.class_weight_power)
+    parser.add_argument("--freeze-blocks", type=int, default=defaults.freeze_blocks)
+    parser.add_argument("--patience", type=int, default=defaults.patience)
+    parser.add_argument(
+        "--time-budget-min", type=float, default=None, help="stop the training loop after this many minutes"
+    )
+    parser.add_argument("--pretrained", choices=PRETRAINED_CHOICES, default=defaults.pretrained)
+    parser.add_argument(
+        "--hub-pretrained",
+        action="store_true",
+        help="use timm's hub weights (needs internet; same as --pretrained hub)",
+    )
+    parser.add_argument("--resume", action="store_true", help="continue from runs/NAME/last.pt")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (tests)")
+    parser.add_argument("--max-images", type=int, default=None, help="train on a stratified subset (tests)")
+    parser.add_argument("--teacher", default=None, help="manifest of a teacher model for distillation")
+    parser.add_argument("--fp16-weights", action="store_true", help="store the weights as float16")
+    parser.add_argument("--no-logit-bias", action="store_true", help="do not fit a per-class logit bias")
+    parser.add_argument("--tta-test", action="store_true", help="also report test metrics with TTA")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def config_from_args(argv: list[str] | None = None) -> TrainConfig:
+    args = build_parser().parse_args(argv)
+    return TrainConfig(
+        arch=args.arch,
+        data=args.data,
+        metadata=args.metadata,
+        output=args.output,
+        out_dir=args.out_dir,
+        runs_dir=args.runs_dir,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        image_size=(args.image_size[0], args.image_size[1]),
+        seed=args.seed,
+        device=args.device,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+        class_weight_power=args.class_weight_power,
+        freeze_blocks=args.freeze_blocks,
+        patience=args.patience,
+        time_budget_min=args.time_budget_min,
+        pretrained="hub" if args.hub_pretrained else args.pretrained,
+        resume=args.resume,
+        max_steps=args.max_steps,
+        max_images=args.max_images,
+        teacher=args.teacher,
+        fp16_weights=args.fp16_weights,
+        fit_logit_bias=not args.no_logit_bias,
+        tta_test=args.tta_test,
+        threads=args.threads,
+        progress=not args.no_progress,
+        command=shlex.join([Path(sys.executable).name, "-m", "ml.engine.train", *(argv or sys.argv[1:])]),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = config_from_args(argv)
+    result = train(config)
+    print(f"best epoch {result.best_epoch}; manifest {result.manifest_path}; {result.seconds / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
