@@ -178,6 +178,47 @@ class ModelEma:
                 ema_value.copy_(value)
 
 
+class ThreadTuner:
+    """Switch between 1 and N torch threads by measured step time.
+
+    On a shared machine two threads that must meet at every operator's barrier can be slower
+    than one when another process holds a core; the faster setting is re-probed every
+    ``every`` steps for ``probe`` steps.
+    """
+
+    def __init__(self, max_threads: int, every: int = 60, probe: int = 6) -> None:
+        self.max_threads = max(1, max_threads)
+        self.every, self.probe = every, probe
+        self.current = self.max_threads
+        self.recent: list[float] = []
+        self.probing: list[float] | None = None
+        self.steps = 0
+        torch.set_num_threads(self.current)
+
+    def record(self, seconds: float) -> None:
+        if self.max_threads == 1:
+            return
+        self.steps += 1
+        if self.probing is not None:
+            self.probing.append(seconds)
+            if len(self.probing) > self.probe:
+                probe_time = float(np.median(self.probing[1:]))  # the first step after a switch is slow
+                base_time = float(np.median(self.recent[-self.probe :])) if self.recent else float("inf")
+                if probe_time >= base_time:
+                    self.current = self._other()
+                    torch.set_num_threads(self.current)
+                self.probing, self.recent = None, []
+            return
+        self.recent.append(seconds)
+        if self.steps % self.every == 0:
+            self.current = self._other()
+            torch.set_num_threads(self.current)
+            self.probing = []
+
+    def _other(self) -> int:
+        return 1 if self.current == self.max_threads else self.max_threads
+
+
 def lr_at(step: int, total: int, warmup: int, peak: float, time_progress: float = 0.0) -> float:
     """Linear warm-up, then cosine decay to 1% of the peak over steps (or time, if further along)."""
     if step < warmup:
@@ -273,8 +314,7 @@ def train(config: TrainConfig) -> TrainResult:
     """Run training end to end and write weights, manifest and split; see the module docstring."""
     started = time.time()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    tuner = ThreadTuner(config.threads or torch.get_num_threads())
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     device = resolve_device(config.device)
@@ -333,6 +373,7 @@ def train(config: TrainConfig) -> TrainResult:
     best: dict[str, Any] = {"score": -1.0, "epoch": -1, "metrics": {}}
     stale = 0
     checkpoint_path = run_dir / "last.pt"
+    original_command = config.command
     if config.resume and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
@@ -348,6 +389,9 @@ def train(config: TrainConfig) -> TrainResult:
             state["history"],
             state["stale"],
         )
+        first_run = state.get("config", {})
+        original_command = first_run.get("command") or original_command
+        started_at = state.get("started_at", started_at)
         print(f"resumed from {checkpoint_path} after epoch {start_epoch}", flush=True)
     elif log_path.exists():
         log_path.unlink()
@@ -388,6 +432,7 @@ def train(config: TrainConfig) -> TrainResult:
         for b in bar:
             if time_progress() >= 1.0:
                 break
+            step_start = time.time()
             index = np.sort(order[b * config.batch_size : (b + 1) * config.batch_size])
             images = torch.from_numpy(train_set.images[index])
             labels = torch.from_numpy(train_set.labels[index]).to(device)
@@ -413,7 +458,8 @@ def train(config: TrainConfig) -> TrainResult:
             step += 1
             running += float(loss.item()) * len(index)
             seen += len(index)
-            bar.set_postfix(loss=f"{running / seen:.4f}", refresh=False)
+            tuner.record(time.time() - step_start)
+            bar.set_postfix(loss=f"{running / seen:.4f}", threads=tuner.current, refresh=False)
         bar.close()
         train_seconds = time.time() - epoch_start
 
@@ -461,7 +507,8 @@ def train(config: TrainConfig) -> TrainResult:
                 "best": best,
                 "history": history,
                 "stale": stale,
-                "config": asdict(config),
+                "config": {**asdict(config), "command": original_command},
+                "started_at": started_at,
             },
             checkpoint_path,
         )
@@ -471,14 +518,16 @@ def train(config: TrainConfig) -> TrainResult:
     final = create_classifier_model(config.arch)
     best_path = run_dir / "best.pt"
     final.load_state_dict(torch.load(best_path, map_location="cpu", weights_only=True))
-    training_seconds = time.time() - started
+    # Time of the training loop (validation included), summed over resumed sessions.
+    training_seconds = float(history[-1].get("elapsed_seconds", 0.0)) if history else 0.0
     recipe = {
-        "command": config.command,
+        "command": original_command,
+        "resumed_with": config.command if config.resume else None,
         "config": asdict(config),
         "started_at": started_at,
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "training_seconds": round(training_seconds, 1),
-        "hardware": hardware_description(device),
+        "hardware": {**hardware_description(device), "torch_threads": tuner.max_threads},
         "pretrained": asdict(pretrained),
         "frozen": frozen,
         "class_weights": [round(float(w), 4) for w in weights.cpu()],
