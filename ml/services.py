@@ -217,6 +217,7 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
         prediction.refresh_from_db()
         return prediction
     _store_result(prediction, analysis)
+    prediction.refresh_from_db()
     return prediction
 
 
