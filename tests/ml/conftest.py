@@ -6,11 +6,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
+from clinic.models import Clinic, Membership
+from lesions.models import Lesion, Patient
 from ml.engine.architectures import create_classifier_model
 from ml.engine.manifest import save_model
 
 TINY_INPUT = (3, 64, 80)
+SAMPLE = Path(__file__).resolve().parents[2] / "lesions" / "fixtures" / "ham10000_sample" / "images"
 
 
 def write_tiny_model(folder: Path, name: str, architecture: str = "tf_efficientnet_lite0", seed: int = 0) -> Path:
@@ -52,3 +58,49 @@ def tiny_weights_dir(tiny_models_source: Path, tmp_path: Path, settings, db) -> 
     model_versions_sync(weights_dir=folder)
     yield folder
     classifiers_clear()
+
+
+def sample_photo(name: str = "photo.jpg") -> SimpleUploadedFile:
+    path = sorted(SAMPLE.glob("*.jpg"))[0]
+    return SimpleUploadedFile(name, path.read_bytes(), content_type="image/jpeg")
+
+
+def upload_visit(client, lesion: Lesion, photo: SimpleUploadedFile):
+    return client.post(
+        reverse("visit-create", args=[lesion.patient.uuid]),
+        {
+            "date": "2026-11-01",
+            "notes": "",
+            "photos-TOTAL_FORMS": "1",
+            "photos-INITIAL_FORMS": "0",
+            "photos-MIN_NUM_FORMS": "0",
+            "photos-MAX_NUM_FORMS": "12",
+            "photos-0-lesion": str(lesion.pk),
+            "photos-0-image_type": "dermoscopic",
+            "photos-0-photo": photo,
+        },
+    )
+
+
+@pytest.fixture
+def clinician(db):
+    user = get_user_model().objects.create_user("dr.ml", password="pw-for-tests-1")
+    clinic = Clinic.objects.create(name="Analysis Clinic")
+    Membership.objects.create(user=user, clinic=clinic)
+    return user
+
+
+@pytest.fixture
+def lesion(clinician):
+    patient = Patient.objects.create(
+        clinic=clinician.clinics.get(), medical_record_number="ML-1", first_name="Ana", last_name="Lyse"
+    )
+    return Lesion.objects.create(patient=patient, label="Back mole", body_site=Lesion.BodySite.POSTERIOR_TORSO)
+
+
+@pytest.fixture
+def run_on_commit(monkeypatch):
+    """Tests run inside a transaction that never commits: run on-commit hooks (task queueing) at once."""
+    from django.db import transaction
+
+    monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())

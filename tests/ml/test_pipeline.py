@@ -8,66 +8,19 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 from PIL import Image
 
-from clinic.models import Clinic, Membership
-from lesions.models import Lesion, LesionImage, Patient, Visit
+from lesions.models import LesionImage, Visit
 from lesions.services import lesion_image_create
 from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES
 from ml.models import ModelVersion, Prediction
 from ml.services import classifiers_clear, model_versions_sync, prediction_run, predictions_queue_missing
+from tests.ml.conftest import SAMPLE, sample_photo, upload_visit
 
-SAMPLE = Path(__file__).resolve().parents[2] / "lesions" / "fixtures" / "ham10000_sample" / "images"
-
-
-def sample_photo(name: str = "photo.jpg") -> SimpleUploadedFile:
-    path = sorted(SAMPLE.glob("*.jpg"))[0]
-    return SimpleUploadedFile(name, path.read_bytes(), content_type="image/jpeg")
-
-
-@pytest.fixture
-def clinician(db):
-    user = get_user_model().objects.create_user("dr.ml", password="pw-for-tests-1")
-    clinic = Clinic.objects.create(name="Analysis Clinic")
-    Membership.objects.create(user=user, clinic=clinic)
-    return user
-
-
-@pytest.fixture
-def lesion(clinician):
-    patient = Patient.objects.create(
-        clinic=clinician.clinics.get(), medical_record_number="ML-1", first_name="Ana", last_name="Lyse"
-    )
-    return Lesion.objects.create(patient=patient, label="Back mole", body_site=Lesion.BodySite.POSTERIOR_TORSO)
-
-
-@pytest.fixture(autouse=True)
-def run_on_commit(monkeypatch):
-    """Tests run inside a transaction that never commits: run on-commit hooks (task queueing) at once."""
-    from django.db import transaction
-
-    monkeypatch.setattr(transaction, "on_commit", lambda func, using=None, robust=False: func())
-
-
-def upload_visit(client, lesion: Lesion, photo: SimpleUploadedFile):
-    return client.post(
-        reverse("visit-create", args=[lesion.patient.uuid]),
-        {
-            "date": "2026-11-01",
-            "notes": "",
-            "photos-TOTAL_FORMS": "1",
-            "photos-INITIAL_FORMS": "0",
-            "photos-MIN_NUM_FORMS": "0",
-            "photos-MAX_NUM_FORMS": "12",
-            "photos-0-lesion": str(lesion.pk),
-            "photos-0-image_type": "dermoscopic",
-            "photos-0-photo": photo,
-        },
-    )
+# Tests run inside a transaction that never commits: queue tasks at once instead of on commit.
+pytestmark = pytest.mark.usefixtures("run_on_commit")
 
 
 def test_it_analyses_an_uploaded_photo_and_shows_the_heatmap(client, clinician, lesion, tiny_weights_dir):
