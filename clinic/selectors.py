@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -49,5 +50,6 @@ def get_for_user_or_404(model: type[M], user: Any, uuid: UUID | str, queryset: Q
     """One row by public UUID, or 404 if it does not exist or belongs to another clinic."""
     try:
         return scoped(model, user, queryset).get(uuid=uuid)
-    except (model.DoesNotExist, ValueError) as exc:  # type: ignore[attr-defined]
+    except (model.DoesNotExist, ValueError, ValidationError) as exc:  # type: ignore[attr-defined]
+        # A malformed id string makes the UUIDField raise ValidationError: same 404 as a missing row.
         raise Http404(f"No {model._meta.verbose_name} found") from exc

@@ -20,7 +20,10 @@ def patient_list(user: Any, *, search: str = "") -> QuerySet[Patient]:
                 Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(medical_record_number__icontains=word)
             )
         qs = qs.filter(terms)
-    return qs.annotate(lesion_count=Count("lesions", distinct=True), last_visit=Max("visits__date"))
+    # Meta.ordering is dropped from GROUP BY queries, so the aggregate needs an explicit order.
+    return qs.annotate(lesion_count=Count("lesions", distinct=True), last_visit=Max("visits__date")).order_by(
+        "last_name", "first_name", "pk"
+    )
 
 
 def images_with_predictions() -> QuerySet[LesionImage]:

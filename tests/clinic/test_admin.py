@@ -1,0 +1,71 @@
+"""The Django admin: every registered model's pages render for a superuser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import MembershipFactory, PredictionFactory, UserFactory
+
+REGISTERED = sorted(f"{model._meta.app_label}.{model._meta.model_name}" for model in admin.site._registry)
+
+
+@pytest.fixture
+def superuser_client(client: Client, db: None) -> Client:
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def records(lesion_image: Any) -> Any:
+    """At least one row of every model of the project."""
+    MembershipFactory(clinic=lesion_image.lesion.patient.clinic)
+    return PredictionFactory(image=lesion_image)
+
+
+def test_the_admin_covers_every_project_model() -> None:
+    project = {label for label in REGISTERED if label.split(".")[0] in {"clinic", "lesions", "ml"}}
+
+    assert project == {
+        "clinic.clinic",
+        "clinic.membership",
+        "lesions.patient",
+        "lesions.lesion",
+        "lesions.visit",
+        "lesions.lesionimage",
+        "ml.modelversion",
+        "ml.prediction",
+    }
+
+
+@pytest.mark.parametrize("label", REGISTERED)
+def test_the_changelist_renders(superuser_client: Client, records: Any, label: str) -> None:
+    app_label, model_name = label.split(".")
+
+    response = superuser_client.get(reverse(f"admin:{app_label}_{model_name}_changelist"))
+
+    assert response.status_code == 200
+    assert response.context["cl"].result_count >= (1 if app_label in {"clinic", "lesions", "ml"} else 0)
+
+
+@pytest.mark.parametrize("label", [label for label in REGISTERED if label.split(".")[0] in {"clinic", "lesions", "ml"}])
+def test_the_change_page_renders(superuser_client: Client, records: Any, label: str) -> None:
+    app_label, model_name = label.split(".")
+    model = next(m for m in admin.site._registry if m._meta.label_lower == label)
+
+    response = superuser_client.get(
+        reverse(f"admin:{app_label}_{model_name}_change", args=[model._default_manager.first().pk])
+    )
+
+    assert response.status_code == 200
+
+
+def test_the_admin_is_closed_to_clinicians(clinician_client: Client) -> None:
+    response = clinician_client.get(reverse("admin:lesions_patient_changelist"))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("admin:login"))

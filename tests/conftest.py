@@ -1,0 +1,188 @@
+"""Shared fixtures: isolated media and weights folders, the four callers, records and photos.
+
+Callers, as in every access test: ``clinician`` and ``clinic_admin`` are members of
+``clinic``; ``outsider`` is a clinician of ``other_clinic``; anonymous is the bare ``client``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.test.utils import override_settings
+
+from clinic.models import Clinic, Membership
+from lesions.models import Lesion, LesionImage, Patient, Visit
+from tests.factories import (
+    ClinicFactory,
+    LesionFactory,
+    LesionImageFactory,
+    MembershipFactory,
+    PatientFactory,
+    PredictionFactory,
+    VisitFactory,
+    make_jpeg,
+)
+
+SAMPLE_PHOTOS_DIR = Path(__file__).resolve().parent.parent / "lesions" / "fixtures" / "ham10000_sample" / "images"
+
+
+# --- isolation -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings: None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    # ml/apps.py registers every manifest in ML_WEIGHTS_DIR on post_migrate: the test database
+    # is migrated against an empty folder, so no ModelVersion exists whatever ml/weights holds.
+    with override_settings(ML_WEIGHTS_DIR=tmp_path_factory.mktemp("ml-weights-at-migrate")):
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    # A database kept with --reuse-db may still hold rows registered by an older run.
+    from ml.models import ModelVersion, Prediction
+
+    with django_db_blocker.unblock():
+        Prediction.objects.all().delete()
+        ModelVersion.objects.all().delete()
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings: Any, tmp_path: Path) -> Path:
+    """Every test stores its files in its own folder, never in media/."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    return root
+
+
+@pytest.fixture(autouse=True)
+def ml_weights_dir(settings: Any, tmp_path: Path) -> Path:
+    """An empty weights folder: no model is registered or run unless a test puts one here."""
+    weights = tmp_path / "ml-weights"
+    weights.mkdir()
+    settings.ML_WEIGHTS_DIR = weights
+    return weights
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def media_files(media_root: Path) -> Callable[[], list[Path]]:
+    """Call it to list every file currently stored under MEDIA_ROOT."""
+
+    def files() -> list[Path]:
+        return sorted(path for path in media_root.rglob("*") if path.is_file())
+
+    return files
+
+
+# --- the four callers ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def clinic(db: None) -> Clinic:
+    return ClinicFactory(name="Riverside Test Clinic")
+
+
+@pytest.fixture
+def clinician(clinic: Clinic) -> Any:
+    return MembershipFactory(clinic=clinic, role=Membership.Role.CLINICIAN, user__username="clinician").user
+
+
+@pytest.fixture
+def clinic_admin(clinic: Clinic) -> Any:
+    return MembershipFactory(clinic=clinic, role=Membership.Role.ADMIN, user__username="clinic-admin").user
+
+
+@pytest.fixture
+def other_clinic(db: None) -> Clinic:
+    return ClinicFactory(name="Hillview Test Clinic")
+
+
+@pytest.fixture
+def outsider(other_clinic: Clinic) -> Any:
+    return MembershipFactory(clinic=other_clinic, role=Membership.Role.CLINICIAN, user__username="outsider").user
+
+
+@pytest.fixture
+def login(client: Client) -> Callable[[Any], Client]:
+    """``login(user)`` logs ``client`` in as that user (``None`` leaves it anonymous)."""
+
+    def log_in(user: Any) -> Client:
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return log_in
+
+
+@pytest.fixture
+def clinician_client(login: Callable[[Any], Client], clinician: Any) -> Client:
+    return login(clinician)
+
+
+# --- records -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def patient(clinic: Clinic) -> Patient:
+    return PatientFactory(clinic=clinic, first_name="Margaret", last_name="Hale", medical_record_number="RD-1001")
+
+
+@pytest.fixture
+def lesion(patient: Patient) -> Lesion:
+    return LesionFactory(patient=patient, label="Left shoulder mole")
+
+
+@pytest.fixture
+def visit(patient: Patient, clinician: Any) -> Visit:
+    return VisitFactory(patient=patient, clinician=clinician)
+
+
+@pytest.fixture
+def lesion_image(lesion: Lesion, visit: Visit, clinician: Any) -> LesionImage:
+    return LesionImageFactory(lesion=lesion, visit=visit, uploaded_by=clinician)
+
+
+@pytest.fixture
+def prediction(lesion_image: LesionImage) -> Any:
+    """A finished prediction of ``lesion_image`` with heatmap and CAM files."""
+    return PredictionFactory(image=lesion_image)
+
+
+# --- photos --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def photo_bytes() -> bytes:
+    """A real 200×150 JPEG."""
+    return make_jpeg(200, 150)
+
+
+@pytest.fixture
+def jpeg_file(photo_bytes: bytes) -> SimpleUploadedFile:
+    """The same JPEG as an upload (a fresh object each test: an upload can be read once)."""
+    return SimpleUploadedFile("lesion.jpg", photo_bytes, content_type="image/jpeg")
+
+
+@pytest.fixture
+def sample_photos_dir() -> Path:
+    """lesions/fixtures/ham10000_sample/images/: committed real HAM10000 dermoscopy photos."""
+    return SAMPLE_PHOTOS_DIR
+
+
+@pytest.fixture
+def sample_photo_path(sample_photos_dir: Path) -> Path:
+    """One real dermoscopy photo from the committed HAM10000 sample."""
+    return sorted(sample_photos_dir.glob("*.jpg"))[0]

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+from django.urls import reverse
+
+from lesions.models import Lesion, Patient
+
+
+def _form(**overrides: Any) -> dict[str, Any]:
+    data = {
+        "label": "Right calf naevus",
+        "body_site": "lower extremity",
+        "body_site_detail": "posterior calf",
+        "status": "monitoring",
+        "diagnosis": "",
+        "diagnosis_confirmation": "",
+        "diagnosis_date": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_it_adds_a_lesion_to_the_patient(clinician_client: Client, patient: Patient) -> None:
+    response = clinician_client.post(reverse("lesion-create", args=[patient.uuid]), _form())
+
+    lesion = Lesion.objects.get()
+    assert response.status_code == 302
+    assert response.url == lesion.get_absolute_url()
+    assert lesion.patient == patient
+    assert lesion.body_site == Lesion.BodySite.LOWER_EXTREMITY
+
+
+def test_it_records_a_confirmed_diagnosis(clinician_client: Client, patient: Patient) -> None:
+    clinician_client.post(
+        reverse("lesion-create", args=[patient.uuid]),
+        _form(diagnosis="mel", diagnosis_confirmation="histo", diagnosis_date="2024-04-02", status="excised"),
+    )
+
+    lesion = Lesion.objects.get()
+    assert (lesion.diagnosis, lesion.diagnosis_confirmation) == ("mel", "histo")
+
+
+def test_it_refuses_a_diagnosis_without_confirmation(clinician_client: Client, patient: Patient) -> None:
+    response = clinician_client.post(reverse("lesion-create", args=[patient.uuid]), _form(diagnosis="mel"))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["diagnosis_confirmation"] == ["Say how the diagnosis was confirmed."]
+    assert not Lesion.objects.exists()
+
+
+def test_it_refuses_a_confirmation_without_diagnosis(clinician_client: Client, patient: Patient) -> None:
+    response = clinician_client.post(
+        reverse("lesion-create", args=[patient.uuid]), _form(diagnosis_confirmation="histo")
+    )
+
+    assert response.status_code == 200
+    assert "diagnosis" in response.context["form"].errors
+    assert not Lesion.objects.exists()
+
+
+def test_it_requires_a_body_site(clinician_client: Client, patient: Patient) -> None:
+    response = clinician_client.post(reverse("lesion-create", args=[patient.uuid]), _form(body_site=""))
+
+    assert "body_site" in response.context["form"].errors
+    assert not Lesion.objects.exists()

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.test import Client
+from django.urls import reverse
+
+from lesions.models import Lesion
+
+
+def _form(lesion: Lesion, **overrides: Any) -> dict[str, Any]:
+    data = {
+        "label": lesion.label,
+        "body_site": lesion.body_site,
+        "body_site_detail": "",
+        "status": "biopsied",
+        "diagnosis": "",
+        "diagnosis_confirmation": "",
+        "diagnosis_date": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_it_saves_changes(clinician_client: Client, lesion: Lesion) -> None:
+    response = clinician_client.post(
+        reverse("lesion-edit", args=[lesion.uuid]),
+        _form(lesion, label="Left shoulder, upper", diagnosis="bcc", diagnosis_confirmation="histo"),
+    )
+
+    assert response.status_code == 302
+    assert response.url == lesion.get_absolute_url()
+    lesion.refresh_from_db()
+    assert lesion.label == "Left shoulder, upper"
+    assert lesion.status == Lesion.Status.BIOPSIED
+    assert lesion.diagnosis == Lesion.Diagnosis.BCC
+
+
+def test_it_refuses_a_diagnosis_without_confirmation(clinician_client: Client, lesion: Lesion) -> None:
+    response = clinician_client.post(reverse("lesion-edit", args=[lesion.uuid]), _form(lesion, diagnosis="mel"))
+
+    assert response.status_code == 200
+    assert "diagnosis_confirmation" in response.context["form"].errors
+    lesion.refresh_from_db()
+    assert lesion.diagnosis == ""
+    assert lesion.status == Lesion.Status.MONITORING
+
+
+def test_it_shows_the_current_values(clinician_client: Client, lesion: Lesion) -> None:
+    response = clinician_client.get(reverse("lesion-edit", args=[lesion.uuid]))
+
+    assert response.context["form"].initial["label"] == "Left shoulder mole"
+    assert "Edit Left shoulder mole" in response.content.decode()

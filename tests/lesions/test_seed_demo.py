@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db.models import Count
+from django.test import Client
+from django.urls import reverse
+
+from clinic.models import Clinic, Membership
+from lesions.management.commands.seed_demo import DEMO_PASSWORD
+from lesions.models import Lesion, LesionImage, Patient, Visit
+
+pytestmark = pytest.mark.django_db
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_it_creates_the_demo_and_prints_the_logins(media_files: Any) -> None:
+    output = seed()
+
+    for username in ("dr.ada", "dr.ben", "dr.cara"):
+        assert f"{username}" in output
+    assert DEMO_PASSWORD in output
+    assert "No trained model" in output  # the tests' weights folder is empty
+    assert set(Clinic.objects.values_list("name", flat=True)) == {"Riverside Dermatology", "Hillview Skin Clinic"}
+    assert get_user_model().objects.count() == 3
+    assert Membership.objects.filter(role=Membership.Role.ADMIN).count() == 1
+    assert Patient.objects.count() == 7
+    assert not Patient.objects.annotate(n=Count("lesions")).filter(n=0).exists()
+    assert Lesion.objects.annotate(n=Count("images__visit", distinct=True)).filter(n__gte=3).exists()
+    assert len(media_files()) == LesionImage.objects.count() > 0
+
+
+def test_it_keeps_each_visit_in_the_patients_clinic() -> None:
+    seed()
+
+    for visit in Visit.objects.select_related("patient", "clinician"):
+        assert visit.clinician.memberships.filter(clinic=visit.patient.clinic).exists()
+
+
+def test_running_it_twice_does_not_duplicate(media_files: Any) -> None:
+    seed()
+    counts = (Patient.objects.count(), Lesion.objects.count(), Visit.objects.count(), LesionImage.objects.count())
+
+    output = seed()
+
+    assert "already exist" in output
+    assert (Patient.objects.count(), Lesion.objects.count(), Visit.objects.count(), LesionImage.objects.count()) == (
+        counts
+    )
+    assert len(media_files()) == counts[3]
+    assert get_user_model().objects.count() == 3
+
+
+def test_a_demo_clinician_logs_in_and_sees_their_patients(client: Client) -> None:
+    seed()
+
+    response = client.post(reverse("login"), {"username": "dr.cara", "password": DEMO_PASSWORD}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("patient-list")
+    html = response.content.decode()
+    assert "Baxter, George" in html
+    assert "Haddad, Amira" in html
+    assert "Hale" not in html  # a patient of the other clinic
