@@ -87,7 +87,10 @@ class PhotoForm(forms.Form):
     """One photo row of the new-visit form."""
 
     lesion = forms.ModelChoiceField(
-        queryset=Lesion.objects.none(), required=False, empty_label="New lesion (describe below)"
+        queryset=Lesion.objects.none(),
+        required=False,
+        empty_label="New lesion (describe below)",
+        to_field_name="uuid",  # public ids only, never integer keys
     )
     new_lesion_label = forms.CharField(max_length=100, required=False, label="New lesion label")
     new_lesion_body_site = forms.ChoiceField(

@@ -29,6 +29,9 @@ ACCEPTED_FORMATS: dict[str, tuple[str, str, str]] = {
     "PNG": ("PNG", "png", "image/png"),
 }
 HEIF_FORMATS = {"HEIF", "HEIC", "AVIF"}
+# Phones often save JPEGs with an MPO extension (a second, smaller preview or depth frame):
+# they are JPEGs, and only the first frame, the photo itself, is kept.
+MULTI_PICTURE_JPEG = "MPO"
 
 
 class ImageRejected(ValueError):
@@ -73,7 +76,9 @@ def prepare_image(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_h
         with Image.open(BytesIO(data)) as probe:
             source_format = (probe.format or "").upper()
             width, height = probe.size
-            frames = getattr(probe, "n_frames", 1)
+            frames = 1 if source_format == MULTI_PICTURE_JPEG else getattr(probe, "n_frames", 1)
+            if source_format == MULTI_PICTURE_JPEG:
+                source_format = "JPEG"
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(f"The file is not a readable image ({names} expected).") from exc
     except Image.DecompressionBombError as exc:

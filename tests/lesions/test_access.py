@@ -145,7 +145,7 @@ def test_it_does_not_store_photos_uploaded_by_non_members(
             "date": "2024-05-01",
             "photos-TOTAL_FORMS": "1",
             "photos-INITIAL_FORMS": "0",
-            "photos-0-lesion": str(lesion.pk),
+            "photos-0-lesion": str(lesion.uuid),
             "photos-0-image_type": "dermoscopic",
             "photos-0-photo": SimpleUploadedFile("a.jpg", make_jpeg(), content_type="image/jpeg"),
         },

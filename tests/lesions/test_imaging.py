@@ -172,3 +172,18 @@ def test_it_converts_other_colour_modes_to_rgb() -> None:
     Image.new("RGBA", (64, 64), (200, 150, 120, 128)).save(out, "PNG")
 
     assert decoded(prepare(out.getvalue())).mode == "RGB"
+
+
+def test_it_accepts_a_phone_mpo_jpeg_and_keeps_the_first_frame() -> None:
+    photo = Image.new("RGB", (320, 240), (200, 30, 30))
+    preview = Image.new("RGB", (160, 120), (30, 30, 200))
+    buffer = BytesIO()
+    photo.save(buffer, "MPO", save_all=True, append_images=[preview])
+    assert Image.open(BytesIO(buffer.getvalue())).format == "MPO"
+
+    prepared = prepare(buffer.getvalue())
+    assert prepared.content_type == "image/jpeg"
+    assert (prepared.width, prepared.height) == (320, 240)
+    stored = decoded(prepared)
+    assert stored.format == "JPEG"
+    assert _is_red(stored.getpixel((160, 120)))

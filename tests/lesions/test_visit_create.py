@@ -27,7 +27,7 @@ def test_it_stores_a_visit_with_one_photo_of_an_existing_lesion(
 ) -> None:
     response = clinician_client.post(
         reverse("visit-create", args=[lesion.patient.uuid]),
-        visit_form_data({"lesion": lesion.pk, "photo": upload()}, notes="Follow-up at 3 months."),
+        visit_form_data({"lesion": lesion.uuid, "photo": upload()}, notes="Follow-up at 3 months."),
     )
 
     visit = Visit.objects.get()
@@ -45,7 +45,7 @@ def test_it_stores_two_photos_one_creating_a_lesion(clinician_client: Client, le
     response = clinician_client.post(
         reverse("visit-create", args=[lesion.patient.uuid]),
         visit_form_data(
-            {"lesion": lesion.pk, "photo": upload()},
+            {"lesion": lesion.uuid, "photo": upload()},
             {
                 "new_lesion_label": "New scalp lesion",
                 "new_lesion_body_site": "head/neck",
@@ -74,7 +74,7 @@ def test_it_stores_two_photos_one_creating_a_lesion(clinician_client: Client, le
 def test_it_names_stored_files_by_uuid_not_by_the_uploaded_name(clinician_client: Client, lesion: Lesion) -> None:
     clinician_client.post(
         reverse("visit-create", args=[lesion.patient.uuid]),
-        visit_form_data({"lesion": lesion.pk, "photo": upload(name="Margaret_Hale_back_mole.JPG")}),
+        visit_form_data({"lesion": lesion.uuid, "photo": upload(name="Margaret_Hale_back_mole.JPG")}),
     )
 
     image = LesionImage.objects.get()
@@ -85,7 +85,7 @@ def test_it_names_stored_files_by_uuid_not_by_the_uploaded_name(clinician_client
 def test_it_strips_exif_and_gps_from_the_stored_photo(clinician_client: Client, lesion: Lesion) -> None:
     clinician_client.post(
         reverse("visit-create", args=[lesion.patient.uuid]),
-        visit_form_data({"lesion": lesion.pk, "photo": upload(make_jpeg(exif=make_exif()))}),
+        visit_form_data({"lesion": lesion.uuid, "photo": upload(make_jpeg(exif=make_exif()))}),
     )
 
     image = LesionImage.objects.get()
@@ -99,7 +99,7 @@ def test_it_strips_exif_and_gps_from_the_stored_photo(clinician_client: Client, 
 
 def test_it_streams_the_stored_photo(clinician_client: Client, lesion: Lesion) -> None:
     clinician_client.post(
-        reverse("visit-create", args=[lesion.patient.uuid]), visit_form_data({"lesion": lesion.pk, "photo": upload()})
+        reverse("visit-create", args=[lesion.patient.uuid]), visit_form_data({"lesion": lesion.uuid, "photo": upload()})
     )
     image = LesionImage.objects.get()
 
@@ -133,7 +133,7 @@ def test_it_refuses_a_lesion_of_another_patient(clinician_client: Client, patien
     someone_elses = LesionFactory(patient__clinic=clinic)
 
     response = clinician_client.post(
-        reverse("visit-create", args=[patient.uuid]), visit_form_data({"lesion": someone_elses.pk, "photo": upload()})
+        reverse("visit-create", args=[patient.uuid]), visit_form_data({"lesion": someone_elses.uuid, "photo": upload()})
     )
 
     assert response.status_code == 200

@@ -75,7 +75,7 @@ def upload_visit(client, lesion: Lesion, photo: SimpleUploadedFile):
             "photos-INITIAL_FORMS": "0",
             "photos-MIN_NUM_FORMS": "0",
             "photos-MAX_NUM_FORMS": "12",
-            "photos-0-lesion": str(lesion.pk),
+            "photos-0-lesion": str(lesion.uuid),
             "photos-0-image_type": "dermoscopic",
             "photos-0-photo": photo,
         },
