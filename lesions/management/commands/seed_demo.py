@@ -129,7 +129,10 @@ class Command(BaseCommand):
                         lesion=lesion,
                         new_lesion_label=f"{first_row['localization'].title()} lesion {index + 1}",
                         new_lesion_body_site=site,
-                        new_lesion_body_site_detail=first_row["localization"],
+                        # HAM10000's localisation only when it says more than the body site
+                        new_lesion_body_site_detail=""
+                        if first_row["localization"] in site.value
+                        else first_row["localization"],
                     )
                     visit = visit_create(
                         patient=patient,
