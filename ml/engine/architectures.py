@@ -80,7 +80,11 @@ def target_layer(model: nn.Module, name: str) -> nn.Module:
     path = architecture_spec(name).target_layer
     module: nn.Module = model
     for part in path.split("."):
-        module = getattr(module, part)
+        child = getattr(module, part, None)
+        if not isinstance(child, nn.Module):
+            # e.g. "resnext26ts" is a timm ByobNet, not a ResNet with a "layer4"
+            raise UnknownArchitectureError(f"{name!r} ({type(model).__name__}) has no module {path!r} for Grad-CAM")
+        module = child
     if isinstance(module, nn.Sequential | nn.ModuleList) and path in {"blocks", "stages"}:
         module = list(module.children())[-1]
     return module
