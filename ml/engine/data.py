@@ -123,9 +123,14 @@ def split_by_lesion(records: Sequence[Record], fractions: Sequence[float] = (0.7
         rng.shuffle(lesions)
         total = sum(len(lesion_images[lesion]) for lesion in lesions)
         counts = [0, 0, 0]
-        for lesion in lesions:
-            deficits = [fractions[i] * total - counts[i] for i in range(3)]
-            side = max(range(3), key=lambda i: (deficits[i], -i))
+        for position, lesion in enumerate(lesions):
+            empty = [i for i in range(3) if counts[i] == 0 and fractions[i] > 0]
+            if empty and len(lesions) >= 3 and position < 3:
+                # Small classes: one lesion on each side first, so none is missing from val or test.
+                side = empty[-1]
+            else:
+                deficits = [fractions[i] * total - counts[i] for i in range(3)]
+                side = max(range(3), key=lambda i: (deficits[i], -i))
             counts[side] += len(lesion_images[lesion])
             sides[side].extend(lesion_images[lesion])
     return Split(

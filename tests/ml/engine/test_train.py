@@ -1,0 +1,191 @@
+"""A two-step training run on a tiny HAM10000-layout folder yields a loadable, evaluated model."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from ml.engine.architectures import HAM10000_CLASSES
+from ml.engine.augment import AugmentConfig, augment_batch, tta_views
+from ml.engine.calibration import softmax
+from ml.engine.evaluate import evaluate, predict_logits
+from ml.engine.manifest import Manifest
+from ml.engine.train import TrainConfig, class_weights, config_from_args, lr_at, train
+
+COLOURS = {
+    "akiec": (200, 90, 80),
+    "bcc": (230, 170, 170),
+    "bkl": (150, 110, 70),
+    "df": (170, 120, 110),
+    "mel": (40, 30, 30),
+    "nv": (110, 70, 50),
+    "vasc": (190, 30, 60),
+}
+
+
+def make_ham_folder(root: Path, per_class: int = 4) -> Path:
+    """A HAM10000-layout folder: images/, masks/ and the metadata CSV, with synthetic lesions."""
+    rng = np.random.default_rng(0)
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rows = []
+    for dx in HAM10000_CLASSES:
+        for n in range(per_class):
+            image_id = f"ISIC_{dx}{n:03d}"
+            skin = tuple(int(c) for c in rng.integers(190, 235, 3))
+            image = Image.new("RGB", (80, 60), skin)
+            mask = Image.new("L", (80, 60), 0)
+            box = (int(rng.integers(10, 30)), int(rng.integers(8, 20)), int(rng.integers(50, 70)), 50)
+            ImageDraw.Draw(image).ellipse(box, fill=COLOURS[dx])
+            ImageDraw.Draw(mask).ellipse(box, fill=255)
+            image.save(root / "images" / f"{image_id}.jpg", quality=90)
+            mask.save(root / "masks" / f"{image_id}_segmentation.png")
+            rows.append([f"HAM_{dx}{n:03d}", image_id, dx, "histo", "50.0", "female", "back"])
+    with (root / "HAM10000_metadata.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"])
+        writer.writerows(rows)
+    return root
+
+
+@pytest.fixture(scope="module")
+def ham_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_ham_folder(tmp_path_factory.mktemp("ham"))
+
+
+def tiny_config(ham_folder: Path, tmp_path: Path, **overrides: object) -> TrainConfig:
+    values: dict[str, object] = {
+        "arch": "tf_efficientnet_lite0",
+        "data": str(ham_folder),
+        "output": "tiny",
+        "out_dir": str(tmp_path / "weights"),
+        "runs_dir": str(tmp_path / "runs"),
+        "epochs": 1,
+        "batch_size": 4,
+        "image_size": (48, 64),
+        "max_steps": 2,
+        "pretrained": "none",
+        "threads": 1,
+        "eval_batch_size": 16,
+        "progress": False,
+        "command": "pytest",
+    }
+    values.update(overrides)
+    return TrainConfig(**values)  # type: ignore[arg-type]
+
+
+def test_two_step_training_writes_a_loadable_evaluated_model(ham_folder: Path, tmp_path: Path) -> None:
+    result = train(tiny_config(ham_folder, tmp_path))
+
+    manifest = Manifest.load(result.manifest_path)
+    model = manifest.build_model()
+    assert model(torch.zeros(1, 3, 48, 64)).shape == (1, 7)
+    assert manifest.input_size == [3, 48, 64]
+    assert manifest.mean == [0.5, 0.5, 0.5]
+    assert manifest.temperature > 0
+    assert manifest.logit_bias is not None and len(manifest.logit_bias) == 7
+    assert manifest.metrics["test"]["images"] == len(json.loads(manifest.split_path.read_text())["test"])
+    assert 0.0 <= manifest.metrics["test"]["metrics"]["accuracy"] <= 1.0
+    assert manifest.metrics["test"]["localisation"]["images"] > 0
+    assert manifest.training["hardware"]["torch_threads"] == 1
+    assert manifest.training["history"][0]["step"] == 2
+    assert (tmp_path / "runs" / "tiny" / "last.pt").is_file()
+    assert (tmp_path / "runs" / "tiny" / "log.jsonl").read_text().count("\n") == 1
+
+    split = json.loads(manifest.split_path.read_text())
+    train_ids, val_ids, test_ids = set(split["train"]), set(split["val"]), set(split["test"])
+    assert not (train_ids & val_ids or train_ids & test_ids or val_ids & test_ids)
+    assert len(train_ids | val_ids | test_ids) == 7 * 4
+
+    # The report evaluate() gives agrees with the app's classifier on the calibrated probabilities.
+    from ml.engine.classifier import Classifier
+
+    report = evaluate(result.manifest_path, ham_folder / "images", ham_folder / "HAM10000_metadata.csv", split="test")
+    assert report.images == len(test_ids)
+    stored = manifest.metrics["test"]["metrics"]
+    assert report.metrics["confusion_matrix"] == stored["confusion_matrix"]
+    assert report.metrics["balanced_accuracy"] == pytest.approx(stored["balanced_accuracy"], abs=1e-5)
+    first = sorted(test_ids)[0]
+    with (
+        Classifier.from_manifest(result.manifest_path) as classifier,
+        Image.open(ham_folder / "images" / f"{first}.jpg") as photo,
+    ):
+        analysis = classifier.analyse(photo, gradcam=False)
+    logits, _ = predict_logits(
+        manifest.build_model(), manifest, ham_folder / "images", ham_folder / "HAM10000_metadata.csv", [first]
+    )
+    expected = softmax(logits, manifest.temperature, np.asarray(manifest.logit_bias))[0]
+    assert list(analysis.probabilities.values()) == pytest.approx(expected.tolist(), abs=1e-4)
+
+
+def test_resume_continues_after_the_saved_epoch(ham_folder: Path, tmp_path: Path) -> None:
+    train(tiny_config(ham_folder, tmp_path, max_steps=None, epochs=1, batch_size=16, fit_logit_bias=False))
+    resumed = train(
+        tiny_config(ham_folder, tmp_path, max_steps=None, epochs=2, batch_size=16, resume=True, fit_logit_bias=False)
+    )
+    assert [entry["epoch"] for entry in resumed.history] == [1, 2]
+    assert Manifest.load(resumed.manifest_path).logit_bias is None
+
+
+def test_fp16_weights_are_stored_as_half(ham_folder: Path, tmp_path: Path) -> None:
+    result = train(tiny_config(ham_folder, tmp_path, max_steps=1, fp16_weights=True))
+    manifest = Manifest.load(result.manifest_path)
+    assert manifest.weights_dtype == "float16"
+    assert next(manifest.build_model().parameters()).dtype == torch.float32
+
+
+def test_cli_arguments_become_the_config() -> None:
+    config = config_from_args(
+        ["--data", "d", "--arch", "resnet50", "--image-size", "96", "128", "--max-steps", "2", "--hub-pretrained"]
+    )
+    assert config.arch == "resnet50"
+    assert config.image_size == (96, 128)
+    assert config.max_steps == 2
+    assert config.pretrained == "hub"
+    assert "--max-steps 2" in config.command
+
+
+def test_class_weights_soften_inverse_frequency() -> None:
+    weights = class_weights(np.array([100, 25, 1]), power=0.5)
+    assert weights[1] / weights[0] == pytest.approx(2.0)
+    assert weights[2] / weights[0] == pytest.approx(10.0)
+    assert float((weights * torch.tensor([100.0, 25.0, 1.0])).sum()) == pytest.approx(126.0)
+
+
+def test_schedule_warms_up_then_decays() -> None:
+    assert lr_at(0, 100, 10, 1.0) == pytest.approx(0.1)
+    assert lr_at(10, 100, 10, 1.0) == pytest.approx(1.0)
+    assert lr_at(99, 100, 10, 1.0) < 0.05
+    assert lr_at(20, 100, 10, 1.0, time_progress=1.0) == pytest.approx(0.01)
+
+
+def test_augmentations_keep_shape_range_and_vary() -> None:
+    images = torch.randint(0, 256, (4, 3, 30, 40), dtype=torch.uint8)
+    generator = torch.Generator().manual_seed(0)
+    a = augment_batch(images, 48, 64, AugmentConfig(), generator)
+    b = augment_batch(images, 48, 64, AugmentConfig(), generator)
+    assert a.shape == (4, 3, 48, 64)
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    assert not torch.allclose(a, b)
+    still = AugmentConfig(
+        rotate=False,
+        flip=False,
+        zoom=(1.0, 1.0),
+        stretch=0.0,
+        translate=0.0,
+        brightness=0.0,
+        contrast=0.0,
+        saturation=0.0,
+        hue=0.0,
+    )
+    flat = torch.full((1, 3, 30, 40), 128, dtype=torch.uint8)
+    out = augment_batch(flat, 30, 40, still, generator)
+    assert torch.allclose(out, torch.full_like(out, 128 / 255), atol=1e-4)
+    views = tta_views(torch.arange(6.0).view(1, 1, 2, 3), 8)
+    assert len(views) == 8 and views[4].shape == (1, 1, 3, 2)
