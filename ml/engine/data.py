@@ -24,6 +24,8 @@ SPLIT_NAMES: tuple[str, ...] = ("train", "val", "test")
 # The working copy's images are 200x150 (W x H); they are kept at that size in memory.
 STORAGE_HEIGHT = 150
 STORAGE_WIDTH = 200
+# Classes with fewer lesions than this get one lesion on each side before the greedy fill.
+SMALL_CLASS_LESIONS = 20
 
 
 class DataError(ValueError):
@@ -125,8 +127,8 @@ def split_by_lesion(records: Sequence[Record], fractions: Sequence[float] = (0.7
         counts = [0, 0, 0]
         for position, lesion in enumerate(lesions):
             empty = [i for i in range(3) if counts[i] == 0 and fractions[i] > 0]
-            if empty and len(lesions) >= 3 and position < 3:
-                # Small classes: one lesion on each side first, so none is missing from val or test.
+            if empty and 3 <= len(lesions) < SMALL_CLASS_LESIONS and position < 3:
+                # Tiny classes: one lesion on each side first, so none is missing from val or test.
                 side = empty[-1]
             else:
                 deficits = [fractions[i] * total - counts[i] for i in range(3)]
