@@ -670,6 +670,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (tests)")
     parser.add_argument("--max-images", type=int, default=None, help="train on a stratified subset (tests)")
     parser.add_argument("--teacher", default=None, help="manifest of a teacher model for distillation")
+    parser.add_argument("--distill-alpha", type=float, default=defaults.distill_alpha, help="weight of the KD loss")
+    parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay, help="EMA decay per step")
     parser.add_argument("--fp16-weights", action="store_true", help="store the weights as float16")
     parser.add_argument("--no-logit-bias", action="store_true", help="do not fit a per-class logit bias")
     parser.add_argument("--tta-test", action="store_true", help="also report test metrics with TTA")
@@ -704,6 +706,8 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
         max_steps=args.max_steps,
         max_images=args.max_images,
         teacher=args.teacher,
+        distill_alpha=args.distill_alpha,
+        ema_decay=args.ema_decay,
         fp16_weights=args.fp16_weights,
         fit_logit_bias=not args.no_logit_bias,
         tta_test=args.tta_test,

@@ -189,3 +189,16 @@ def test_augmentations_keep_shape_range_and_vary() -> None:
     assert torch.allclose(out, torch.full_like(out, 128 / 255), atol=1e-4)
     views = tta_views(torch.arange(6.0).view(1, 1, 2, 3), 8)
     assert len(views) == 8 and views[4].shape == (1, 1, 3, 2)
+
+
+def test_distillation_from_a_teacher_manifest(ham_folder: Path, tmp_path: Path) -> None:
+    teacher = train(tiny_config(ham_folder, tmp_path, output="teacher", max_steps=1, fit_logit_bias=False))
+    student = train(
+        tiny_config(
+            ham_folder, tmp_path, output="student", arch="resnet18", max_steps=2, teacher=str(teacher.manifest_path)
+        )
+    )
+    manifest = Manifest.load(student.manifest_path)
+    assert manifest.architecture == "resnet18"
+    assert manifest.training["config"]["teacher"] == str(teacher.manifest_path)
+    assert manifest.mean == [0.485, 0.456, 0.406]
