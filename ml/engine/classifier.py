@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,8 +39,9 @@ class Analysis:
     probabilities: dict[str, float]  # class code -> calibrated probability, all classes, sums to 1
     top_class: str
     confidence: float  # probability of top_class
-    cam: np.ndarray | None = None  # float32 (H, W) of the oriented photo, in [0, 1], 0 outside the crop
-    overlay_png: bytes | None = None  # heatmap over the photo, photo's aspect ratio
+    # float32 (H, W) of the oriented photo, in [0, 1], 0 outside the crop
+    cam: np.ndarray | None = field(default=None, compare=False, repr=False)
+    overlay_png: bytes | None = field(default=None, repr=False)  # heatmap over the photo, photo's aspect
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds
     cam_class: str | None = None  # the class the heatmap explains
 
@@ -137,15 +139,22 @@ class Classifier:
         self.gradcam = GradCAM(model, target_layer_module)
 
     @classmethod
-    def from_manifest(cls, path: Path | str, **options: object) -> Classifier:
-        """Load a manifest, verify its weights (sha256, classes, shapes) and build the classifier."""
+    def from_manifest(cls, path: Path | str, **options: Any) -> Classifier:
+        """Load a manifest, verify its weights (sha256, classes, shapes) and build the classifier.
+
+        ``options`` go to the constructor (``device``, ``channels_last``, ``allow_rotation``...).
+        """
         manifest = Manifest.load(path)
         model = manifest.build_model()
-        return cls(model, manifest, **options)  # type: ignore[arg-type]
+        return cls(model, manifest, **options)
 
     # -- analysis ----------------------------------------------------------------
     def analyse(self, image: Image.Image, gradcam: bool = True, target_class: str | int | None = None) -> Analysis:
-        """Probabilities of one photo and, with ``gradcam``, the heatmap of ``target_class`` (top class by default)."""
+        """Probabilities of one photo and, with ``gradcam``, the heatmap of ``target_class`` (top class by default).
+
+        A lazily opened JPEG is decoded in draft mode (in place, like ``Image.thumbnail``), so
+        do not ``load()`` big photos first: decoding errors surface from this call.
+        """
         return self._analyse_chunk([image], gradcam=gradcam, target_class=target_class)[0]
 
     def analyse_batch(
@@ -155,7 +164,10 @@ class Classifier:
         batch_size: int = 16,
         target_class: str | int | None = None,
     ) -> list[Analysis]:
-        """``analyse`` for many photos, ``batch_size`` at a time through the model."""
+        """``analyse`` for many photos, ``batch_size`` at a time through the model.
+
+        The forward and Grad-CAM timings of a batch are shared equally among its photos.
+        """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         results: list[Analysis] = []

@@ -77,11 +77,13 @@ class GradCAM:
             raise RuntimeError("call forward() before cams()")
         if len(target_classes) != logits.shape[0]:
             raise ValueError(f"need one target class per image ({logits.shape[0]}), got {len(target_classes)}")
-        index = torch.as_tensor(list(target_classes), dtype=torch.long, device=logits.device)
         # Images in a batch are independent in eval mode, so one gradient of the summed
-        # scores gives every image's own gradient.
-        score = logits.gather(1, index.view(-1, 1)).sum()
-        (gradients,) = torch.autograd.grad(score, activation)
+        # scores gives every image's own gradient. (Grad mode is forced on, so a caller's
+        # ``inference_mode`` or ``no_grad`` block does not get in the way.)
+        with torch.inference_mode(False), torch.enable_grad():
+            index = torch.as_tensor(list(target_classes), dtype=torch.long, device=logits.device)
+            score = logits.gather(1, index.view(-1, 1)).sum()
+            (gradients,) = torch.autograd.grad(score, activation)
         with torch.no_grad():
             weights = gradients.mean(dim=(2, 3), keepdim=True)
             cam = torch.relu((weights * activation).sum(dim=1))
@@ -103,6 +105,7 @@ class GradCAM:
     # -- lifetime ----------------------------------------------------------------
     @property
     def closed(self) -> bool:
+        """Whether ``close()`` has removed the hook."""
         return self._handle is None
 
     def close(self) -> None:

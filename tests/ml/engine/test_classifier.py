@@ -137,6 +137,18 @@ def test_without_gradcam_there_is_no_heatmap_and_the_same_probabilities(tiny_cla
         assert plain.probabilities[code] == pytest.approx(explained.probabilities[code], abs=1e-5)
 
 
+@pytest.mark.parametrize("mode", [torch.inference_mode, torch.no_grad])
+def test_heatmaps_work_inside_a_callers_no_grad_block(tiny_classifier: Classifier, mode) -> None:
+    photo = lesion_photo(200, 150)
+    reference = tiny_classifier.analyse(photo)
+    with mode():
+        single = tiny_classifier.analyse(photo)
+        batched = tiny_classifier.analyse_batch([photo, photo], gradcam=True)
+    for analysis in (single, *batched):
+        assert analysis.cam is not None
+        np.testing.assert_allclose(analysis.cam, reference.cam, atol=1e-3)
+
+
 def test_target_class_chooses_what_the_heatmap_explains(tiny_classifier: Classifier) -> None:
     photo = lesion_photo(200, 150)
     by_code = tiny_classifier.analyse(photo, target_class="mel")

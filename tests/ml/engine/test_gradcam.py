@@ -234,3 +234,21 @@ def test_big_jpeg_is_decoded_small_and_the_map_still_lands_on_the_patch(
     assert photo.size[0] < 4032  # decoded in draft mode (in place, like Image.thumbnail)
     assert analysis.cam is not None and analysis.cam.shape == (3024, 4032)
     _assert_peak_on(analysis.cam, patch, margin=200, min_mass=0.8)
+
+
+# How a phone stores an upright photo for each EXIF orientation (PIL's inverse of exif_transpose).
+STORED_AS = {3: "ROTATE_180", 6: "ROTATE_90", 8: "ROTATE_270"}
+
+
+@pytest.mark.parametrize("orientation", sorted(STORED_AS))
+def test_big_sideways_phone_jpeg_maps_back_through_draft_exif_and_rotation(
+    region_classifier, make_photo, make_jpeg, orientation: int
+) -> None:
+    from PIL import Image
+
+    patch = (600, 2600, 1100, 3100)  # lower left of an upright 3024x4032 portrait photo
+    upright = make_photo(3024, 4032, [(patch, RED)])
+    stored = make_jpeg(upright.transpose(getattr(Image.Transpose, STORED_AS[orientation])), orientation, quality=85)
+    analysis = region_classifier.analyse(stored)
+    assert analysis.cam is not None and analysis.cam.shape == (4032, 3024)
+    _assert_peak_on(analysis.cam, patch, margin=200, min_mass=0.8)
