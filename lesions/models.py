@@ -198,3 +198,29 @@ class LesionImage(TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("lesion-image-file", args=[self.uuid])
+
+
+class IdempotencyKey(TimeStampedModel):
+    """An ``Idempotency-Key`` a client sent, with the response of the request that first used it.
+
+    A retried request with the same key (same user) gets this response again instead of being
+    carried out twice; the fingerprint tells a genuine retry from a different request that
+    reuses the key. Only successful responses are stored: a failed request leaves no row, so
+    the client may retry it with the same key.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Text, not JSON: jsonb reorders keys, and a replay must repeat the first response exactly.
+    response_body = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotencykey_unique_user_key"),
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user_id})"

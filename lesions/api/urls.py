@@ -1,0 +1,48 @@
+"""URLs of the REST API, mounted at ``/api/v1/`` by clinic/urls.py.
+
+Names start with ``api-`` so that they never clash with the pages' URL names.
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from clinic.api import AuthTokenRevokeView, AuthTokenView
+from lesions.api import views
+
+router = DefaultRouter()
+router.register("patients", views.PatientViewSet, basename="api-patient")
+router.register("lesions", views.LesionViewSet, basename="api-lesion")
+router.register("visits", views.VisitViewSet, basename="api-visit")
+router.register("images", views.LesionImageViewSet, basename="api-image")
+router.register("predictions", views.PredictionViewSet, basename="api-prediction")
+
+urlpatterns = [
+    path("auth/token/", AuthTokenView.as_view(), name="api-token"),
+    path("auth/token/revoke/", AuthTokenRevokeView.as_view(), name="api-token-revoke"),
+    path(
+        "patients/<str:patient_uuid>/lesions/",
+        views.PatientLesionViewSet.as_view({"get": "list", "post": "create"}),
+        name="api-patient-lesions",
+    ),
+    path(
+        "patients/<str:patient_uuid>/visits/",
+        views.PatientVisitViewSet.as_view({"get": "list", "post": "create"}),
+        name="api-patient-visits",
+    ),
+    path(
+        "lesions/<str:lesion_uuid>/timeline/",
+        views.LesionTimelineViewSet.as_view({"get": "list"}),
+        name="api-lesion-timeline",
+    ),
+    path(
+        "lesions/<str:lesion_uuid>/images/",
+        views.LesionImageUploadViewSet.as_view({"post": "create"}),
+        name="api-lesion-images",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    *router.urls,
+]

@@ -1,0 +1,115 @@
+"""Idempotency keys: a retried request is answered with the first response, not carried out again.
+
+Phones on a poor connection resend an upload whose response they never saw. A client that
+sends an ``Idempotency-Key`` header gets, for every retry with the same key, the status and
+body of the first successful request, and only one photo is stored. The key is claimed by
+inserting its row inside the same transaction as the work: a concurrent retry waits on the
+unique index until the first commits, then replays its response (or, if the first failed and
+rolled back, does the work itself). A key reused for a different request is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.db import IntegrityError
+
+from clinic.files import atomic_with_files
+from lesions.models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyKeyInvalid(ValueError):
+    """The header is empty or too long."""
+
+
+class IdempotencyKeyReused(Exception):
+    """The key was already used by this user for a different request."""
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: Any
+    replayed: bool
+
+
+def idempotency_key_clean(value: str) -> str:
+    key = value.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise IdempotencyKeyInvalid(f"The {HEADER} header must hold 1 to {MAX_KEY_LENGTH} characters.")
+    return key
+
+
+def request_fingerprint(
+    *, method: str, path: str, fields: Mapping[str, Iterable[str]], files: Mapping[str, Iterable[IO[bytes]]]
+) -> str:
+    """A hash of what the request asks for: method, target, form fields and file contents."""
+    digest = hashlib.sha256()
+    files_digest: dict[str, list[str]] = {}
+    for name, handles in sorted(files.items()):
+        files_digest[name] = []
+        for handle in handles:
+            content = hashlib.sha256()
+            handle.seek(0)
+            for chunk in iter(lambda h=handle: h.read(64 * 1024), b""):
+                content.update(chunk)
+            handle.seek(0)
+            files_digest[name].append(content.hexdigest())
+    document = {
+        "method": method.upper(),
+        "path": path,
+        "fields": {name: sorted(str(v) for v in values) for name, values in sorted(fields.items())},
+        "files": files_digest,
+    }
+    digest.update(json.dumps(document, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _replay(record: IdempotencyKey, fingerprint: str) -> StoredResponse:
+    if record.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            f"This {HEADER} was already used for a different request; send a new key for a new request."
+        )
+    return StoredResponse(status=record.response_status or 200, body=json.loads(record.response_body), replayed=True)
+
+
+def _stored(user: Any, key: str) -> IdempotencyKey | None:
+    return IdempotencyKey.objects.filter(user=user, key=key, response_status__isnull=False).first()
+
+
+def idempotency_replay(*, user: Any, key: str, fingerprint: str) -> StoredResponse | None:
+    """The stored response for this key, None if it is unused, or IdempotencyKeyReused."""
+    existing = _stored(user, key)
+    return _replay(existing, fingerprint) if existing is not None else None
+
+
+def idempotent_call(*, user: Any, key: str, fingerprint: str, perform: Callable[[], tuple[int, Any]]) -> StoredResponse:
+    """Run ``perform`` once per (user, key); later calls with the same request get its response.
+
+    ``perform`` returns ``(status, json_body)``; it runs inside the transaction that claims the
+    key, so its rows and files are kept only together with the stored response.
+    """
+    replay = idempotency_replay(user=user, key=key, fingerprint=fingerprint)
+    if replay is not None:
+        return replay
+    try:
+        with atomic_with_files():
+            record = IdempotencyKey.objects.create(user=user, key=key, request_fingerprint=fingerprint)
+            status, body = perform()
+            record.response_status = status
+            record.response_body = json.dumps(body)
+            record.save(update_fields=["response_status", "response_body", "updated_at"])
+    except IntegrityError:
+        # A concurrent request with the same key committed first: its response is the answer.
+        existing = _stored(user, key)
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint)
+    return StoredResponse(status=status, body=body, replayed=False)
