@@ -208,24 +208,27 @@ class Classifier:
         batch = torch.stack([p.tensor for p in prepared]).to(self.device)
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        if gradcam:
-            logits = self.gradcam.forward(batch)
-        else:
-            with torch.inference_mode():
-                logits = self.model(batch)
-        self._check_logits(logits)
-        probabilities = self.probabilities(logits).cpu()
-        forward_ms = _ms_since(started) / count
-
-        top = probabilities.argmax(dim=1).tolist()
         feature_cams: np.ndarray | None = None
-        targets = top if fixed_target is None else [fixed_target] * count
         gradcam_ms = 0.0
-        if gradcam:
-            started = time.perf_counter()
-            feature_cams = self.gradcam.cams(logits, targets)
-            gradcam_ms = _ms_since(started) / count
-        del logits
+        try:
+            if gradcam:
+                logits = self.gradcam.forward(batch)
+            else:
+                with torch.inference_mode():
+                    logits = self.model(batch)
+            self._check_logits(logits)
+            probabilities = self.probabilities(logits).cpu()
+            forward_ms = _ms_since(started) / count
+
+            top = probabilities.argmax(dim=1).tolist()
+            targets = top if fixed_target is None else [fixed_target] * count
+            if gradcam:
+                started = time.perf_counter()
+                feature_cams = self.gradcam.cams(logits, targets)
+                gradcam_ms = _ms_since(started) / count
+        finally:
+            if gradcam:
+                self.gradcam.reset()  # never keep a graph alive after a failed call
 
         results = []
         for i, item in enumerate(prepared):

@@ -102,6 +102,10 @@ class GradCAM:
         cams = self.cams(logits, targets)
         return GradCAMResult(logits=logits.detach(), cams=cams, target_classes=targets)
 
+    def reset(self) -> None:
+        """Drop an activation kept by a ``forward`` whose ``cams`` was never asked for."""
+        self._state.activation = None
+
     # -- lifetime ----------------------------------------------------------------
     @property
     def closed(self) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image, ImageOps
@@ -155,8 +156,6 @@ class CropGeometry:
         The map is rotated back if the photo was rotated, upsampled bilinearly onto the crop
         and pasted there; outside the crop the result is exactly zero. Returns float32.
         """
-        import cv2
-
         height, width = size if size is not None else self.photo_size
         crop_map = np.asarray(crop_map, dtype=np.float32)
         if crop_map.ndim != 2:
