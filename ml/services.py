@@ -227,7 +227,7 @@ def _analyse(prediction: Prediction):
     classifier = classifier_for(prediction.model_version)
     try:
         with prediction.image.image.open("rb") as handle, Image.open(handle) as photo:
-            photo.load()
+            # no photo.load(): the engine decodes big JPEGs at reduced size (draft mode)
             return classifier.analyse(photo, gradcam=True)
     except FileNotFoundError as exc:
         raise AnalysisError("The photo file is missing from storage.") from exc

@@ -35,8 +35,7 @@ class Command(BaseCommand):
         for name in options["images"]:
             path = Path(name)
             try:
-                with Image.open(path) as photo:
-                    photo.load()
+                with Image.open(path) as photo:  # decoded by the engine, at reduced size if large
                     analysis = classifier.analyse(photo, gradcam=heatmap_dir is not None)
             except (FileNotFoundError, UnidentifiedImageError, OSError, ValueError) as exc:
                 failures += 1
