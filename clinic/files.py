@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 
 logger = logging.getLogger(__name__)
 _written: ContextVar[list[str] | None] = ContextVar("written_files", default=None)
@@ -54,8 +55,21 @@ def atomic_with_files() -> Iterator[None]:
         parent.extend(mine)
 
 
-def stream_file(field: FieldFile, content_type: str) -> FileResponse:
-    """Stream a stored file to an already-authorised caller, privately cached."""
+def stream_file(field: FieldFile, content_type: str) -> HttpResponse:
+    """Send a stored file to an already-authorised caller, privately cached.
+
+    Behind a front proxy (``PROTECTED_MEDIA_REDIRECT_PREFIX`` set) the proxy sends the bytes:
+    the response only carries an internal X-Accel-Redirect to the file's location.
+    """
+    prefix = settings.PROTECTED_MEDIA_REDIRECT_PREFIX
+    if prefix:
+        if not field.name or not field.storage.exists(field.name):
+            raise Http404("File not found")
+        response = HttpResponse(content_type=content_type)
+        response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + field.name
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
     try:
         handle = field.open("rb")
     except (FileNotFoundError, ValueError) as exc:

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
+from clinic.audit import audit_access
 from clinic.models import Clinic, Membership
 
 M = TypeVar("M", bound=Model)
@@ -49,7 +50,9 @@ def scoped(model: type[M], user: Any, queryset: QuerySet[M] | None = None) -> Qu
 def get_for_user_or_404(model: type[M], user: Any, uuid: UUID | str, queryset: QuerySet[M] | None = None) -> M:
     """One row by public UUID, or 404 if it does not exist or belongs to another clinic."""
     try:
-        return scoped(model, user, queryset).get(uuid=uuid)
+        instance = scoped(model, user, queryset).get(uuid=uuid)
     except (model.DoesNotExist, ValueError, ValidationError) as exc:  # type: ignore[attr-defined]
         # A malformed id string makes the UUIDField raise ValidationError: same 404 as a missing row.
         raise Http404(f"No {model._meta.verbose_name} found") from exc
+    audit_access(instance)  # every read of a record passes here, so every read is on the trail
+    return instance

@@ -10,6 +10,7 @@ variable.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -69,6 +70,8 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "auditlog",
     "clinic",
     "lesions",
     "ml",
@@ -83,6 +86,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # actor and address of every audit entry written during the request
+    "auditlog.middleware.AuditlogMiddleware",
+    # must stay last: turns a lockout raised during authentication into the lockout response
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses logins while locked out, counts failures
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -98,6 +110,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "clinic.context_processors.clinic_roles",
             ],
         },
     },
@@ -161,6 +174,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_TASK_DEFAULT_QUEUE = "analysis"
+# An upload must not hang when the broker is down: a short retry, then the prediction stays
+# pending and the periodic sweep queues it again once the broker is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-predictions": {"task": "ml.tasks.sweep_stuck_predictions_task", "schedule": 60.0},
+}
 
 # Models
 ML_WEIGHTS_DIR = Path(env_str("ML_WEIGHTS_DIR", str(BASE_DIR / "ml" / "weights")))
@@ -168,6 +188,13 @@ ML_WEIGHTS_DIR = Path(env_str("ML_WEIGHTS_DIR", str(BASE_DIR / "ml" / "weights")
 ML_DEFAULT_MODEL = env_str("ML_DEFAULT_MODEL")
 ML_TORCH_THREADS = env_int("ML_TORCH_THREADS", 0)  # 0: leave torch's default
 ML_PREDICTION_TIME_LIMIT = env_int("ML_PREDICTION_TIME_LIMIT", 120)
+# A prediction still pending this long (its message lost, or the broker was down) is queued again
+# by the sweep; one running for twice the time limit (its worker died) is taken over.
+ML_PREDICTION_STUCK_AFTER = env_int("ML_PREDICTION_STUCK_AFTER", 120)
+
+# Follow-up: flag a lesion when the summed malignant probability (mel + bcc + akiec) rose by
+# more than this since the previous analysed visit (0.10 = 10 percentage points).
+FOLLOWUP_MALIGNANT_RISE_THRESHOLD = env_float("FOLLOWUP_MALIGNANT_RISE_THRESHOLD", 0.10)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -197,6 +224,24 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Login protection (django-axes): after AXES_FAILURE_LIMIT failed logins for one username, or
+# from one address, further attempts are refused for AXES_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
+# Audit trail (django-auditlog): changes and reads of patient data, append-only.
+AUDITLOG_DISABLE_REMOTE_ADDR = False
+AUDITLOG_STORE_JSON_CHANGES = True
+
+# Protected media behind a front proxy: with a prefix set (e.g. "/protected-media/"), file views
+# answer with an X-Accel-Redirect to it after the access check instead of streaming the file
+# themselves; the proxy maps that internal location to MEDIA_ROOT (see README).
+PROTECTED_MEDIA_REDIRECT_PREFIX = env_str("PROTECTED_MEDIA_REDIRECT_PREFIX")
+
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 if PRODUCTION:
@@ -207,11 +252,13 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    X_FRAME_OPTIONS = "DENY"
+    SESSION_COOKIE_HTTPONLY = True
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

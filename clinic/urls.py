@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from clinic import views as clinic_views
+
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("clinic/audit/", clinic_views.audit_trail, name="audit-trail"),
     path("api/v1/", include("lesions.api.urls")),
     path("", include("ml.urls")),
     path("", include("lesions.urls")),

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from clinic.admin import AuditedAdmin
 from lesions.models import Lesion, LesionImage, Patient, Visit
 
 
 @admin.register(Patient)
-class PatientAdmin(admin.ModelAdmin):
+class PatientAdmin(AuditedAdmin):
     list_display = ["last_name", "first_name", "medical_record_number", "clinic", "date_of_birth"]
     list_filter = ["clinic", "sex", "fitzpatrick_skin_type"]
     search_fields = ["last_name", "first_name", "medical_record_number"]
@@ -12,7 +13,7 @@ class PatientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lesion)
-class LesionAdmin(admin.ModelAdmin):
+class LesionAdmin(AuditedAdmin):
     list_display = ["label", "patient", "body_site", "status", "diagnosis"]
     list_filter = ["body_site", "status", "diagnosis"]
     search_fields = ["label", "patient__last_name", "patient__medical_record_number"]
@@ -21,7 +22,7 @@ class LesionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Visit)
-class VisitAdmin(admin.ModelAdmin):
+class VisitAdmin(AuditedAdmin):
     list_display = ["date", "patient", "clinician"]
     list_filter = ["date"]
     search_fields = ["patient__last_name", "patient__medical_record_number"]
@@ -30,7 +31,7 @@ class VisitAdmin(admin.ModelAdmin):
 
 
 @admin.register(LesionImage)
-class LesionImageAdmin(admin.ModelAdmin):
+class LesionImageAdmin(AuditedAdmin):
     list_display = ["uuid", "lesion", "visit", "image_type", "width", "height", "created_at"]
     list_filter = ["image_type"]
     readonly_fields = [

@@ -3,15 +3,17 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+from auditlog.registry import auditlog
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from clinic.audit import ClinicAuditMixin
 from clinic.models import Clinic, TimeStampedModel
 
 
-class Patient(TimeStampedModel):
+class Patient(ClinicAuditMixin, TimeStampedModel):
     class Sex(models.TextChoices):
         FEMALE = "female", "Female"
         MALE = "male", "Male"
@@ -71,7 +73,7 @@ class Patient(TimeStampedModel):
         return reverse("patient-detail", args=[self.uuid])
 
 
-class Lesion(TimeStampedModel):
+class Lesion(ClinicAuditMixin, TimeStampedModel):
     class BodySite(models.TextChoices):
         # The ISIC archive's anatom_site_general values.
         HEAD_NECK = "head/neck", "Head / neck"
@@ -134,7 +136,7 @@ class Lesion(TimeStampedModel):
         return reverse("lesion-detail", args=[self.uuid])
 
 
-class Visit(TimeStampedModel):
+class Visit(ClinicAuditMixin, TimeStampedModel):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="visits")
     date = models.DateField(default=timezone.localdate, db_index=True)
@@ -161,7 +163,7 @@ def lesion_image_upload_to(instance: LesionImage, filename: str) -> str:
     return f"lesion_images/{instance.uuid}.{extension}"
 
 
-class LesionImage(TimeStampedModel):
+class LesionImage(ClinicAuditMixin, TimeStampedModel):
     class ImageType(models.TextChoices):
         DERMOSCOPIC = "dermoscopic", "Dermoscopic"
         CLINICAL_CLOSE_UP = "clinical_close_up", "Clinical close-up"
@@ -224,3 +226,7 @@ class IdempotencyKey(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.user_id})"
+
+
+for _model in (Patient, Lesion, Visit, LesionImage):
+    auditlog.register(_model)

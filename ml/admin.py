@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from clinic.admin import AuditedAdmin
 from ml.models import ModelVersion, Prediction
 
 
@@ -11,7 +12,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(AuditedAdmin):
     list_display = ["uuid", "model_version", "status", "top_class", "confidence", "created_at"]
     list_filter = ["status", "model_version", "top_class"]
     readonly_fields = [f.name for f in Prediction._meta.fields]

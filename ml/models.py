@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import uuid
 
+from auditlog.registry import auditlog
 from django.db import models
 
+from clinic.audit import ClinicAuditMixin
 from clinic.models import TimeStampedModel
 from lesions.models import LesionImage
 from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES, MALIGNANT_CLASSES
@@ -41,7 +43,7 @@ class ModelVersion(TimeStampedModel):
         return test.get("accuracy") if isinstance(test, dict) else None
 
 
-class Prediction(TimeStampedModel):
+class Prediction(ClinicAuditMixin, TimeStampedModel):
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for analysis"
         RUNNING = "running", "Analysing"
@@ -110,3 +112,7 @@ class Prediction(TimeStampedModel):
             }
             for code in HAM10000_CLASSES
         ]
+
+
+# Reads of heatmaps are audited; the worker's writes carry no actor.
+auditlog.register(Prediction, exclude_fields=["updated_at", "timings"])

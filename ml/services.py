@@ -180,10 +180,15 @@ def _send(task, prediction_id: int) -> None:
         logger.exception("could not queue analysis of prediction %s; it stays pending", prediction_id)
 
 
+def _stale_running_before() -> timedelta:
+    # A worker that still runs after twice the hard time limit has died (killed, machine lost).
+    return timedelta(seconds=settings.ML_PREDICTION_TIME_LIMIT * 2)
+
+
 def prediction_claim(*, prediction_id: int) -> bool:
     """Move a prediction from pending (or a stale running claim) to running; False if taken."""
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.ML_PREDICTION_TIME_LIMIT * 2)
+    stale = now - _stale_running_before()
     claimed = Prediction.objects.filter(
         Q(status=Prediction.Status.PENDING) | Q(status=Prediction.Status.RUNNING, started_at__lt=stale),
         pk=prediction_id,
@@ -258,6 +263,22 @@ def _store_result(prediction: Prediction, analysis) -> None:
         locked.failure_reason = ""
         locked.finished_at = now
         locked.save()
+
+
+def predictions_requeue_stuck() -> int:
+    """Queue again predictions left pending (lost message, broker down) or running on a dead worker."""
+    now = timezone.now()
+    stuck = Prediction.objects.filter(
+        Q(status=Prediction.Status.PENDING, updated_at__lt=now - timedelta(seconds=settings.ML_PREDICTION_STUCK_AFTER))
+        | Q(status=Prediction.Status.RUNNING, started_at__lt=now - _stale_running_before())
+    )
+    from ml.tasks import prediction_run_task
+
+    count = 0
+    for prediction_id in stuck.values_list("pk", flat=True):
+        _send(prediction_run_task, prediction_id)
+        count += 1
+    return count
 
 
 def predictions_queue_missing(*, version: ModelVersion) -> int:

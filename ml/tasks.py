@@ -46,3 +46,12 @@ def prediction_run_task(self, prediction_id: int) -> str:
         services.prediction_fail(prediction_id=prediction_id, reason=f"Unexpected error: {exc}")
         return "failed"
     return "skipped" if prediction is None else prediction.status
+
+
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+def sweep_stuck_predictions_task() -> int:
+    """Periodic (Celery beat): queue again predictions stuck in pending or running."""
+    count = services.predictions_requeue_stuck()
+    if count:
+        logger.warning("re-queued %s stuck prediction(s)", count)
+    return count
