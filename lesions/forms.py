@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.forms import formset_factory
+from django.utils import timezone
 
 from clinic.models import Clinic
 from lesions.imaging import ImageRejected
@@ -76,6 +78,29 @@ class LesionForm(forms.ModelForm):
         if cleaned.get("diagnosis_confirmation") and not cleaned.get("diagnosis"):
             self.add_error("diagnosis", "Choose the confirmed diagnosis, or clear 'confirmed by'.")
         return cleaned
+
+
+class HistopathologyForm(forms.ModelForm):
+    """The confirmed diagnosis of a lesion: result, how it was confirmed, when; and its new status."""
+
+    class Meta:
+        model = Lesion
+        fields = ["diagnosis", "diagnosis_confirmation", "diagnosis_date", "status"]
+        labels = {"diagnosis": "Result", "diagnosis_confirmation": "Confirmed by", "status": "Lesion status"}
+        widgets = {"diagnosis_date": DateInput()}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("diagnosis", "diagnosis_confirmation", "diagnosis_date"):
+            self.fields[name].required = True
+        if not self.instance.diagnosis_confirmation:
+            self.initial["diagnosis_confirmation"] = Lesion.Confirmation.HISTOPATHOLOGY
+
+    def clean_diagnosis_date(self) -> dt.date:
+        value = self.cleaned_data["diagnosis_date"]
+        if value > timezone.localdate():
+            raise forms.ValidationError("The date of confirmation cannot be in the future.")
+        return value
 
 
 class VisitForm(forms.Form):

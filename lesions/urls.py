@@ -12,7 +12,11 @@ urlpatterns = [
     path("patients/<uuid:uuid>/visits/new/", views.visit_new, name="visit-create"),
     path("lesions/<uuid:uuid>/", views.lesion_detail, name="lesion-detail"),
     path("lesions/<uuid:uuid>/edit/", views.lesion_edit, name="lesion-edit"),
+    path("lesions/<uuid:uuid>/compare/", views.lesion_compare, name="lesion-compare"),
+    path("lesions/<uuid:uuid>/histopathology/", views.lesion_histopathology, name="lesion-histopathology"),
     path("visits/<uuid:uuid>/", views.visit_detail, name="visit-detail"),
+    path("visits/<uuid:uuid>/report/", views.visit_report, name="visit-report"),
+    path("clinic/agreement/", views.clinic_agreement, name="clinic-agreement"),
     path("images/<uuid:uuid>/file/", views.lesion_image_file, name="lesion-image-file"),
     path("images/<uuid:uuid>/analysis/", views.lesion_image_analysis, name="lesion-image-analysis"),
 ]

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from itertools import groupby
 from uuid import UUID
 
 from django.contrib import messages
@@ -13,9 +12,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.files import stream_file
-from clinic.selectors import clinics_for_user, get_for_user_or_404
-from lesions import selectors
-from lesions.forms import LesionForm, PatientForm, PhotoFormSet, VisitForm
+from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
+from lesions import followup, selectors
+from lesions.forms import HistopathologyForm, LesionForm, PatientForm, PhotoFormSet, VisitForm
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from lesions.services import PhotoUpload, visit_create
 
@@ -58,9 +57,23 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 @require_GET
 def patient_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
-    lesions = patient.lesions.prefetch_related("images").order_by("label")
     visits = patient.visits.select_related("clinician").prefetch_related("images__lesion")
-    return render(request, "lesions/patient_detail.html", {"patient": patient, "lesions": lesions, "visits": visits})
+    followups = followup.patient_followups(
+        patient.lesions.all(),
+        selectors.images_with_predictions().filter(lesion__patient=patient),
+        patient_visit_dates=patient.visits.values_list("date", flat=True),
+    )
+    return render(
+        request,
+        "lesions/patient_detail.html",
+        {
+            "patient": patient,
+            "lesions": [f.lesion for f in followups],
+            "followups": followups,
+            "markers": followup.body_map_markers(followups),
+            "visits": visits,
+        },
+    )
 
 
 @login_required
@@ -87,16 +100,71 @@ def lesion_create(request: HttpRequest, uuid: UUID) -> HttpResponse:
     return render(request, "lesions/lesion_form.html", {"form": form, "patient": patient})
 
 
+def _lesion_followup(lesion: Lesion) -> followup.LesionFollowUp:
+    return followup.lesion_followup(
+        lesion,
+        selectors.lesion_images(lesion),
+        patient_visit_dates=lesion.patient.visits.values_list("date", flat=True),
+    )
+
+
 @login_required
 @require_GET
 def lesion_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """The lesion's history: flags, trend chart and every visit, newest first."""
     lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
-    images = list(selectors.lesion_images(lesion))
-    by_visit = [(visit, list(group)) for visit, group in groupby(images, key=lambda image: image.visit)]
+    history = _lesion_followup(lesion)
     return render(
         request,
         "lesions/lesion_detail.html",
-        {"lesion": lesion, "patient": lesion.patient, "by_visit": by_visit, "image_count": len(images)},
+        {
+            "lesion": lesion,
+            "patient": lesion.patient,
+            "followup": history,
+            "timeline": list(reversed(history.timeline)),
+            "image_count": history.photo_count,
+            "analysed_count": sum(entry.is_analysed for entry in history.timeline),
+            "trend": followup.trend_data(history.timeline),
+        },
+    )
+
+
+@login_required
+@require_GET
+def lesion_compare(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """Two visits of a lesion side by side (``?a=<visit uuid>&b=<visit uuid>``; default first and latest)."""
+    lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
+    timeline = followup.lesion_timeline(selectors.lesion_images(lesion))
+    try:
+        pair = followup.compare_pair(timeline, request.GET.get("a") or None, request.GET.get("b") or None)
+    except KeyError as exc:
+        raise Http404("No such visit of this lesion") from exc
+    context: dict[str, object] = {"lesion": lesion, "patient": lesion.patient, "timeline": timeline, "pair": pair}
+    if pair is not None:
+        a, b = pair
+        index_b = timeline.index(b)
+        context.update(
+            a=a,
+            b=b,
+            differences=followup.class_differences(a, b),
+            earlier_b=timeline[index_b - 1] if index_b > 0 else None,
+            later_b=timeline[index_b + 1] if index_b + 1 < len(timeline) else None,
+        )
+    return render(request, "lesions/lesion_compare.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lesion_histopathology(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """Record the confirmed diagnosis of a lesion (result, how it was confirmed, date)."""
+    lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
+    form = HistopathologyForm(request.POST or None, instance=lesion)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"Diagnosis of '{lesion.label}' recorded: {lesion.get_diagnosis_display()}.")
+        return redirect(lesion)
+    return render(
+        request, "lesions/lesion_histopathology.html", {"form": form, "lesion": lesion, "patient": lesion.patient}
     )
 
 
@@ -163,6 +231,52 @@ def visit_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
     visit = get_for_user_or_404(Visit, request.user, uuid, Visit.objects.select_related("patient", "clinician"))
     images = selectors.visit_images(visit)
     return render(request, "lesions/visit_detail.html", {"visit": visit, "patient": visit.patient, "images": images})
+
+
+@login_required
+@require_GET
+def visit_report(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """A printable report of one visit: patient, lesions seen, photos, heatmaps and predictions."""
+    visit = get_for_user_or_404(
+        Visit, request.user, uuid, Visit.objects.select_related("patient", "patient__clinic", "clinician")
+    )
+    images = list(selectors.visit_images(visit))
+    entries = [(image.lesion, followup.visit_analysis(visit, [image])) for image in images]
+    return render(
+        request,
+        "lesions/visit_report.html",
+        {"visit": visit, "patient": visit.patient, "entries": entries, "printed_at": timezone.now()},
+    )
+
+
+@login_required
+@require_GET
+def clinic_agreement(request: HttpRequest) -> HttpResponse:
+    """The model's top class against confirmed diagnoses of the user's clinics' lesions."""
+    confirmation = request.GET.get("confirmation", Lesion.Confirmation.HISTOPATHOLOGY)
+    lesions = scoped(Lesion, request.user).exclude(diagnosis="").select_related("patient", "patient__clinic")
+    if confirmation != "any":
+        confirmation = (
+            confirmation if confirmation in Lesion.Confirmation.values else Lesion.Confirmation.HISTOPATHOLOGY
+        )
+        lesions = lesions.filter(diagnosis_confirmation=confirmation)
+    lesions = list(lesions.order_by("patient__last_name", "label", "pk"))
+    images = selectors.images_with_predictions().filter(lesion__in=[lesion.pk for lesion in lesions])
+    by_lesion: dict[int, list[LesionImage]] = {}
+    for image in images:
+        by_lesion.setdefault(image.lesion_id, []).append(image)
+    summary = followup.agreement_summary(
+        (lesion, followup.lesion_timeline(by_lesion.get(lesion.pk, []))) for lesion in lesions
+    )
+    return render(
+        request,
+        "lesions/agreement.html",
+        {
+            "summary": summary,
+            "confirmation": confirmation,
+            "confirmations": Lesion.Confirmation.choices,
+        },
+    )
 
 
 @login_required

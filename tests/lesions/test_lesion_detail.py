@@ -10,16 +10,17 @@ from lesions.models import Lesion
 from tests.factories import LesionImageFactory, VisitFactory
 
 
-def test_it_shows_photos_ordered_by_visit_date(clinician_client: Client, lesion: Lesion) -> None:
+def test_it_shows_photos_newest_visit_first(clinician_client: Client, lesion: Lesion) -> None:
     # Entered out of order: the latest visit first, an old one recorded afterwards.
     dates = [dt.date(2024, 3, 1), dt.date(2023, 1, 10), dt.date(2023, 9, 20)]
     images = {d: LesionImageFactory(lesion=lesion, visit=VisitFactory(patient=lesion.patient, date=d)) for d in dates}
 
     response = clinician_client.get(reverse("lesion-detail", args=[lesion.uuid]))
 
-    assert [visit.date for visit, _ in response.context["by_visit"]] == sorted(dates)
+    newest_first = sorted(dates, reverse=True)
+    assert [entry.date for entry in response.context["timeline"]] == newest_first
     html = response.content.decode()
-    positions = [html.index(reverse("lesion-image-file", args=[images[d].uuid])) for d in sorted(dates)]
+    positions = [html.index(reverse("lesion-image-file", args=[images[d].uuid])) for d in newest_first]
     assert positions == sorted(positions)
     assert response.context["image_count"] == 3
 
@@ -29,9 +30,9 @@ def test_it_groups_photos_of_the_same_visit(clinician_client: Client, lesion: Le
 
     response = clinician_client.get(reverse("lesion-detail", args=[lesion.uuid]))
 
-    ((shown_visit, shown_images),) = response.context["by_visit"]
-    assert shown_visit == visit
-    assert len(shown_images) == 2
+    (entry,) = response.context["timeline"]
+    assert entry.visit == visit
+    assert len(entry.images) == 2
 
 
 def test_it_does_not_show_photos_of_other_lesions(clinician_client: Client, lesion: Lesion, visit: Any) -> None:

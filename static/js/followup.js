@@ -1,0 +1,107 @@
+// DermaTrack follow-up pages: the trend chart of a lesion, the two-visit comparison, printing.
+(function () {
+  "use strict";
+
+  // Okabe–Ito colours, one per series, each with its own dash pattern and point style so the
+  // lines stay apart without colour; the malignant sum is black, solid and bold.
+  const SERIES_STYLE = {
+    akiec: { color: "#E69F00", dash: [2, 3], point: "triangle" },
+    bcc: { color: "#CC79A7", dash: [10, 4], point: "rectRot" },
+    bkl: { color: "#56B4E9", dash: [8, 3, 2, 3], point: "rect" },
+    df: { color: "#009E73", dash: [12, 4, 2, 4, 2, 4], point: "star" },
+    mel: { color: "#D55E00", dash: [], point: "circle" },
+    nv: { color: "#0072B2", dash: [6, 3], point: "crossRot" },
+    vasc: { color: "#F0E442", dash: [3, 6], point: "rectRounded", pointBorder: "#6b6400" },
+    malignant: { color: "#000000", dash: [], point: "circle", width: 4, radius: 5 },
+  };
+
+  function drawTrend() {
+    const canvas = document.getElementById("trend-chart");
+    const source = document.getElementById("trend-data");
+    if (!canvas || !source || typeof window.Chart === "undefined") return;
+    const data = JSON.parse(source.textContent);
+    const datasets = data.series.map(function (series) {
+      const style = SERIES_STYLE[series.code] || { color: "#555", dash: [], point: "circle" };
+      return {
+        label: series.label,
+        data: series.values,
+        borderColor: style.color,
+        backgroundColor: style.color,
+        pointBorderColor: style.pointBorder || style.color,
+        borderDash: style.dash,
+        borderWidth: style.width || 2,
+        pointStyle: style.point,
+        pointRadius: style.radius || 4,
+        pointHoverRadius: (style.radius || 4) + 2,
+        spanGaps: true,
+        order: series.code === "malignant" ? 0 : 1,
+      };
+    });
+    const reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    window.dermaTrendChart = new window.Chart(canvas, {
+      type: "line",
+      data: { labels: data.labels, datasets: datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: reduceMotion ? false : { duration: 300 },
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          y: { min: 0, max: 100, title: { display: true, text: "Probability (%)" }, ticks: { callback: function (v) { return v + "%"; } } },
+          x: { title: { display: true, text: "Visit" } },
+        },
+        plugins: {
+          legend: { position: "bottom", labels: { usePointStyle: true, boxHeight: 8, padding: 14 } },
+          tooltip: {
+            callbacks: {
+              label: function (ctx) {
+                return ctx.dataset.label + ": " + (ctx.parsed.y === null ? "not analysed" : ctx.parsed.y.toFixed(1) + "%");
+              },
+            },
+          },
+        },
+      },
+    });
+  }
+
+  function bindCompare() {
+    const grid = document.getElementById("compare-grid");
+    if (!grid) return;
+    const toggle = document.getElementById("heatmap-toggle");
+    const blend = document.getElementById("heatmap-blend");
+    if (toggle) {
+      toggle.addEventListener("click", function () {
+        const on = toggle.getAttribute("aria-pressed") !== "true";
+        toggle.setAttribute("aria-pressed", String(on));
+        toggle.textContent = on ? "Hide heatmaps" : "Show heatmaps";
+        grid.dataset.heatmaps = on ? "on" : "off";
+        if (blend) blend.disabled = !on;
+      });
+    }
+    if (blend) {
+      blend.addEventListener("input", function () {
+        grid.style.setProperty("--blend", String(blend.value / 100));
+      });
+    }
+    // ← and → step visit B through the visits, unless the keys belong to a form control.
+    document.addEventListener("keydown", function (event) {
+      if (event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      const target = event.target;
+      if (target && (target.closest("input, select, textarea, [contenteditable]"))) return;
+      const link = event.key === "ArrowLeft" ? document.getElementById("b-earlier")
+        : event.key === "ArrowRight" ? document.getElementById("b-later") : null;
+      if (link) { event.preventDefault(); link.click(); }
+    });
+  }
+
+  function bindPrint() {
+    const button = document.getElementById("print-report");
+    if (button) button.addEventListener("click", function () { window.print(); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    drawTrend();
+    bindCompare();
+    bindPrint();
+  });
+})();
