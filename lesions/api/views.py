@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from auditlog.context import auditlog_value
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
@@ -24,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
+from clinic.audit import audit_access_many
 from clinic.files import stream_file
 from clinic.selectors import get_for_user_or_404, scoped
 from lesions import idempotency, selectors
@@ -63,6 +65,22 @@ def service_call(func: Any, /, **kwargs: Any) -> Any:
 class ScopedViewSet(GenericViewSet):
     lookup_field = "uuid"
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # The audit middleware runs before DRF authenticates: name token callers as the actor
+        # of the entries this request writes (session callers are already known to it).
+        context = auditlog_value.get(None)
+        if context is not None and context.get("actor") is None and request.user.is_authenticated:
+            context["actor"] = request.user
+
+    def get_object(self) -> Any:
+        """The row named in the URL, through the one access check (404 for other clinics)."""
+        queryset = self.filter_queryset(self.get_queryset())
+        lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+        instance = get_for_user_or_404(queryset.model, self.request.user, lookup, queryset)
+        self.check_object_permissions(self.request, instance)
+        return instance
+
     def _fake(self) -> bool:
         # drf-spectacular builds the views without a request user to read their shapes.
         return getattr(self, "swagger_fake_view", False)
@@ -98,6 +116,11 @@ class PatientViewSet(
         else:
             queryset = scoped(Patient, self.request.user).select_related("clinic")
         return queryset.order_by("last_name", "first_name", "pk")
+
+    def paginate_queryset(self, queryset: QuerySet[Patient]) -> list[Patient] | None:
+        page = super().paginate_queryset(queryset)
+        audit_access_many(page or [])  # the list shows these patients' names and record numbers
+        return page
 
     def perform_create(self, serializer: PatientSerializer) -> None:
         serializer.instance = service_call(services.patient_create, **serializer.validated_data)
@@ -348,7 +371,7 @@ class LesionImageViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedView
         return scoped(LesionImage, self.request.user, selectors.images_with_predictions())
 
     @action(detail=True, methods=["get"], url_path="file", url_name="file")
-    def file(self, request: Request, uuid: str | None = None) -> FileResponse:
+    def file(self, request: Request, uuid: str | None = None) -> HttpResponse:
         image = self.get_object()
         return stream_file(image.image, image.content_type)
 
@@ -370,14 +393,14 @@ class PredictionViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedViewS
         return scoped(Prediction, self.request.user).select_related("model_version", "image")
 
     @action(detail=True, methods=["get"], url_path="heatmap", url_name="heatmap")
-    def heatmap(self, request: Request, uuid: str | None = None) -> FileResponse:
+    def heatmap(self, request: Request, uuid: str | None = None) -> HttpResponse:
         prediction = self.get_object()
         if not prediction.heatmap:
             raise Http404("No heatmap for this prediction (yet).")
         return stream_file(prediction.heatmap, "image/png")
 
     @action(detail=True, methods=["get"], url_path="cam", url_name="cam")
-    def cam(self, request: Request, uuid: str | None = None) -> FileResponse:
+    def cam(self, request: Request, uuid: str | None = None) -> HttpResponse:
         prediction = self.get_object()
         if not prediction.cam:
             raise Http404("No map for this prediction (yet).")
