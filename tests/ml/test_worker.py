@@ -2,78 +2,34 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.urls import reverse
 
 from clinic.celery import app as celery_app
 from ml.models import Prediction
 from tests.ml.conftest import sample_photo, upload_visit
+from tests.ml.workers import Worker, skip_without_services
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def _why_no_services() -> str | None:
-    if not os.environ.get("DERMATRACK_SERVICES"):
-        return "needs DERMATRACK_SERVICES=1 with PostgreSQL and Redis (.ci/run sets it)"
-    if connection.vendor != "postgresql":
-        return "needs DATABASE_URL pointing at PostgreSQL"
-    if not settings.CELERY_BROKER_URL.startswith("redis://"):
-        return "needs CELERY_BROKER_URL pointing at Redis"
-    return None
-
-
 @pytest.fixture
-def worker(tiny_weights_dir: Path, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker(tiny_weights_dir: Path, tmp_path: Path) -> Iterator[Worker]:
     """A real worker process on the test database, media folder and tiny model."""
-    reason = _why_no_services()
-    if reason:
-        pytest.skip(reason)
-    db = connection.settings_dict
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or "5432"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}",
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "ML_WEIGHTS_DIR": str(tiny_weights_dir),
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "ML_TORCH_THREADS": "1",
-    }
-    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    skip_without_services()
     celery_app.control.purge()
-    log = (tmp_path / "worker.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "clinic", "worker", "-Q", "analysis", "-c", "1", "-n", name,
-         "--without-gossip", "--without-mingle", "-l", "INFO"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    process = Worker(tiny_weights_dir, tmp_path / "worker.log")
     try:
-        deadline = time.monotonic() + 90
-        while not celery_app.control.ping(destination=[name], timeout=1.0):
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"celery worker did not start:\n{(tmp_path / 'worker.log').read_text()[-3000:]}")
+        process.wait_ready()
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        process.stop()
 
 
 @pytest.fixture
