@@ -82,7 +82,9 @@ def prepare_image(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_h
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(f"The file is not a readable image ({names} expected).") from exc
     except Image.DecompressionBombError as exc:
-        raise ImageRejected("The image has far too many pixels to be a photo.") from exc
+        raise ImageRejected(
+            f"The image has far too many pixels to be a photo (the limit is {max_pixels / 1e6:.0f} megapixels)."
+        ) from exc
 
     if source_format not in accepted:
         raise ImageRejected(f"{source_format or 'This'} files are not accepted; upload a {names} photo.")
