@@ -164,7 +164,7 @@ def lesion_change_flags(
                 ChangeFlag(
                     TOP_CLASS_CHANGED,
                     "Top class changed",
-                    f"Top class changed {since}: {SHORT_CLASS_NAMES.get(previous.top_class, previous.top_class)}"
+                    f"{since.capitalize()}: {SHORT_CLASS_NAMES.get(previous.top_class, previous.top_class)}"
                     f" → {SHORT_CLASS_NAMES.get(latest.top_class, latest.top_class)}.",
                 )
             )
@@ -175,8 +175,8 @@ def lesion_change_flags(
                 ChangeFlag(
                     MALIGNANT_ROSE,
                     f"Malignant +{100 * rise:.0f} pts",
-                    f"Malignant probability (mel + bcc + akiec) rose {since}: {100 * before:.0f}% → {100 * after:.0f}%"
-                    f" (threshold {100 * threshold:.0f} points).",
+                    f"Mel + bcc + akiec {100 * before:.0f}% → {100 * after:.0f}% {since}"
+                    f" (flagged above +{100 * threshold:.0f} points).",
                 )
             )
     dates = list(patient_visit_dates)
@@ -187,7 +187,7 @@ def lesion_change_flags(
                 ChangeFlag(
                     NEW_LESION,
                     "New lesion",
-                    f"New since the previous visit: first photographed on {latest_visit:%Y-%m-%d}.",
+                    f"First photographed at the latest visit, {latest_visit:%Y-%m-%d}.",
                 )
             )
     return flags

@@ -14,7 +14,12 @@ from lesions.services import image_prepare
 
 
 class DateInput(forms.DateInput):
+    # <input type="date"> only accepts ISO dates: the en-gb default (dd/mm/yyyy) would leave it
+    # empty, and saving the form would then clear or refuse the date.
     input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None, format: str | None = None) -> None:
+        super().__init__(attrs, format=format or "%Y-%m-%d")
 
 
 class PatientForm(forms.ModelForm):

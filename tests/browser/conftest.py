@@ -1,0 +1,90 @@
+"""Headless Chromium (Playwright, sync API) against pytest-django's live server.
+
+The tests are marked ``browser`` and skip when /usr/bin/chromium (Debian's chromium) or the
+playwright package is missing, so ``make test`` passes on a machine without them; ``.ci/run``
+installs chromium and sets DERMATRACK_REQUIRE_BROWSER=1, so in CI they run (or fail). Playwright's
+own browser downloads are never used.
+
+Set DERMATRACK_SCREENSHOTS=<folder> to keep a screenshot of the pages the tests visit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import PASSWORD
+from tests.ml.conftest import tiny_models_source, tiny_weights_dir  # noqa: F401  (fixtures)
+
+CHROMIUM = Path(os.environ.get("DERMATRACK_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    required = os.environ.get("DERMATRACK_REQUIRE_BROWSER") == "1"  # set by .ci/run: never skip there
+    if not CHROMIUM.exists():
+        if required:
+            pytest.fail(f"DERMATRACK_REQUIRE_BROWSER=1 but {CHROMIUM} is missing")
+        pytest.skip(f"browser tests need {CHROMIUM} (apt-get install chromium)")
+    if required:
+        from playwright import sync_api
+    else:
+        sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API keeps an event loop in this thread, which makes Django refuse ORM
+    # calls from the test body ("cannot call this from an async context"); the tests are
+    # synchronous code, so the check is switched off while the browser runs.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def log_in(page: Any) -> Callable[[Any], None]:
+    """Log in through the login form, as a person would."""
+
+    def submit(user: Any) -> None:
+        page.goto("/accounts/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url("**/patients/")
+
+    return submit
+
+
+@pytest.fixture
+def screenshot(page: Any) -> Callable[[str], None]:
+    folder = os.environ.get("DERMATRACK_SCREENSHOTS")
+
+    def take(name: str) -> None:
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+    return take

@@ -1,0 +1,73 @@
+"""A clinician uploads a photo and sees its analysis appear without reloading the page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lesions.models import Lesion, Patient
+from ml.models import Prediction
+from tests.conftest import SAMPLE_PHOTOS_DIR
+from tests.factories import LesionFactory, PatientFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def lesion(clinician: Any) -> Lesion:
+    patient: Patient = PatientFactory(
+        clinic=clinician.clinics.get(), first_name="Margaret", last_name="Hale", medical_record_number="RD-1001"
+    )
+    return LesionFactory(patient=patient, label="Left shoulder mole", body_site=Lesion.BodySite.POSTERIOR_TORSO)
+
+
+def test_the_analysis_appears_without_a_reload(
+    page: Any,
+    log_in: Callable[[Any], None],
+    screenshot: Callable[[str], None],
+    clinician: Any,
+    lesion: Lesion,
+    tiny_weights_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ml import services
+
+    # The live server runs in this process: keep the queued analysis from running, so the page
+    # first shows it pending; the test runs it below, while the page is open.
+    monkeypatch.setattr(services, "_send", lambda task, prediction_id: None)
+    photo = sorted(SAMPLE_PHOTOS_DIR.glob("*.jpg"))[0]
+
+    log_in(clinician)
+    page.goto(f"/patients/{lesion.patient.uuid}/")
+    page.get_by_role("link", name="+ New visit with photos").click()
+    page.select_option("#id_photos-0-lesion", str(lesion.uuid))
+    page.set_input_files("#id_photos-0-photo", str(photo))
+    page.get_by_role("button", name="Save visit and analyse").click()
+    page.wait_for_url(re.compile(r"/visits/[0-9a-f-]{36}/$"))
+
+    panel = page.locator(".analysis").first
+    assert panel.get_attribute("data-pending") == "1"
+    assert page.locator(".analysis .spinner").is_visible()
+    assert "Waiting for analysis" in panel.inner_text()
+    page.evaluate("window.__stillTheSamePage = 'yes'")
+    screenshot("live-analysis-pending")
+
+    prediction = Prediction.objects.get(image__lesion=lesion)
+    assert prediction.status == Prediction.Status.PENDING
+    services.prediction_run(prediction_id=prediction.pk)
+    prediction.refresh_from_db()
+    assert prediction.status == Prediction.Status.DONE
+
+    page.wait_for_selector(".analysis:not([data-pending]) .bars")  # app.js polls every 2 s
+    done = page.locator(".analysis").first
+    assert done.locator(".bars li").count() == 7
+    assert prediction.top_class_name in done.locator(".prediction header .top").inner_text()
+    assert done.locator(".spinner").count() == 0
+    assert done.locator("img.overlay").count() == 1  # the heatmap
+    assert page.evaluate("window.__stillTheSamePage") == "yes"
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    screenshot("live-analysis-done")
