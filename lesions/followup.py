@@ -279,7 +279,7 @@ class ClassDifference:
     @property
     def delta_points(self) -> float | None:
         delta = self.delta
-        return None if delta is None else round(100 * delta, 1)
+        return None if delta is None else round(100 * delta, 1) + 0.0  # + 0.0: no "-0.0"
 
     @property
     def before_percent(self) -> float | None:

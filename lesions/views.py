@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from clinic.audit import audit_access_many
 from clinic.files import stream_file
 from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
 from lesions import followup, selectors
@@ -261,6 +262,7 @@ def clinic_agreement(request: HttpRequest) -> HttpResponse:
         )
         lesions = lesions.filter(diagnosis_confirmation=confirmation)
     lesions = list(lesions.order_by("patient__last_name", "label", "pk"))
+    audit_access_many(lesions)  # the page shows these lesions' patients and diagnoses
     images = selectors.images_with_predictions().filter(lesion__in=[lesion.pk for lesion in lesions])
     by_lesion: dict[int, list[LesionImage]] = {}
     for image in images:

@@ -302,6 +302,14 @@ def test_class_differences_are_b_minus_a_with_the_malignant_sum_last() -> None:
     assert rows["bcc"].delta == 0
 
 
+def test_a_tiny_fall_rounds_to_zero_points_without_a_sign() -> None:
+    a, b = timeline(prediction("nv", 0.30004), prediction("nv", 0.3))
+
+    mel = next(row for row in class_differences(a, b) if row.code == "mel")
+
+    assert str(mel.delta_points) == "0.0"
+
+
 def test_class_differences_without_an_analysis_have_no_delta() -> None:
     a, b = timeline(None, prediction())
 

@@ -158,3 +158,46 @@ def test_a_trend_chart_gets_its_data_as_json(clinician_client: Client, lesion: L
     assert series["malignant"] == [9.0, None, 67.0]
     assert "vendor/chart.js-4.6.1.umd.min.js" in html
     assert "not analysed" in html  # the table under the chart
+
+
+@pytest.mark.parametrize(("caller", "expected"), [("clinician", 200), ("clinic_admin", 200), ("outsider", 404)])
+@pytest.mark.parametrize(
+    ("url_name", "record"),
+    [
+        ("lesion-compare", "lesion"),
+        ("lesion-histopathology", "lesion"),
+        ("visit-report", "visit"),
+    ],
+)
+def test_the_follow_up_pages_are_scoped_to_the_clinic(
+    request: pytest.FixtureRequest, login: Any, prediction: Any, url_name: str, record: str, caller: str, expected: int
+) -> None:
+    url = reverse(url_name, args=[request.getfixturevalue(record).uuid])
+
+    assert login(request.getfixturevalue(caller)).get(url).status_code == expected
+
+
+@pytest.mark.parametrize("url_name", ["lesion-compare", "lesion-histopathology", "visit-report", "clinic-agreement"])
+def test_the_follow_up_pages_need_a_login(client: Client, prediction: Any, url_name: str) -> None:
+    args = (
+        []
+        if url_name == "clinic-agreement"
+        else [prediction.image.visit.uuid if url_name == "visit-report" else prediction.image.lesion.uuid]
+    )
+
+    response = client.get(reverse(url_name, args=args))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+def test_the_patient_page_shows_no_lesion_of_another_patient(
+    clinician_client: Client, patient: Patient, model: ModelVersion
+) -> None:
+    other = LesionFactory(patient__clinic=patient.clinic, label="Someone else's mole")
+    photo_with(other, dt.date(2024, 6, 1), model, MELANOMA)
+
+    response = clinician_client.get(reverse("patient-detail", args=[patient.uuid]))
+
+    assert response.context["followups"] == []
+    assert "Someone else" not in response.content.decode()
