@@ -11,6 +11,7 @@ Set DERMATRACK_SCREENSHOTS=<folder> to keep a screenshot of the pages the tests 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,37 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(chromium: Any, live_server: Any) -> Iterator[Any]:
+def server_lock(live_server: Any) -> Iterator[threading.RLock]:
+    """Hold it around the test's own queries while a page is open.
+
+    With SQLite in memory the live server's threads and the test share one database connection,
+    and simultaneous queries through it fail at random (Django's LiveServerTestCase docs warn
+    about this). The lock serialises the server's requests with each other and with the test.
+    """
+    lock = threading.RLock()
+    httpd = live_server.thread.httpd
+    app = httpd.get_app()
+
+    def one_at_a_time(environ: dict[str, Any], start_response: Any) -> Any:
+        with lock:
+            return app(environ, start_response)
+
+    httpd.set_app(one_at_a_time)
+    yield lock
+    httpd.set_app(app)
+
+
+@pytest.fixture
+def page(chromium: Any, server_lock: threading.RLock, live_server: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(30_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
     context.close()
+    with server_lock:  # a request still being served finishes before the database is flushed
+        pass
     assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
