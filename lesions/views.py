@@ -33,6 +33,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "")
     paginator = Paginator(selectors.patient_list(request.user, search=search), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
+    audit_access_many(page.object_list)  # the list shows these patients' names and record numbers
     return render(request, "lesions/patient_list.html", {"page": page, "search": search})
 
 
