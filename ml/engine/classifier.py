@@ -7,6 +7,7 @@ the Grad-CAM of the top class as a photo-aligned map and a PNG overlay.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -25,7 +26,7 @@ from ml.engine import overlay
 from ml.engine.architectures import UnknownArchitectureError, target_layer
 from ml.engine.gradcam import GradCAM
 from ml.engine.manifest import Manifest, ManifestError
-from ml.engine.preprocess import PreparedImage, PreprocessConfig, prepare_image
+from ml.engine.preprocess import CropGeometry, PreparedImage, PreprocessConfig, prepare_image
 
 TIMING_KEYS = ("preprocess", "forward", "gradcam", "overlay", "total")
 _THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TORCH_NUM_THREADS")
@@ -39,15 +40,34 @@ class Analysis:
     probabilities: dict[str, float]  # class code -> calibrated probability, all classes, sums to 1
     top_class: str
     confidence: float  # probability of top_class
-    # float32 (H, W) of the oriented photo, in [0, 1], 0 outside the crop
-    cam: np.ndarray | None = field(default=None, compare=False, repr=False)
     overlay_png: bytes | None = field(default=None, repr=False)  # heatmap over the photo, photo's aspect
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds
     cam_class: str | None = None  # the class the heatmap explains
+    # The Grad-CAM as computed, float32 (h, w) in [0, 1] over the model input at feature-map
+    # resolution, and where that input lies on the photo. Photo-sized maps are made from these.
+    feature_cam: np.ndarray | None = field(default=None, compare=False, repr=False)
+    geometry: CropGeometry | None = field(default=None, compare=False, repr=False)
+    _photo_cam: np.ndarray | None = field(default=None, init=False, compare=False, repr=False)
+
+    @property
+    def cam(self) -> np.ndarray | None:
+        """The heatmap as float32 (H, W) of the oriented photo, in [0, 1], 0 outside the crop.
+
+        Made on first use: for a 12-megapixel photo it is a 48 MB array that neither the
+        overlay nor ``cam_png`` needs.
+        """
+        if self._photo_cam is None and self.feature_cam is not None and self.geometry is not None:
+            self._photo_cam = self.geometry.map_to_photo(self.feature_cam)
+        return self._photo_cam
 
     def cam_png(self, max_side: int | None = overlay.CAM_PNG_MAX_SIDE) -> bytes | None:
         """The raw heatmap as a small 8-bit grayscale PNG at the photo's aspect ratio (None without one)."""
-        return None if self.cam is None else overlay.cam_png(self.cam, max_side)
+        if self.feature_cam is None or self.geometry is None:
+            return None
+        width, height = overlay.fit_size(self.geometry.photo_width, self.geometry.photo_height, max_side)
+        # Mapped straight at the PNG's size, never through the full-resolution map.
+        small = self.geometry.map_to_photo(self.feature_cam, (height, width))
+        return overlay.encode_png(overlay.cam_to_uint8(small), compression=overlay.CAM_PNG_COMPRESSION)
 
 
 def available_cpus() -> int:
@@ -66,7 +86,7 @@ def available_cpus() -> int:
 
 
 def configure_torch_threads() -> int:
-    """Once per process, cap torch's intra-op threads at the CPUs we may use.
+    """Once per process, cap torch's intra-op threads at the CPUs we may use; one inter-op thread.
 
     Left alone when a thread-count environment variable is set or torch already uses fewer
     threads (the caller chose); in containers torch otherwise counts the host's cores.
@@ -78,6 +98,11 @@ def configure_torch_threads() -> int:
             cpus = available_cpus()
             if torch.get_num_threads() > cpus:
                 torch.set_num_threads(cpus)
+        # One request runs one model call at a time: inter-op parallelism only adds threads
+        # competing for the same cores. Torch allows setting it only before its first use.
+        if torch.get_num_interop_threads() > 1:
+            with contextlib.suppress(RuntimeError):
+                torch.set_num_interop_threads(1)
     return torch.get_num_threads()
 
 
@@ -235,13 +260,12 @@ class Classifier:
             timings = dict.fromkeys(TIMING_KEYS, 0.0)
             timings["preprocess"] = preprocess_ms[i]
             timings["forward"] = forward_ms
-            cam = overlay_bytes = None
+            feature_cam = overlay_bytes = None
             if feature_cams is not None:
+                feature_cam = feature_cams[i]
+                timings["gradcam"] = gradcam_ms
                 started = time.perf_counter()
-                cam = item.geometry.map_to_photo(feature_cams[i])
-                timings["gradcam"] = gradcam_ms + _ms_since(started)
-                started = time.perf_counter()
-                overlay_bytes = self._overlay_png(item, feature_cams[i])
+                overlay_bytes = self._overlay_png(item, feature_cam)
                 timings["overlay"] = _ms_since(started)
             timings["total"] = sum(timings[key] for key in TIMING_KEYS[:-1])
             row = probabilities[i].tolist()
@@ -250,10 +274,11 @@ class Classifier:
                     probabilities=dict(zip(self.classes, row, strict=True)),
                     top_class=self.classes[top[i]],
                     confidence=float(row[top[i]]),
-                    cam=cam,
                     overlay_png=overlay_bytes,
                     timings=timings,
-                    cam_class=self.classes[targets[i]] if cam is not None else None,
+                    cam_class=self.classes[targets[i]] if feature_cam is not None else None,
+                    feature_cam=feature_cam,
+                    geometry=item.geometry if feature_cam is not None else None,
                 )
             )
         return results

@@ -1,0 +1,609 @@
+"""How fast is the analysis, next to what the hardware allows and to a typical demo app?
+
+    python -m ml.bench [--weights-dir ml/weights] [--images DIR] [--end-to-end]
+    python manage.py benchmark            # the same, plus the end-to-end part
+
+For every shipped model (``*.json`` manifests in the weights folder) on real photos (the
+HAM10000 sample, and the same photos upscaled to a phone's 4032×3024 as JPEG quality 90):
+per-photo latency of ``Classifier.analyse`` by stage against a straightforward baseline,
+forward-only time against the FLOP floor of this machine's matrix-multiply rate, batch
+re-analysis throughput, peak memory of a worker process, drift over 1,000 analyses and,
+with ``--end-to-end``, upload-to-finished latency through gunicorn + Celery + Redis +
+PostgreSQL. Ends with PASS/FAIL per target. Needs no Django except for ``--end-to-end``,
+which starts the stack as ``scripts/loadtest_stack.sh`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ml.engine.architectures import target_layer
+from ml.engine.classifier import Classifier, available_cpus, configure_torch_threads
+from ml.engine.manifest import Manifest, find_manifests
+from ml.engine.preprocess import prepare_image
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_WEIGHTS = REPO / "ml" / "weights"
+DEFAULT_IMAGES = REPO / "lesions" / "fixtures" / "ham10000_sample" / "images"
+PHONE_SIZE = (4032, 3024)
+STAGES = ("decode+preprocess", "forward", "gradcam", "overlay", "total")
+
+# Targets of the issue "analysis speed near the hardware limit".
+SPEEDUP_MIN = 3.0  # baseline / ours, classify + Grad-CAM per photo
+GRADCAM_OVER_FORWARD_MAX = 1.2  # (forward + Grad-CAM) / forward-only
+REANALYSIS_MIN_PER_S = 40.0  # EfficientNet, without Grad-CAM
+E2E_P95_MAX_MS = 1000.0
+DRIFT_MAX_PERCENT = 10.0
+
+
+# --- statistics and printing ------------------------------------------------------------------
+
+
+def median(values: Sequence[float]) -> float:
+    return float(np.median(values)) if len(values) else float("nan")
+
+
+def p95(values: Sequence[float]) -> float:
+    return float(np.percentile(values, 95)) if len(values) else float("nan")
+
+
+def ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table, so the output can go into the README as it is."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def section(title: str) -> None:
+    print(f"\n### {title}\n", flush=True)
+
+
+@dataclass
+class Verdict:
+    target: str
+    measured: str
+    passed: bool
+    note: str = ""
+
+
+@dataclass
+class Report:
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def check(self, target: str, measured: str, passed: bool, note: str = "") -> None:
+        self.verdicts.append(Verdict(target, measured, passed, note))
+
+
+# --- machine ------------------------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def other_heavy_processes() -> list[str]:
+    """Training runs or other benchmarks on this machine, which would skew every number."""
+    try:
+        ps = subprocess.run(["ps", "-eo", "pid,pcpu,args"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return []
+    mine = os.getpid()
+    return [
+        line.strip()
+        for line in ps.splitlines()[1:]
+        if ("ml.engine.train" in line or "ml.bench" in line) and int(line.split()[0]) != mine and "ps -eo" not in line
+    ]
+
+
+def print_machine(threads: int, background: list[str]) -> None:
+    section("Machine")
+    flags = ""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        found = [flag for flag in ("avx2", "avx512f", "amx_bf16") if f" {flag}" in cpuinfo]
+        flags = f" ({', '.join(found)})" if found else ""
+    except OSError:
+        pass
+    print(f"- CPU: {cpu_model()}{flags}; {available_cpus()} cores available to this process")
+    print(f"- torch {torch.__version__}: {threads} intra-op threads, {torch.get_num_interop_threads()} inter-op")
+    print(f"- OpenCV {cv2.__version__}, Pillow {Image.__version__}, numpy {np.__version__}")
+    print(f"- load average before the run: {os.getloadavg()[0]:.2f}")
+    if background:
+        print("- WARNING: other heavy processes were running during the measurement:")
+        for line in background:
+            print(f"  - `{line[:150]}`")
+    else:
+        print("- no training or other benchmark running alongside")
+
+
+# --- photos ---------------------------------------------------------------------------------------
+
+
+def photo_paths(folder: Path, limit: int | None) -> list[Path]:
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    if not paths:
+        raise SystemExit(f"no photos in {folder}")
+    return paths[:limit] if limit else paths
+
+
+def phone_copies(paths: Sequence[Path], folder: Path, size: tuple[int, int]) -> list[Path]:
+    """The photos upscaled to a phone's resolution (long side first) as JPEG quality 90."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for path in paths:
+        with Image.open(path) as photo:
+            rgb = photo.convert("RGB")
+        target = size if rgb.width >= rgb.height else (size[1], size[0])
+        copy = folder / f"{path.stem}_{target[0]}x{target[1]}.jpg"
+        rgb.resize(target, Image.Resampling.BICUBIC).save(copy, "JPEG", quality=90)
+        out.append(copy)
+    return out
+
+
+# --- the hardware limit ------------------------------------------------------------------------------
+
+
+def model_flops(model: nn.Module, input_size: Sequence[int]) -> int:
+    """FLOPs of one forward pass at batch 1, as torch counts them: 2 × multiply-adds of conv/matmul."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(torch.zeros(1, *input_size))
+    return int(counter.get_total_flops())
+
+
+def gemm_gflops(n: int, repeats: int = 10) -> float:
+    """Best fp32 rate of an n×n by n×n matrix product at the current thread count, in GFLOP/s."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    out = torch.empty(n, n)
+    torch.mm(a, b, out=out)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        torch.mm(a, b, out=out)
+        best = min(best, time.perf_counter() - started)
+    return 2 * n**3 / best / 1e9
+
+
+def model_input(classifier: Classifier, path: Path) -> torch.Tensor:
+    """A photo's preprocessed input as the classifier feeds it to the model (batch of 1)."""
+    with Image.open(path) as photo:
+        tensor = prepare_image(photo, classifier.preprocess_config).tensor.unsqueeze(0)
+    return tensor.contiguous(memory_format=torch.channels_last) if classifier.channels_last else tensor
+
+
+def forward_only_once(classifier: Classifier, tensor: torch.Tensor) -> float:
+    """The model alone on a preprocessed input (inference mode), in ms."""
+    started = time.perf_counter()
+    with torch.inference_mode():
+        classifier.model(tensor)
+    return ms_since(started)
+
+
+# --- our pipeline and the baseline, photo by photo ------------------------------------------------------
+
+
+def ours_once(classifier: Classifier, path: Path) -> dict[str, float]:
+    """``analyse`` of one photo file, the decode included (the file is opened inside the timing)."""
+    started = time.perf_counter()
+    with Image.open(path) as photo:
+        analysis = classifier.analyse(photo)
+    total = ms_since(started)
+    timings = analysis.timings
+    inner = timings["forward"] + timings["gradcam"] + timings["overlay"]
+    return {
+        "decode+preprocess": total - inner,  # open, decode, resize, normalise and the glue around
+        "forward": timings["forward"],
+        "gradcam": timings["gradcam"],
+        "overlay": timings["overlay"],
+        "total": total,
+    }
+
+
+class BaselineApp:
+    """What a typical demo app does: no_grad forward, then forward + full backward with fresh hooks.
+
+    Squashes the photo to 224×224, keeps parameters trainable (so backward computes every
+    weight gradient), default memory format, overlay and PNG at the photo's full size.
+    """
+
+    size = (224, 224)
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.model = manifest.build_model().eval()
+        self.layer = target_layer(self.model, manifest.architecture)
+        self.mean = np.array(manifest.mean, dtype=np.float32)
+        self.std = np.array(manifest.std, dtype=np.float32)
+
+    def analyse(self, path: Path) -> tuple[np.ndarray, bytes, dict[str, float]]:
+        timings: dict[str, float] = {}
+        started = total_started = time.perf_counter()
+        photo = Image.open(path).convert("RGB")
+        pixels = np.asarray(photo.resize(self.size), dtype=np.float32) / 255.0
+        pixels = (pixels - self.mean) / self.std
+        batch = torch.from_numpy(pixels.transpose(2, 0, 1)).unsqueeze(0).float()
+        timings["decode+preprocess"] = ms_since(started)
+
+        started = time.perf_counter()
+        with torch.no_grad():
+            probabilities = torch.softmax(self.model(batch), dim=1)[0].numpy()
+        timings["forward"] = ms_since(started)
+
+        started = time.perf_counter()
+        kept: dict[str, torch.Tensor] = {}
+        forward_hook = self.layer.register_forward_hook(lambda m, i, o: kept.__setitem__("activation", o))
+        backward_hook = self.layer.register_full_backward_hook(lambda m, gi, go: kept.__setitem__("gradient", go[0]))
+        try:
+            self.model.zero_grad()
+            logits = self.model(batch)
+            logits[0, int(probabilities.argmax())].backward()
+        finally:
+            forward_hook.remove()
+            backward_hook.remove()
+        weights = kept["gradient"].mean(dim=(2, 3), keepdim=True)
+        cam = torch.relu((weights * kept["activation"]).sum(dim=1))[0].detach()
+        cam = (cam / cam.max().clamp(min=1e-8)).numpy()
+        cam = cv2.resize(cam, photo.size)
+        timings["gradcam"] = ms_since(started)
+
+        started = time.perf_counter()
+        heat = cv2.applyColorMap(np.uint8(255 * cam), cv2.COLORMAP_JET)
+        bgr = cv2.cvtColor(np.asarray(photo), cv2.COLOR_RGB2BGR)
+        png = cv2.imencode(".png", cv2.addWeighted(bgr, 0.6, heat, 0.4, 0))[1].tobytes()
+        timings["overlay"] = ms_since(started)
+        timings["total"] = ms_since(total_started)
+        return probabilities, png, timings
+
+
+@dataclass
+class PhotoRun:
+    ours: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    baseline: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    forward_only: list[float] = field(default_factory=list)
+
+    @property
+    def speedup(self) -> float:
+        return median(self.baseline["total"]) / median(self.ours["total"])
+
+    @property
+    def classify_and_cam_ratio(self) -> float:
+        """Median forward + Grad-CAM of ``analyse`` over the median forward-only time."""
+        both = [f + g for f, g in zip(self.ours["forward"], self.ours["gradcam"], strict=True)]
+        return median(both) / median(self.forward_only)
+
+    @property
+    def full_ratio(self) -> float:
+        return median(self.ours["total"]) / median(self.forward_only)
+
+
+def side_by_side(
+    classifier: Classifier, baseline: BaselineApp, paths: Sequence[Path], repeats: int, baseline_repeats: int
+) -> PhotoRun:
+    """Ours, the model's forward alone and the baseline photo after photo: all see the machine at the same moment."""
+    run = PhotoRun()
+    inputs = {path: model_input(classifier, path) for path in paths}
+    for path in paths[:2]:  # warm-up: allocator, oneDNN primitives, file cache
+        ours_once(classifier, path)
+        forward_only_once(classifier, inputs[path])
+        baseline.analyse(path)
+    for round_ in range(max(repeats, baseline_repeats)):
+        for path in paths:
+            if round_ < repeats:
+                for stage, value in ours_once(classifier, path).items():
+                    run.ours[stage].append(value)
+                run.forward_only.append(forward_only_once(classifier, inputs[path]))
+            if round_ < baseline_repeats:
+                for stage, value in baseline.analyse(path)[2].items():
+                    run.baseline[stage].append(value)
+    return run
+
+
+# --- batches, drift, memory ---------------------------------------------------------------------------------
+
+
+def batch_rate(classifier: Classifier, paths: Sequence[Path], batch_size: int, gradcam: bool, rounds: int) -> float:
+    """Photos per second of ``analyse_batch`` over the photo files (decode included), best round."""
+    best = 0.0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for start in range(0, len(paths), batch_size):
+            photos = [Image.open(path) for path in paths[start : start + batch_size]]
+            try:
+                classifier.analyse_batch(photos, gradcam=gradcam, batch_size=batch_size)
+            finally:
+                for photo in photos:
+                    photo.close()
+        best = max(best, len(paths) / (time.perf_counter() - started))
+    return best
+
+
+def drift(classifier: Classifier, paths: Sequence[Path], count: int) -> tuple[float, float, float]:
+    """Medians of the first and last hundred of ``count`` consecutive analyses, and the change in %."""
+    window = max(1, min(100, count // 10))
+    times = [ours_once(classifier, paths[i % len(paths)])["total"] for i in range(count)]
+    first, last = median(times[:window]), median(times[-window:])
+    return first, last, 100.0 * (last - first) / first
+
+
+def memory_probe(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
+    """In this (fresh) process: load every model, analyse one photo with each, report peak RSS."""
+    configure_torch_threads()
+    classifiers = [Classifier.from_manifest(path) for path in manifests]
+    loaded_mb = proc_status_mb("VmRSS")
+    for classifier in classifiers:
+        with Image.open(photo) as image:
+            classifier.analyse(image)
+    return {"models": len(classifiers), "loaded_mb": loaded_mb, "peak_mb": proc_status_mb("VmHWM")}
+
+
+def proc_status_mb(key: str, pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{key}:"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(key)
+
+
+def measure_memory(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
+    command = [sys.executable, "-m", "ml.bench", "--memory-probe", str(photo), *map(str, manifests)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory probe failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+
+
+def fmt(value: float, digits: int = 1) -> str:
+    return f"{value:.{digits}f}"
+
+
+def stage_cells(stages: dict[str, list[float]]) -> list[str]:
+    return [f"{fmt(median(stages[s]))} / {fmt(p95(stages[s]))}" for s in STAGES]
+
+
+def is_efficientnet(manifest: Manifest) -> bool:
+    return "efficientnet" in manifest.architecture
+
+
+def run(args: argparse.Namespace) -> Report:
+    threads = configure_torch_threads()
+    background = other_heavy_processes()
+    report = Report()
+    print_machine(threads, background)
+
+    manifests = find_manifests(args.weights_dir)
+    if args.models:
+        manifests = [p for p in manifests if Manifest.load(p).name in args.models]
+    if not manifests:
+        raise SystemExit(f"no model manifests in {args.weights_dir}")
+    workdir = Path(tempfile.mkdtemp(prefix="dermatrack-bench-photos."))
+    try:
+        photos = photo_paths(args.images, args.limit)
+        with Image.open(photos[0]) as first:
+            size = f"{first.width}×{first.height}"
+        sets = {
+            f"HAM10000 sample ({len(photos)} photos, {size})": photos,
+            f"phone size ({len(photos)} photos, {args.phone_size[0]}×{args.phone_size[1]} JPEG q90)": phone_copies(
+                photos, workdir, args.phone_size
+            ),
+        }
+        classifiers = {p: Classifier.from_manifest(p) for p in manifests}
+        run_engine(args, report, classifiers, sets)
+        section("Peak memory of a worker process")
+        memory = measure_memory(manifests, list(sets.values())[1][0])
+        print(
+            f"A fresh process that loads all {memory['models']} models and analyses one phone-size photo with each: "
+            f"{fmt(memory['loaded_mb'], 0)} MB resident after loading, peak (VmHWM) {fmt(memory['peak_mb'], 0)} MB."
+        )
+        section("Upload to finished, through the real stack")
+        if args.end_to_end:
+            from ml.management.commands.benchmark import run_end_to_end
+
+            run_end_to_end(args, report, sets)
+        else:
+            print("Not run: pass `--end-to-end` (or use `manage.py benchmark`).")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if background:
+        print("\nWARNING: measured while other heavy processes were running (see Machine).")
+    print_verdicts(report)
+    return report
+
+
+def run_engine(
+    args: argparse.Namespace, report: Report, classifiers: dict[Path, Classifier], sets: dict[str, list[Path]]
+) -> None:
+    rate = gemm_gflops(args.gemm_size)
+    runs = {
+        (set_name, path): side_by_side(
+            classifier, BaselineApp(classifier.manifest), paths, args.repeats, args.baseline_repeats
+        )
+        for set_name, paths in sets.items()
+        for path, classifier in classifiers.items()
+    }
+    first_set = next(iter(sets))
+
+    section("Models and the FLOP floor")
+    print(
+        f"Matrix-multiply rate: {fmt(rate, 0)} GFLOP/s (fp32 {args.gemm_size}×{args.gemm_size} GEMM in torch, best of "
+        f"10, {torch.get_num_threads()} threads). GFLOPs = 2 × multiply-adds of the convolutions and matmuls of one "
+        "forward at batch 1 (torch FlopCounterMode; normalisation and activations not counted); floor = GFLOPs / GEMM "
+        f"rate. Forward-only: the model on a preprocessed photo (batch 1, inference mode), {first_set}.\n"
+    )
+    rows = []
+    for path, classifier in classifiers.items():
+        manifest = classifier.manifest
+        flops = model_flops(manifest.build_model().eval(), manifest.input_size)
+        forward = runs[(first_set, path)].forward_only
+        floor = flops / (rate * 1e9) * 1000
+        rows.append(
+            [
+                manifest.name,
+                manifest.architecture,
+                "×".join(map(str, manifest.input_size)),
+                fmt(sum(p.numel() for p in classifier.model.parameters()) / 1e6, 1) + " M",
+                fmt(flops / 1e9, 2),
+                fmt(floor, 1),
+                f"{fmt(median(forward))} / {fmt(p95(forward))}",
+                fmt(median(forward) / floor, 2) + "×",
+            ]
+        )
+    headers = ["model", "architecture", "input", "params", "GFLOPs", "floor ms", "forward-only ms (median / p95)"]
+    print(table([*headers, "forward ÷ floor"], rows))
+
+    for set_name in sets:
+        section(f"Per photo, {set_name}: milliseconds, median / p95")
+        rows = []
+        short = set_name.split(" (")[0]
+        for path, classifier in classifiers.items():
+            name = classifier.manifest.name
+            photo_run = runs[(set_name, path)]
+            cam_ratio, full_ratio = photo_run.classify_and_cam_ratio, photo_run.full_ratio
+            rows.append([name, "ours", *stage_cells(photo_run.ours), fmt(photo_run.speedup, 1) + "×"])
+            rows.append([name, "baseline", *stage_cells(photo_run.baseline), ""])
+            forward = photo_run.forward_only
+            rows.append(
+                [
+                    name,
+                    "forward-only",
+                    "",
+                    f"{fmt(median(forward))} / {fmt(p95(forward))}",
+                    "",
+                    "",
+                    "",
+                    f"ours: fwd+CAM {fmt(cam_ratio, 2)}×, total {fmt(full_ratio, 1)}×",
+                ]
+            )
+            report.check(
+                f"{name}, {short}: ours ≥ {SPEEDUP_MIN:.0f}× faster than the baseline",
+                f"{fmt(photo_run.speedup, 1)}×",
+                photo_run.speedup >= SPEEDUP_MIN,
+            )
+            report.check(
+                f"{name}, {short}: classify + Grad-CAM ≤ {GRADCAM_OVER_FORWARD_MAX}× forward-only",
+                f"{fmt(cam_ratio, 2)}× (full pipeline {fmt(full_ratio, 1)}×)",
+                cam_ratio <= GRADCAM_OVER_FORWARD_MAX,
+            )
+        print(table(["model", "pipeline", *STAGES, "baseline ÷ ours; ours ÷ forward-only"], rows))
+
+    section("Batch re-analysis (analyse_batch, photo files opened and decoded inside the timing): photos/s")
+    rows = []
+    for set_name, paths in sets.items():
+        short = set_name.split(" (")[0]
+        for classifier in classifiers.values():
+            rates = {
+                (size, cam): batch_rate(classifier, paths, size, cam, args.batch_rounds)
+                for cam in (False, True)
+                for size in args.batch_sizes
+            }
+            rows.append([short, classifier.manifest.name, *(fmt(r, 1) for r in rates.values())])
+            if is_efficientnet(classifier.manifest):
+                best = max(rates[(size, False)] for size in args.batch_sizes)
+                report.check(
+                    f"{classifier.manifest.name}, {short}: re-analysis without Grad-CAM ≥ {REANALYSIS_MIN_PER_S:.0f}/s",
+                    f"{fmt(best, 1)} photos/s",
+                    best >= REANALYSIS_MIN_PER_S,
+                )
+    headers = [f"batch {s}{' + Grad-CAM' if cam else ''}" for cam in (False, True) for s in args.batch_sizes]
+    print(table(["photos", "model", *headers], rows))
+
+    window = max(1, min(100, args.drift // 10))
+    section(f"{args.drift} consecutive analyses (ours, with Grad-CAM, {first_set} cycled)")
+    rows = []
+    for classifier in classifiers.values():
+        if args.drift_models == "efficientnet" and not is_efficientnet(classifier.manifest):
+            continue
+        first, last, change = drift(classifier, sets[first_set], args.drift)
+        rows.append([classifier.manifest.name, fmt(first), fmt(last), f"{change:+.1f}%"])
+        report.check(
+            f"{classifier.manifest.name}: {args.drift} analyses, first vs last {window} "
+            f"within {DRIFT_MAX_PERCENT:.0f}%",
+            f"{change:+.1f}%",
+            abs(change) <= DRIFT_MAX_PERCENT,
+        )
+    print(table(["model", f"first {window}, median ms", f"last {window}, median ms", "drift"], rows))
+
+
+def print_verdicts(report: Report) -> None:
+    section("Targets")
+    rows = [[v.target, v.measured, "PASS" if v.passed else "FAIL"] for v in report.verdicts]
+    print(table(["target", "measured", "result"], rows))
+    failed = [v for v in report.verdicts if not v.passed]
+    print(f"\n{len(report.verdicts) - len(failed)} PASS, {len(failed)} FAIL")
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    width, height = (int(v) for v in text.lower().split("x"))
+    return (width, height)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options (shared with ``manage.py benchmark``)."""
+    parser.add_argument("--weights-dir", type=Path, default=DEFAULT_WEIGHTS, help="folder of manifests [ml/weights]")
+    parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES, help="photos [the HAM10000 sample]")
+    parser.add_argument("--models", nargs="*", help="only these model names")
+    parser.add_argument("--limit", type=int, help="use only the first N photos")
+    parser.add_argument("--phone-size", type=size_arg, default=PHONE_SIZE, help="WxH of the upscaled copies")
+    parser.add_argument("--repeats", type=int, default=3, help="passes over the photos for per-photo timings")
+    parser.add_argument("--baseline-repeats", type=int, default=1, help="passes for the baseline")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32])
+    parser.add_argument("--batch-rounds", type=int, default=3, help="passes per batch setting (best is kept)")
+    parser.add_argument("--drift", type=int, default=1000, help="consecutive analyses for the drift check")
+    parser.add_argument("--drift-models", choices=["all", "efficientnet"], default="all")
+    parser.add_argument("--gemm-size", type=int, default=2048)
+    parser.add_argument("--end-to-end", action="store_true", help="also time uploads through the real stack")
+    parser.add_argument("--uploads", type=int, default=50, help="measured uploads per photo set (end to end)")
+    parser.add_argument("--warmup-uploads", type=int, default=3)
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target fails")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ml.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_arguments(parser)
+    parser.add_argument("--memory-probe", nargs="+", metavar="PATH", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.memory_probe:
+        photo, *manifests = args.memory_probe
+        print(json.dumps(memory_probe([Path(m) for m in manifests], Path(photo))))
+        return 0
+    report = run(args)
+    return 1 if args.strict and not all(v.passed for v in report.verdicts) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
