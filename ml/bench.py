@@ -231,13 +231,12 @@ def ours_once(classifier: Classifier, path: Path) -> dict[str, float]:
 class BaselineApp:
     """What a typical demo app does: no_grad forward, then forward + full backward with fresh hooks.
 
-    Squashes the photo to 224×224, keeps parameters trainable (so backward computes every
+    Squashes the photo to a square (224×224), keeps parameters trainable (so backward computes every
     weight gradient), default memory format, overlay and PNG at the photo's full size.
     """
 
-    size = (224, 224)
-
-    def __init__(self, manifest: Manifest) -> None:
+    def __init__(self, manifest: Manifest, size: int = 224) -> None:
+        self.size = (size, size)
         self.model = manifest.build_model().eval()
         self.layer = target_layer(self.model, manifest.architecture)
         self.mean = np.array(manifest.mean, dtype=np.float32)
@@ -445,7 +444,7 @@ def run_engine(
     rate = gemm_gflops(args.gemm_size)
     runs = {
         (set_name, path): side_by_side(
-            classifier, BaselineApp(classifier.manifest), paths, args.repeats, args.baseline_repeats
+            classifier, BaselineApp(classifier.manifest, args.baseline_size), paths, args.repeats, args.baseline_repeats
         )
         for set_name, paths in sets.items()
         for path, classifier in classifiers.items()
@@ -575,6 +574,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--phone-size", type=size_arg, default=PHONE_SIZE, help="WxH of the upscaled copies")
     parser.add_argument("--repeats", type=int, default=3, help="passes over the photos for per-photo timings")
     parser.add_argument("--baseline-repeats", type=int, default=1, help="passes for the baseline")
+    parser.add_argument("--baseline-size", type=int, default=224, help="the baseline's square input [224]")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[16, 32])
     parser.add_argument("--batch-rounds", type=int, default=3, help="passes per batch setting (best is kept)")
     parser.add_argument("--drift", type=int, default=1000, help="consecutive analyses for the drift check")

@@ -1,0 +1,60 @@
+"""The benchmark runs end to end on a tiny model and prints every section with a verdict per target."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from ml import bench
+from tests.ml.conftest import SAMPLE, write_tiny_model
+
+SECTIONS = (
+    "Machine",
+    "Models and the FLOP floor",
+    "Per photo, HAM10000 sample",
+    "Per photo, phone size",
+    "Batch re-analysis",
+    "consecutive analyses",
+    "Peak memory of a worker process",
+    "Upload to finished, through the real stack",
+    "Targets",
+)
+
+
+@pytest.mark.slow
+def test_benchmark_prints_every_section_on_a_tiny_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "weights"
+    write_tiny_model(weights, "tiny_effnet")
+    argv = ["--weights-dir", str(weights), "--images", str(SAMPLE), "--limit", "2", "--phone-size", "320x240"]
+    argv += ["--repeats", "1", "--drift", "20", "--gemm-size", "128", "--batch-sizes", "2", "--batch-rounds", "1"]
+    argv += ["--baseline-size", "64"]
+
+    assert bench.main(argv) == 0
+
+    out = capsys.readouterr().out
+    for title in SECTIONS:
+        assert re.search(rf"^### .*{re.escape(title)}", out, re.MULTILINE), f"section {title!r} missing"
+    assert "torch " in out and "GFLOP/s" in out
+    assert "| tiny_effnet | ours |" in out and "| tiny_effnet | baseline |" in out
+    assert re.search(r"\| tiny_effnet \| tf_efficientnet_lite0 \| 3×64×80 \| [\d.]+ M \| [\d.]+ \|", out)
+    assert re.search(r"peak \(VmHWM\) \d+ MB", out)
+    assert "Not run: pass `--end-to-end`" in out
+    verdicts = re.findall(r"^\| tiny_effnet.* \| (PASS|FAIL) \|$", out, re.MULTILINE)
+    # per photo set: speed-up and classify + Grad-CAM ratio; re-analysis per set; drift
+    assert len(verdicts) == 2 * 2 + 2 + 1
+
+
+def test_manage_py_benchmark_runs_the_end_to_end_part_unless_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[argparse.Namespace] = []
+    monkeypatch.setattr(bench, "run", lambda args: seen.append(args) or bench.Report())
+
+    call_command("benchmark", "--limit", "3")
+    call_command("benchmark", "--skip-end-to-end", "--weights-dir", "/tmp/elsewhere")
+
+    assert [args.end_to_end for args in seen] == [True, False]
+    assert seen[0].limit == 3 and seen[0].uploads == 50 and seen[0].weights_dir == bench.DEFAULT_WEIGHTS
+    assert seen[1].weights_dir == Path("/tmp/elsewhere")
