@@ -37,7 +37,7 @@ from torch import nn
 from ml.engine.architectures import target_layer
 from ml.engine.classifier import Classifier, available_cpus, configure_torch_threads
 from ml.engine.manifest import Manifest, find_manifests
-from ml.engine.preprocess import prepare_image
+from ml.engine.preprocess import open_oriented, prepare_image
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = REPO / "ml" / "weights"
@@ -133,10 +133,10 @@ def print_machine(threads: int, background: list[str]) -> None:
         pass
     print(f"- CPU: {cpu_model()}{flags}; {available_cpus()} cores available to this process")
     print(f"- torch {torch.__version__}: {threads} intra-op threads, {torch.get_num_interop_threads()} inter-op")
-    print(f"- OpenCV {cv2.__version__}, Pillow {Image.__version__}, numpy {np.__version__}")
+    print(f"- OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads), Pillow {Image.__version__}")
     print(f"- load average before the run: {os.getloadavg()[0]:.2f}")
     if background:
-        print("- WARNING: other heavy processes were running during the measurement:")
+        print("- WARNING: other heavy processes were running when the benchmark started:")
         for line in background:
             print(f"  - `{line[:150]}`")
     else:
@@ -206,6 +206,14 @@ def forward_only_once(classifier: Classifier, tensor: torch.Tensor) -> float:
     with torch.inference_mode():
         classifier.model(tensor)
     return ms_since(started)
+
+
+def decode_ms(path: Path, classifier: Classifier | None) -> tuple[float, tuple[int, int]]:
+    """Open and decode a photo to RGB: fully, or as the engine does (JPEG draft mode) for ``classifier``."""
+    started = time.perf_counter()
+    with Image.open(path) as photo:
+        decoded = open_oriented(photo, classifier.preprocess_config)[0] if classifier else photo.convert("RGB")
+        return ms_since(started), decoded.size
 
 
 # --- our pipeline and the baseline, photo by photo ------------------------------------------------------
@@ -409,8 +417,9 @@ def run(args: argparse.Namespace) -> Report:
         photos = photo_paths(args.images, args.limit)
         with Image.open(photos[0]) as first:
             size = f"{first.width}×{first.height}"
+        label = "HAM10000 sample" if args.images.resolve() == DEFAULT_IMAGES else args.images.name
         sets = {
-            f"HAM10000 sample ({len(photos)} photos, {size})": photos,
+            f"{label} ({len(photos)} photos, {size})": photos,
             f"phone size ({len(photos)} photos, {args.phone_size[0]}×{args.phone_size[1]} JPEG q90)": phone_copies(
                 photos, workdir, args.phone_size
             ),
@@ -432,8 +441,11 @@ def run(args: argparse.Namespace) -> Report:
             print("Not run: pass `--end-to-end` (or use `manage.py benchmark`).")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    background += [line for line in other_heavy_processes() if line not in background]
     if background:
-        print("\nWARNING: measured while other heavy processes were running (see Machine).")
+        print("\nWARNING: measured while other heavy processes were running:")
+        for line in background:
+            print(f"- `{line[:150]}`")
     print_verdicts(report)
     return report
 
@@ -513,6 +525,24 @@ def run_engine(
                 cam_ratio <= GRADCAM_OVER_FORWARD_MAX,
             )
         print(table(["model", "pipeline", *STAGES, "baseline ÷ ours; ours ÷ forward-only"], rows))
+
+    section("Decoding: open and decode to RGB, ms (median / p95)")
+    classifier = next(iter(classifiers.values()))
+    rows = []
+    for set_name, paths in sets.items():
+        full = [decode_ms(path, None) for path in paths]
+        draft = [decode_ms(path, classifier) for path in paths]
+        rows.append(
+            [
+                set_name.split(" (")[0],
+                f"{fmt(median([t for t, _ in full]))} / {fmt(p95([t for t, _ in full]))}",
+                f"{fmt(median([t for t, _ in draft]))} / {fmt(p95([t for t, _ in draft]))}",
+                "×".join(map(str, draft[0][1])),
+            ]
+        )
+    input_size = "×".join(map(str, classifier.manifest.input_size[:0:-1]))
+    print(f"The engine decodes JPEGs in draft mode at no less than twice the model input ({input_size}).\n")
+    print(table(["photos", "full decode", "engine decode (draft)", "decoded size"], rows))
 
     section("Batch re-analysis (analyse_batch, photo files opened and decoded inside the timing): photos/s")
     rows = []

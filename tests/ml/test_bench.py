@@ -17,6 +17,7 @@ SECTIONS = (
     "Models and the FLOP floor",
     "Per photo, HAM10000 sample",
     "Per photo, phone size",
+    "Decoding",
     "Batch re-analysis",
     "consecutive analyses",
     "Peak memory of a worker process",
