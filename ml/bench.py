@@ -109,17 +109,34 @@ def cpu_model() -> str:
 
 
 def other_heavy_processes() -> list[str]:
-    """Training runs or other benchmarks on this machine, which would skew every number."""
+    """Processes that keep a CPU busy (training, tests, other benchmarks), which skew every number."""
     try:
         ps = subprocess.run(["ps", "-eo", "pid,pcpu,args"], capture_output=True, text=True, check=False).stdout
     except OSError:
         return []
-    mine = os.getpid()
-    return [
-        line.strip()
-        for line in ps.splitlines()[1:]
-        if ("ml.engine.train" in line or "ml.bench" in line) and int(line.split()[0]) != mine and "ps -eo" not in line
-    ]
+    found = []
+    for line in ps.splitlines()[1:]:
+        pid, pcpu, command = line.split(None, 2)
+        if int(pid) != os.getpid() and (float(pcpu) >= 25.0 or "ml.engine.train" in command):
+            found.append(f"{pcpu}% {command}")
+    return found
+
+
+def cpu_busy_percent(seconds: float = 1.0) -> float:
+    """Share of all cores busy over a short sample (/proc/stat), taken while this process idles."""
+
+    def sample() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = values[3] + values[4]
+        return sum(values) - idle, sum(values)
+
+    try:
+        busy_before, total_before = sample()
+        time.sleep(seconds)
+        busy_after, total_after = sample()
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return 100.0 * (busy_after - busy_before) / max(1, total_after - total_before)
 
 
 def print_machine(threads: int, background: list[str]) -> None:
@@ -134,7 +151,7 @@ def print_machine(threads: int, background: list[str]) -> None:
     print(f"- CPU: {cpu_model()}{flags}; {available_cpus()} cores available to this process")
     print(f"- torch {torch.__version__}: {threads} intra-op threads, {torch.get_num_interop_threads()} inter-op")
     print(f"- OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads), Pillow {Image.__version__}")
-    print(f"- load average before the run: {os.getloadavg()[0]:.2f}")
+    print(f"- before the run: load average {os.getloadavg()[0]:.2f}, {fmt(cpu_busy_percent(), 0)}% of the CPUs busy")
     if background:
         print("- WARNING: other heavy processes were running when the benchmark started:")
         for line in background:
@@ -441,10 +458,11 @@ def run(args: argparse.Namespace) -> Report:
             print("Not run: pass `--end-to-end` (or use `manage.py benchmark`).")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    background += [line for line in other_heavy_processes() if line not in background]
-    if background:
-        print("\nWARNING: measured while other heavy processes were running:")
-        for line in background:
+    after = other_heavy_processes()
+    print(f"\nAfter the run: load average {os.getloadavg()[0]:.2f}, {fmt(cpu_busy_percent(), 0)}% of the CPUs busy.")
+    if background or after:
+        print("WARNING: other heavy processes were running at the start or the end of the measurement:")
+        for line in dict.fromkeys(background + after):
             print(f"- `{line[:150]}`")
     print_verdicts(report)
     return report

@@ -98,13 +98,16 @@ def running_stack(weights_dir: Path, database: str) -> Iterator[Stack]:
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "AXES_FAILURE_LIMIT": "1000",
         "ML_WEIGHTS_DIR": str(weights_dir.resolve()),
+        "PGOPTIONS": "-c client_min_messages=warning",  # no NOTICE when the database is not there yet
     }
     psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-q"]
     redis = ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "-n", "13", "flushdb"]
     started: list[subprocess.Popen[bytes]] = []
     try:
         subprocess.run(
-            [*psql, "-c", f"DROP DATABASE IF EXISTS {database}", "-c", f"CREATE DATABASE {database}"], check=True
+            [*psql, "-c", f"DROP DATABASE IF EXISTS {database}", "-c", f"CREATE DATABASE {database}"],
+            env=env,
+            check=True,
         )
         subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)
         subprocess.run([python, "manage.py", "seed_demo"], cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -137,7 +140,7 @@ def running_stack(weights_dir: Path, database: str) -> Iterator[Stack]:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         subprocess.run(redis, check=False, stdout=subprocess.DEVNULL)
-        subprocess.run([*psql, "-c", f"DROP DATABASE IF EXISTS {database}"], check=False)
+        subprocess.run([*psql, "-c", f"DROP DATABASE IF EXISTS {database}"], env=env, check=False)
         shutil.rmtree(work, ignore_errors=True)
 
 
