@@ -5,35 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from clinic.models import Clinic, Membership
 from lesions.models import Lesion, Patient
-from ml.engine.architectures import create_classifier_model
-from ml.engine.manifest import save_model
+from tests.ml.engine.conftest import write_tiny_model as engine_tiny_model
 
-TINY_INPUT = (3, 64, 80)
 SAMPLE = Path(__file__).resolve().parents[2] / "lesions" / "fixtures" / "ham10000_sample" / "images"
 
 
 def write_tiny_model(folder: Path, name: str, architecture: str = "tf_efficientnet_lite0", seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    model = create_classifier_model(architecture)
-    return save_model(
-        model,
-        folder / f"{name}.json",
-        name=name,
-        architecture=architecture,
-        input_size=TINY_INPUT,
-        mean=(0.5, 0.5, 0.5),
-        std=(0.5, 0.5, 0.5),
-        temperature=1.5,
-        metrics={"test": {"accuracy": 0.5}},
-        description="random weights for tests",
-    ).path
+    """The engine tests' tiny random model, with a temperature and metrics like a shipped manifest."""
+    manifest = engine_tiny_model(folder, name, architecture, seed, temperature=1.5, metrics={"test": {"accuracy": 0.5}})
+    return manifest.path
 
 
 @pytest.fixture(scope="session")
