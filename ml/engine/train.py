@@ -11,9 +11,7 @@ the app's own preprocessing, and weights + manifest + split are written.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
-import math
 import os
 import platform
 import shlex
@@ -42,7 +40,8 @@ from ml.engine.data import (
     split_by_lesion,
     subsample,
 )
-from ml.engine.pretrained import PRETRAINED_CHOICES, load_pretrained, normalisation_for
+from ml.engine.pretrained import PRETRAINED_CHOICES, PretrainedReport, load_pretrained, normalisation_for
+from ml.engine.training_utils import ModelEma, ThreadTuner, class_weights, freeze_early_layers, lr_at
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WEIGHTS_DIR = REPO_ROOT / "ml" / "weights"
@@ -77,6 +76,17 @@ class TrainConfig:
     # whichever of steps or time is further along, and training stops when the budget is spent.
     time_budget_min: float | None = None
     pretrained: str = "imagenet-package"
+    # Start from an earlier model of the same architecture (manifest .json or .safetensors) instead
+    # of the ImageNet weights: a second, longer stage on top of a first one.
+    init_from: str | None = None
+    # Use a saved split (e.g. ml/weights/NAME.split.json) instead of computing one from the seed.
+    split_file: str | None = None
+    # bfloat16 autocast on the CPU (needs AVX-512 BF16 / AMX to be faster; float32 otherwise).
+    cpu_bf16: bool = False
+    # Model selection on validation: "balanced_accuracy", or "mean" of accuracy and balanced accuracy.
+    select: str = "balanced_accuracy"
+    # Weight of plain accuracy next to balanced accuracy when the logit bias is fitted (0 = balanced only).
+    bias_accuracy_weight: float = 0.0
     resume: bool = False
     max_steps: int | None = None
     max_images: int | None = None
@@ -129,102 +139,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def class_weights(counts: np.ndarray, power: float) -> torch.Tensor:
-    """(1 / frequency) ** power, scaled so the sample-weighted mean is 1."""
-    counts = np.maximum(counts.astype(np.float64), 1.0)
-    weights = (counts.sum() / counts) ** power
-    weights = weights / (weights * counts).sum() * counts.sum()
-    return torch.tensor(weights, dtype=torch.float32)
-
-
-def freeze_early_layers(model: nn.Module, blocks: int) -> list[str]:
-    """Freeze the stem and the first ``blocks`` stages of an EfficientNet-style model.
-
-    The early, high-resolution stages cost most of the backward pass on a CPU and their
-    ImageNet edge/texture filters transfer as they are.
-    """
-    if blocks <= 0 or not hasattr(model, "blocks") or not hasattr(model, "conv_stem"):
-        return []
-    frozen = []
-    modules = [("conv_stem", model.conv_stem), ("bn1", model.bn1)]
-    modules += [(f"blocks.{i}", model.blocks[i]) for i in range(min(blocks, len(model.blocks)))]
-    for name, module in modules:
-        for parameter in module.parameters():
-            parameter.requires_grad_(False)
-        frozen.append(name)
-    return frozen
-
-
-class ModelEma:
-    """Exponential moving average of weights and buffers (with a short warm-up)."""
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.module = copy.deepcopy(model).eval()
-        for parameter in self.module.parameters():
-            parameter.requires_grad_(False)
-        self.decay = decay
-        self.updates = 0
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for ema_value, value in zip(self.module.state_dict().values(), model.state_dict().values(), strict=True):
-            if ema_value.is_floating_point():
-                ema_value.mul_(decay).add_(value.detach(), alpha=1 - decay)
-            else:
-                ema_value.copy_(value)
-
-
-class ThreadTuner:
-    """Switch between 1 and N torch threads by measured step time.
-
-    On a shared machine two threads that must meet at every operator's barrier can be slower
-    than one when another process holds a core; the faster setting is re-probed every
-    ``every`` steps for ``probe`` steps.
-    """
-
-    def __init__(self, max_threads: int, every: int = 60, probe: int = 6) -> None:
-        self.max_threads = max(1, max_threads)
-        self.every, self.probe = every, probe
-        self.current = self.max_threads
-        self.recent: list[float] = []
-        self.probing: list[float] | None = None
-        self.steps = 0
-        torch.set_num_threads(self.current)
-
-    def record(self, seconds: float) -> None:
-        if self.max_threads == 1:
-            return
-        self.steps += 1
-        if self.probing is not None:
-            self.probing.append(seconds)
-            if len(self.probing) > self.probe:
-                probe_time = float(np.median(self.probing[1:]))  # the first step after a switch is slow
-                base_time = float(np.median(self.recent[-self.probe :])) if self.recent else float("inf")
-                if probe_time >= base_time:
-                    self.current = self._other()
-                    torch.set_num_threads(self.current)
-                self.probing, self.recent = None, []
-            return
-        self.recent.append(seconds)
-        if self.steps % self.every == 0:
-            self.current = self._other()
-            torch.set_num_threads(self.current)
-            self.probing = []
-
-    def _other(self) -> int:
-        return 1 if self.current == self.max_threads else self.max_threads
-
-
-def lr_at(step: int, total: int, warmup: int, peak: float, time_progress: float = 0.0) -> float:
-    """Linear warm-up, then cosine decay to 1% of the peak over steps (or time, if further along)."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = max((step - warmup) / max(1, total - warmup), time_progress)
-    return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 @torch.inference_mode()
@@ -280,6 +194,33 @@ def hardware_description(device: torch.device) -> dict[str, Any]:
     return info
 
 
+def selection_score(entry: dict[str, Any], select: str) -> float:
+    """The validation number that picks the best epoch."""
+    if select == "balanced_accuracy":
+        return float(entry["val_balanced_accuracy"])
+    if select == "mean":
+        return (float(entry["val_accuracy"]) + float(entry["val_balanced_accuracy"])) / 2
+    raise ValueError(f"unknown selection metric {select!r}; choose balanced_accuracy or mean")
+
+
+def init_from_model(model: nn.Module, architecture: str, path: str) -> PretrainedReport:
+    """Load an earlier model's weights (manifest .json or .safetensors) into ``model``."""
+    from safetensors.torch import load_file
+
+    from ml.engine.manifest import Manifest
+
+    source = Path(path)
+    if source.suffix == ".json":
+        manifest = Manifest.load(source)
+        if manifest.architecture != architecture:
+            raise ValueError(f"{source} is a {manifest.architecture!r} model, not {architecture!r}")
+        state = manifest.build_model().state_dict()
+    else:
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(source)).items()}
+    model.load_state_dict(state, strict=True)
+    return PretrainedReport(source=f"init-from {source.name}", matched_keys=len(state), reinitialised_keys=())
+
+
 def _teacher_probabilities(config: TrainConfig, train_set: InMemoryDataset, device: torch.device) -> np.ndarray:
     """Soft targets of the teacher on the clean training images (computed once)."""
     from ml.engine.manifest import Manifest
@@ -305,7 +246,17 @@ def prepare_split(config: TrainConfig, records: list[Record]) -> Split:
     split_path = config.run_dir / "split.json"
     if config.resume and split_path.is_file():
         return Split.load(split_path)
-    split = split_by_lesion(records, seed=config.seed)
+    if config.split_file:
+        split = Split.load(config.split_file)
+        known = {r.image_id for r in records}
+        missing = [i for i in (*split.train, *split.val, *split.test) if i not in known]
+        if missing:
+            raise ValueError(
+                f"split file {config.split_file} lists {len(missing)} image ids not in the metadata "
+                f"(first: {missing[0]})"
+            )
+    else:
+        split = split_by_lesion(records, seed=config.seed)
     split.save(split_path, metadata=str(config.metadata_path))
     return split
 
@@ -339,11 +290,14 @@ def train(config: TrainConfig) -> TrainResult:
     )
 
     model = create_classifier_model(config.arch)
-    pretrained = load_pretrained(model, config.arch, config.pretrained)
+    if config.init_from:
+        pretrained = init_from_model(model, config.arch, config.init_from)
+    else:
+        pretrained = load_pretrained(model, config.arch, config.pretrained)
     mean, std = normalisation_for(config.arch)
     freeze = config.freeze_blocks
     if freeze < 0:
-        freeze = 2 if config.pretrained != "none" else 0
+        freeze = 2 if config.pretrained != "none" or config.init_from else 0
     frozen = freeze_early_layers(model, freeze)
     model = model.to(device).to(memory_format=torch.channels_last)
     ema = ModelEma(model, config.ema_decay)
@@ -358,6 +312,8 @@ def train(config: TrainConfig) -> TrainResult:
         lr=config.lr,
     )
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    amp_enabled = device.type == "cuda" or config.cpu_bf16
     teacher_probs = _teacher_probabilities(config, train_set, device) if config.teacher else None
 
     steps_per_epoch = max(1, len(train_set) // config.batch_size)
@@ -440,7 +396,7 @@ def train(config: TrainConfig) -> TrainResult:
             batch = batch.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(step, total_steps, warmup, config.lr, time_progress())
-            with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_enabled):
                 logits = model(batch)
                 loss = criterion(logits.float(), labels)
                 if teacher_probs is not None:
@@ -476,7 +432,8 @@ def train(config: TrainConfig) -> TrainResult:
             "epoch_seconds": round(time.time() - epoch_start, 1),
             "elapsed_seconds": round(time.time() - loop_start, 1),
         }
-        score = entry["val_balanced_accuracy"]
+        score = selection_score(entry, config.select)
+        entry["selection_score"] = score
         if score > best["score"]:
             best = {"score": score, "epoch": epoch + 1, "metrics": entry}
             torch.save(ema.module.state_dict(), run_dir / "best.pt")
@@ -588,7 +545,11 @@ def finalize(
     del shipped
     # The app computes softmax((logits + bias) / T): the bias sets the decision (argmax does not
     # depend on T), then T is fitted on the biased logits so the shown probabilities are calibrated.
-    bias = fit_logit_bias(val_logits, val_labels) if config.fit_logit_bias else None
+    bias = (
+        fit_logit_bias(val_logits, val_labels, accuracy_weight=config.bias_accuracy_weight)
+        if config.fit_logit_bias
+        else None
+    )
     temperature = fit_temperature(val_logits + (bias if bias is not None else 0.0), val_labels)
     manifest.temperature = float(temperature)
     manifest.logit_bias = [round(float(b), 4) for b in bias] if bias is not None else None
@@ -596,7 +557,15 @@ def finalize(
         "fitted_on": "val",
         "temperature": float(temperature),
         "logit_bias": manifest.logit_bias,
-        "logit_bias_objective": "balanced accuracy" if bias is not None else None,
+        "logit_bias_objective": (
+            (
+                "balanced accuracy"
+                if not config.bias_accuracy_weight
+                else f"balanced accuracy + {config.bias_accuracy_weight:g} x accuracy"
+            )
+            if bias is not None
+            else None
+        ),
         "val_images": len(val_labels),
     }
     manifest.write(manifest_path)
@@ -666,6 +635,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use timm's hub weights (needs internet; same as --pretrained hub)",
     )
+    parser.add_argument(
+        "--init-from", default=None, help="start from an earlier model (manifest .json or .safetensors)"
+    )
+    parser.add_argument("--split-file", default=None, help="use this saved split instead of computing one")
+    parser.add_argument("--cpu-bf16", action="store_true", help="bfloat16 autocast when training on the CPU")
+    parser.add_argument(
+        "--select",
+        choices=("balanced_accuracy", "mean"),
+        default=defaults.select,
+        help="validation number that picks the best epoch (mean = of accuracy and balanced accuracy)",
+    )
+    parser.add_argument(
+        "--bias-accuracy-weight",
+        type=float,
+        default=defaults.bias_accuracy_weight,
+        help="weight of accuracy next to balanced accuracy when fitting the logit bias",
+    )
+    parser.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
     parser.add_argument("--resume", action="store_true", help="continue from runs/NAME/last.pt")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (tests)")
     parser.add_argument("--max-images", type=int, default=None, help="train on a stratified subset (tests)")
@@ -702,6 +689,12 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
         patience=args.patience,
         time_budget_min=args.time_budget_min,
         pretrained="hub" if args.hub_pretrained else args.pretrained,
+        init_from=args.init_from,
+        split_file=args.split_file,
+        cpu_bf16=args.cpu_bf16,
+        select=args.select,
+        bias_accuracy_weight=args.bias_accuracy_weight,
+        warmup_epochs=args.warmup_epochs,
         resume=args.resume,
         max_steps=args.max_steps,
         max_images=args.max_images,

@@ -16,7 +16,7 @@ from ml.engine.augment import AugmentConfig, augment_batch, tta_views
 from ml.engine.calibration import softmax
 from ml.engine.evaluate import evaluate, predict_logits
 from ml.engine.manifest import Manifest
-from ml.engine.train import TrainConfig, class_weights, config_from_args, lr_at, train
+from ml.engine.train import TrainConfig, class_weights, config_from_args, lr_at, selection_score, train
 
 COLOURS = {
     "akiec": (200, 90, 80),
@@ -202,3 +202,46 @@ def test_distillation_from_a_teacher_manifest(ham_folder: Path, tmp_path: Path) 
     assert manifest.architecture == "resnet18"
     assert manifest.training["config"]["teacher"] == str(teacher.manifest_path)
     assert manifest.mean == [0.485, 0.456, 0.406]
+
+
+def test_second_stage_starts_from_an_earlier_model_on_its_saved_split(ham_folder: Path, tmp_path: Path) -> None:
+    first = train(tiny_config(ham_folder, tmp_path, output="stage1", max_steps=1, fit_logit_bias=False))
+    first_manifest = Manifest.load(first.manifest_path)
+    split_file = first_manifest.split_path
+    # Zero steps of training: the second stage's weights are exactly the first stage's.
+    second = train(
+        tiny_config(
+            ham_folder,
+            tmp_path,
+            output="stage2",
+            max_steps=1,
+            lr=0.0,
+            ema_decay=0.0,
+            init_from=str(first.manifest_path),
+            split_file=str(split_file),
+            fit_logit_bias=False,
+        )
+    )
+    second_manifest = Manifest.load(second.manifest_path)
+    assert json.loads(second_manifest.split_path.read_text())["test"] == json.loads(split_file.read_text())["test"]
+    assert second_manifest.training["pretrained"]["source"] == "init-from stage1.json"
+    # (BatchNorm running statistics move with any forward pass in training mode; parameters must not.)
+    before = dict(first_manifest.build_model().named_parameters())
+    after = dict(second_manifest.build_model().named_parameters())
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[key], after[key]) for key in before)
+
+
+def test_a_split_file_naming_unknown_images_is_refused(ham_folder: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "split.json"
+    bad.write_text(json.dumps({"train": ["ISIC_nope"], "val": [], "test": []}))
+    with pytest.raises(ValueError, match="1 image ids not in the metadata"):
+        train(tiny_config(ham_folder, tmp_path, split_file=str(bad)))
+
+
+def test_selection_score_mean_weighs_accuracy_and_balanced_accuracy() -> None:
+    entry = {"val_accuracy": 0.9, "val_balanced_accuracy": 0.6}
+    assert selection_score(entry, "balanced_accuracy") == pytest.approx(0.6)
+    assert selection_score(entry, "mean") == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="unknown selection metric"):
+        selection_score(entry, "auc")
