@@ -75,14 +75,7 @@ class LesionForm(forms.ModelForm):
             "diagnosis_date",
         ]
         widgets = {"diagnosis_date": DateInput()}
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if cleaned.get("diagnosis") and not cleaned.get("diagnosis_confirmation"):
-            self.add_error("diagnosis_confirmation", "Say how the diagnosis was confirmed.")
-        if cleaned.get("diagnosis_confirmation") and not cleaned.get("diagnosis"):
-            self.add_error("diagnosis", "Choose the confirmed diagnosis, or clear 'confirmed by'.")
-        return cleaned
+        # The diagnosis rule lives in Lesion.clean(), which ModelForm validation runs.
 
 
 class HistopathologyForm(forms.ModelForm):

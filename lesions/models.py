@@ -5,6 +5,7 @@ from datetime import date
 
 from auditlog.registry import auditlog
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -134,6 +135,25 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("lesion-detail", args=[self.uuid])
+
+    @staticmethod
+    def diagnosis_errors(diagnosis: str, confirmation: str) -> dict[str, str]:
+        """The one rule for a confirmed diagnosis (forms, API and the database constraint agree).
+
+        A diagnosis needs to say how it was confirmed, and "confirmed by" needs a diagnosis.
+        """
+        errors = {}
+        if diagnosis and not confirmation:
+            errors["diagnosis_confirmation"] = "Say how the diagnosis was confirmed."
+        if confirmation and not diagnosis:
+            errors["diagnosis"] = "Choose the confirmed diagnosis, or clear how it was confirmed."
+        return errors
+
+    def clean(self) -> None:
+        super().clean()
+        errors = self.diagnosis_errors(self.diagnosis, self.diagnosis_confirmation)
+        if errors:
+            raise ValidationError(errors)
 
 
 class Visit(ClinicAuditMixin, TimeStampedModel):

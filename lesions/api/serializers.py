@@ -163,13 +163,9 @@ class LesionSerializer(serializers.ModelSerializer):
                 return attrs[name]
             return getattr(self.instance, name, "") if self.instance is not None else ""
 
-        errors: dict[str, list[str]] = {}
-        if current("diagnosis") and not current("diagnosis_confirmation"):
-            errors["diagnosis_confirmation"] = ["Say how the diagnosis was confirmed."]
-        if current("diagnosis_confirmation") and not current("diagnosis"):
-            errors["diagnosis"] = ["Choose the confirmed diagnosis, or clear diagnosis_confirmation."]
+        errors = Lesion.diagnosis_errors(current("diagnosis"), current("diagnosis_confirmation"))
         if errors:
-            raise serializers.ValidationError(errors)
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
         return attrs
 
 
