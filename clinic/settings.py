@@ -180,7 +180,12 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-predictions": {"task": "ml.tasks.sweep_stuck_predictions_task", "schedule": 60.0},
+    "purge-idempotency-keys": {"task": "lesions.tasks.purge_idempotency_keys_task", "schedule": 3600.0},
 }
+# API Idempotency-Keys are kept this long (hours), then purged (Celery beat hourly, or
+# `manage.py purge_idempotency_keys` from cron): a retry within this window is answered with the
+# first response; after it, the same key counts as a new request.
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48)
 
 # Models
 ML_WEIGHTS_DIR = Path(env_str("ML_WEIGHTS_DIR", str(BASE_DIR / "ml" / "weights")))

@@ -10,13 +10,16 @@ rolled back, does the work itself). A key reused for a different request is refu
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import IntegrityError
+from django.utils import timezone
 
 from clinic.files import atomic_with_files
 from lesions.models import IdempotencyKey
@@ -113,3 +116,11 @@ def idempotent_call(*, user: Any, key: str, fingerprint: str, perform: Callable[
             raise
         return _replay(existing, fingerprint)
     return StoredResponse(status=status, body=body, replayed=False)
+
+
+def idempotency_keys_purge(older_than: dt.timedelta | None = None) -> int:
+    """Delete keys first used longer ago than ``older_than`` (default IDEMPOTENCY_KEY_TTL_HOURS)."""
+    if older_than is None:
+        older_than = dt.timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted

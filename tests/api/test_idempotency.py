@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import threading
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, connections
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from lesions import idempotency
 from lesions.api import services
 from lesions.models import IdempotencyKey, Lesion, LesionImage, Visit
+from lesions.tasks import purge_idempotency_keys_task
 from ml.models import ModelVersion, Prediction
 from tests.api.conftest import token_client, upload
 from tests.factories import LesionFactory, make_jpeg
@@ -163,3 +168,26 @@ def test_concurrent_retries_store_one_photo(clinician: Any, lesion: Lesion, monk
     assert [r.status_code for r in responses] == [201, 201]
     assert responses[0].content == responses[1].content
     assert LesionImage.objects.count() == 1
+
+
+def test_keys_older_than_the_ttl_are_purged_and_the_key_then_counts_as_new(
+    api: APIClient, lesion: Lesion, active_model: ModelVersion, settings: Any
+) -> None:
+    settings.IDEMPOTENCY_KEY_TTL_HOURS = 48
+    photo = make_jpeg()
+    upload(api, lesion, photo, idempotency_key="old")
+    upload(api, lesion, make_jpeg(width=210), idempotency_key="recent")
+    IdempotencyKey.objects.filter(key="old").update(created_at=timezone.now() - dt.timedelta(hours=49))
+    IdempotencyKey.objects.filter(key="recent").update(created_at=timezone.now() - dt.timedelta(hours=47))
+
+    assert purge_idempotency_keys_task() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["recent"]
+
+    again = upload(api, lesion, photo, idempotency_key="old")
+    assert again.status_code == 201 and not again.has_header("Idempotent-Replayed")
+    assert LesionImage.objects.count() == 3
+
+    out = io.StringIO()
+    call_command("purge_idempotency_keys", "--hours", "0", stdout=out)
+    assert "Deleted 2 idempotency key(s) older than 0 hours." in out.getvalue()
+    assert not IdempotencyKey.objects.exists()
