@@ -24,7 +24,7 @@ setup-dev: $(VENV)/.dev
 # Set up, migrate, seed the demo clinic (prints the logins) and serve on http://$(HOST):$(PORT)
 run: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --url http://$(HOST):$(PORT)/
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 

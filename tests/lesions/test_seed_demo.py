@@ -17,9 +17,9 @@ from lesions.models import Lesion, LesionImage, Patient, Visit
 pytestmark = pytest.mark.django_db
 
 
-def seed() -> str:
+def seed(*args: str) -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", *args, stdout=out)
     return out.getvalue()
 
 
@@ -29,6 +29,8 @@ def test_it_creates_the_demo_and_prints_the_logins(media_files: Any) -> None:
     for username in ("dr.ada", "dr.ben", "dr.cara"):
         assert f"{username}" in output
     assert DEMO_PASSWORD in output
+    assert "Log in at http://127.0.0.1:8000/ with:" in output
+    assert "Log in at http://0.0.0.0:8080/ with:" in seed("--url", "http://0.0.0.0:8080/")
     assert "No trained model" in output  # the tests' weights folder is empty
     assert set(Clinic.objects.values_list("name", flat=True)) == {"Riverside Dermatology", "Hillview Skin Clinic"}
     assert get_user_model().objects.count() == 3

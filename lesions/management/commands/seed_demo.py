@@ -64,6 +64,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--password", default=DEMO_PASSWORD, help="password of the demo clinicians")
+        parser.add_argument(
+            "--url", default="http://127.0.0.1:8000/", help="where the app is served (printed with the logins)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         password = options["password"]
@@ -72,7 +75,7 @@ class Command(BaseCommand):
             self.stdout.write("Demo patients already exist; left as they are.")
         else:
             self._patients(clinics)
-        self._print_summary(password)
+        self._print_summary(password, options["url"])
 
     def _clinics_and_users(self, password: str) -> dict[str, Clinic]:
         user_model = get_user_model()
@@ -148,11 +151,11 @@ class Command(BaseCommand):
                 lesion.status = Lesion.Status.EXCISED
                 lesion.save()
 
-    def _print_summary(self, password: str) -> None:
+    def _print_summary(self, password: str, url: str) -> None:
         models = list(ModelVersion.objects.filter(is_active=True))
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS("DermaTrack demo is ready."))
-        self.stdout.write("Log in at http://127.0.0.1:8000/ with:")
+        self.stdout.write(f"Log in at {url} with:")
         for clinic_name, members in CLINICS.items():
             for username, _, _, role in members:
                 self.stdout.write(f"  {username:<9} / {password}   ({role}, {clinic_name})")
