@@ -509,7 +509,7 @@ def finalize(
     config: TrainConfig, model: nn.Module, split: Split, recipe: dict[str, Any], device: torch.device
 ) -> TrainResult:
     """Calibrate on validation, save weights + manifest + split, evaluate the test split."""
-    from ml.engine.calibration import fit_logit_bias, fit_temperature, softmax
+    from ml.engine.calibration import fit_logit_bias, fit_temperature, logit_bias_cross_check, softmax
     from ml.engine.evaluate import calibration_summary, evaluate, predict_logits
     from ml.engine.manifest import save_model
     from ml.engine.metrics import classification_metrics
@@ -567,6 +567,11 @@ def finalize(
             else None
         ),
         "val_images": len(val_labels),
+        "logit_bias_cross_check": (
+            logit_bias_cross_check(val_logits, val_labels, accuracy_weight=config.bias_accuracy_weight)
+            if config.fit_logit_bias
+            else None
+        ),
     }
     manifest.write(manifest_path)
     report = evaluate(
