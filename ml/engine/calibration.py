@@ -141,6 +141,11 @@ def logit_bias_cross_check(
     }
 
 
+def can_cross_check(labels: np.ndarray, classes: int) -> bool:
+    """Enough images to fit on half and score on the other half."""
+    return len(labels) >= 4 * classes
+
+
 def _default_grid() -> np.ndarray:
     return np.round(np.arange(-4.0, 4.0001, 0.1), 3)
 
@@ -172,11 +177,18 @@ def fit_logit_bias(
     if len(labels) == 0:
         return np.zeros(classes)
     grid = _default_grid() if grid is None else np.asarray(grid, dtype=np.float64)
-    if cross_check and len(labels) >= 4 * classes:
+    if cross_check and can_cross_check(labels, classes):
         check = logit_bias_cross_check(logits, labels, accuracy_weight, grid, rounds, shrink)
         if check["gain"] <= 0:
             return np.zeros(classes)
     return _fit_bias(logits, labels, accuracy_weight, grid, rounds, shrink)
 
 
-__all__ = ["fit_logit_bias", "fit_temperature", "logit_bias_cross_check", "nll_at_temperature", "softmax"]
+__all__ = [
+    "can_cross_check",
+    "fit_logit_bias",
+    "fit_temperature",
+    "logit_bias_cross_check",
+    "nll_at_temperature",
+    "softmax",
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -53,6 +54,7 @@ class EvaluationReport:
     seconds: float = 0.0
     confusion_png: str | None = None
     members: list[str] = field(default_factory=list)
+    command: str = ""  # how the report was made (set by the command line)
 
     def to_dict(self) -> dict[str, Any]:
         return _json_safe(asdict(self))
@@ -400,6 +402,14 @@ def evaluate_ensemble(
     return report
 
 
+def invoked_command(argv: Sequence[str] | None = None) -> str:
+    """The command line that is running, as someone would type it again."""
+    argv = list(sys.argv if argv is None else argv)
+    if argv and Path(argv[0]).name == "manage.py":
+        return shlex.join(["python", "manage.py", *argv[1:]])
+    return shlex.join(["python", "-m", "ml.engine.evaluate", *argv[1:]])
+
+
 def confusion_png_for(json_path: Path | str) -> Path:
     """Where the confusion-matrix picture goes next to a JSON report."""
     path = Path(json_path)
@@ -459,6 +469,7 @@ def run_from_args(args: argparse.Namespace, out: Any = sys.stdout) -> Evaluation
             localisation_limit=args.localisation_limit,
             confusion_png=png,
         )
+    report.command = invoked_command()
     text = json.dumps(report.to_dict(), indent=2)
     if json_target == "-":
         out.write(text + "\n")

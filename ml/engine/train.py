@@ -221,6 +221,26 @@ def init_from_model(model: nn.Module, architecture: str, path: str) -> Pretraine
     return PretrainedReport(source=f"init-from {source.name}", matched_keys=len(state), reinitialised_keys=())
 
 
+def earlier_stages_of(path: str) -> list[dict[str, Any]]:
+    """What trained the model a second stage starts from (its own earlier stages first)."""
+    from ml.engine.manifest import Manifest
+
+    if Path(path).suffix != ".json":
+        return [{"name": Path(path).stem, "weights_file": str(path)}]
+    manifest = Manifest.load(path)
+    training = manifest.training or {}
+    keys = ("command", "resumed_with", "training_seconds", "epochs_run", "best_epoch", "started_at", "finished_at")
+    return [
+        *training.get("earlier_stages", []),
+        {
+            "name": manifest.name,
+            "weights_sha256": manifest.weights_sha256,
+            **{key: training.get(key) for key in keys},
+            "hardware": training.get("hardware"),
+        },
+    ]
+
+
 def _teacher_probabilities(config: TrainConfig, train_set: InMemoryDataset, device: torch.device) -> np.ndarray:
     """Soft targets of the teacher on the clean training images (computed once)."""
     from ml.engine.manifest import Manifest
@@ -486,6 +506,7 @@ def train(config: TrainConfig) -> TrainResult:
         "training_seconds": round(training_seconds, 1),
         "hardware": {**hardware_description(device), "torch_threads": tuner.max_threads},
         "pretrained": asdict(pretrained),
+        "earlier_stages": earlier_stages_of(config.init_from) if config.init_from else [],
         "frozen": frozen,
         "class_weights": [round(float(w), 4) for w in weights.cpu()],
         "augment": asdict(augment),
@@ -509,7 +530,13 @@ def finalize(
     config: TrainConfig, model: nn.Module, split: Split, recipe: dict[str, Any], device: torch.device
 ) -> TrainResult:
     """Calibrate on validation, save weights + manifest + split, evaluate the test split."""
-    from ml.engine.calibration import fit_logit_bias, fit_temperature, logit_bias_cross_check, softmax
+    from ml.engine.calibration import (
+        can_cross_check,
+        fit_logit_bias,
+        fit_temperature,
+        logit_bias_cross_check,
+        softmax,
+    )
     from ml.engine.evaluate import calibration_summary, evaluate, predict_logits
     from ml.engine.manifest import save_model
     from ml.engine.metrics import classification_metrics
@@ -569,7 +596,7 @@ def finalize(
         "val_images": len(val_labels),
         "logit_bias_cross_check": (
             logit_bias_cross_check(val_logits, val_labels, accuracy_weight=config.bias_accuracy_weight)
-            if config.fit_logit_bias
+            if config.fit_logit_bias and can_cross_check(val_labels, len(manifest.classes))
             else None
         ),
     }

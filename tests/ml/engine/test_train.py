@@ -225,6 +225,9 @@ def test_second_stage_starts_from_an_earlier_model_on_its_saved_split(ham_folder
     second_manifest = Manifest.load(second.manifest_path)
     assert json.loads(second_manifest.split_path.read_text())["test"] == json.loads(split_file.read_text())["test"]
     assert second_manifest.training["pretrained"]["source"] == "init-from stage1.json"
+    (stage,) = second_manifest.training["earlier_stages"]
+    assert stage["name"] == "stage1" and stage["weights_sha256"] == first_manifest.weights_sha256
+    assert stage["command"] == "pytest" and stage["epochs_run"] == 1
     # (BatchNorm running statistics move with any forward pass in training mode; parameters must not.)
     before = dict(first_manifest.build_model().named_parameters())
     after = dict(second_manifest.build_model().named_parameters())

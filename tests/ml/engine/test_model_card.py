@@ -1,0 +1,73 @@
+"""The model card is written from the manifests and the saved evaluation reports, numbers unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ml.engine.evaluate import evaluate
+from ml.engine.model_card import build, main, pct, target_verdict
+from ml.engine.train import train
+from tests.ml.engine.test_train import make_ham_folder, tiny_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    root = tmp_path_factory.mktemp("card")
+    ham = make_ham_folder(root / "ham")
+    result = train(tiny_config(ham, root, max_steps=1, fit_logit_bias=False))
+    report = evaluate(result.manifest_path, ham / "images", ham / "HAM10000_metadata.csv", split="test").to_dict()
+    report["command"] = "python manage.py evaluate --model tiny --split test"
+    report_path = root / "tiny.test.json"
+    report_path.write_text(json.dumps(report))
+    return root / "weights", report_path, ham / "HAM10000_metadata.csv"
+
+
+def test_the_card_carries_the_reports_numbers_split_and_recipe(trained: tuple[Path, Path, Path]) -> None:
+    weights, report_path, metadata = trained
+    report = json.loads(report_path.read_text())
+
+    card = build(weights, [report], metadata, notes="Measured on a toy folder.")
+
+    accuracy = pct(report["metrics"]["accuracy"])
+    assert f"| `tiny` | {report['images']} | {accuracy} |" in card
+    assert "`python manage.py evaluate --model tiny --split test`" in card
+    assert "for `tiny`: NOT met**" in card
+    split = json.loads((weights / "tiny.split.json").read_text())
+    assert f"| test | {len(split['test'])} |" in card
+    assert "- Command: `pytest`" in card
+    assert "## Notes\n\nMeasured on a toy folder." in card
+    assert "CC BY-NC 4.0" in card and "28 dermoscopic JPEGs" in card
+
+
+def test_the_command_line_writes_the_card(trained: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    weights, report_path, metadata = trained
+    out = tmp_path / "MODEL_CARD.md"
+    assert (
+        main(
+            [
+                "--weights-dir",
+                str(weights),
+                "--report",
+                str(report_path),
+                "--metadata",
+                str(metadata),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert out.read_text().startswith("# DermaTrack model card")
+
+
+def test_the_target_verdict_needs_all_three_numbers() -> None:
+    def report(accuracy: float, balanced: float, mel: float) -> dict[str, object]:
+        metrics = {"accuracy": accuracy, "balanced_accuracy": balanced, "melanoma": {"sensitivity": mel}}
+        return {"model": "m", "metrics": metrics}
+
+    assert ": met** (86.0% / 75.0% / 70.0%)" in target_verdict(report(0.86, 0.75, 0.70))
+    assert "NOT met" in target_verdict(report(0.90, 0.80, 0.69))
+    assert "NOT met" in target_verdict(report(0.85, 0.80, 0.80))
