@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from auditlog.registry import auditlog
 from django.db import models
@@ -38,9 +39,25 @@ class ModelVersion(TimeStampedModel):
         return self.name
 
     @property
-    def test_accuracy(self) -> float | None:
+    def test_metrics(self) -> dict[str, Any]:
+        """Headline numbers on the held-out test split from the manifest ({} if not measured)."""
         test = self.metrics.get("test") if isinstance(self.metrics, dict) else None
-        return test.get("accuracy") if isinstance(test, dict) else None
+        if not isinstance(test, dict):
+            return {}
+        # An evaluation report nests its numbers under "metrics"; a bare dict holds them directly.
+        numbers = test.get("metrics") if isinstance(test.get("metrics"), dict) else test
+        melanoma = numbers.get("melanoma") if isinstance(numbers.get("melanoma"), dict) else {}
+        summary = {
+            "accuracy": numbers.get("accuracy"),
+            "balanced_accuracy": numbers.get("balanced_accuracy"),
+            "mel_sensitivity": melanoma.get("sensitivity"),
+            "images": test.get("images", numbers.get("n")),
+        }
+        return summary if summary["accuracy"] is not None else {}
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.test_metrics.get("accuracy")
 
 
 class Prediction(ClinicAuditMixin, TimeStampedModel):

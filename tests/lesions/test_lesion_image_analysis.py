@@ -35,6 +35,26 @@ def test_it_shows_a_finished_prediction_with_its_heatmap(clinician_client: Clien
     assert "data-pending" not in html
 
 
+def test_it_shows_how_the_model_measured_on_the_test_split(clinician_client: Client, lesion_image: LesionImage) -> None:
+    report = {
+        "images": 1358,
+        "metrics": {"accuracy": 0.746, "balanced_accuracy": 0.6614, "melanoma": {"sensitivity": 0.6908}},
+    }
+    model = ModelVersionFactory(name="effnet", metrics={"test": report})
+    unmeasured = ModelVersionFactory(name="new-model")
+    PredictionFactory(image=lesion_image, model_version=model)
+    PredictionFactory(image=lesion_image, model_version=unmeasured)
+
+    html = _panel(clinician_client, lesion_image)
+
+    assert (
+        "effnet on the HAM10000 test split (1358 dermoscopic images): accuracy 74.6%, "
+        "balanced accuracy 66.1%, melanoma sensitivity 69.1%." in html
+    )
+    assert "new-model on the HAM10000 test split" not in html
+    assert model.test_accuracy == 0.746 and unmeasured.test_accuracy is None
+
+
 def test_it_marks_a_pending_prediction_for_refresh(clinician_client: Client, lesion_image: LesionImage) -> None:
     PredictionFactory(image=lesion_image, pending=True)
 
