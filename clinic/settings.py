@@ -191,6 +191,9 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48)
 ML_WEIGHTS_DIR = Path(env_str("ML_WEIGHTS_DIR", str(BASE_DIR / "ml" / "weights")))
 # The model marked default when manifests are registered [the first EfficientNet]
 ML_DEFAULT_MODEL = env_str("ML_DEFAULT_MODEL")
+# Models that analyse new photos (comma-separated names); empty: every manifest in the folder.
+# The others stay registered (their past predictions keep showing) but are not run.
+ML_ACTIVE_MODELS = env_list("ML_ACTIVE_MODELS")
 ML_TORCH_THREADS = env_int("ML_TORCH_THREADS", 0)  # 0: leave torch's default
 ML_PREDICTION_TIME_LIMIT = env_int("ML_PREDICTION_TIME_LIMIT", 120)
 # A prediction still pending this long (its message lost, or the broker was down) is queued again

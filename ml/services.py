@@ -35,15 +35,20 @@ class AnalysisError(Exception):
 # --- model versions ------------------------------------------------------------------------
 
 
-def model_versions_sync(*, weights_dir: Path | None = None, default: str | None = None) -> list[ModelVersion]:
-    """Register every manifest in the weights folder as an active ModelVersion.
+def model_versions_sync(
+    *, weights_dir: Path | None = None, default: str | None = None, active: list[str] | None = None
+) -> list[ModelVersion]:
+    """Register every manifest in the weights folder as a ModelVersion, active unless left out.
 
-    Rows whose manifest disappeared are deactivated (predictions keep pointing at them).
+    ``active`` (default: the ML_ACTIVE_MODELS setting) names the models that analyse new photos;
+    empty means all. Rows whose manifest disappeared are deactivated (predictions keep pointing
+    at them).
     The default is ``default`` if given, else the current default if still active, else the
     first EfficientNet, else the first model.
     """
     weights_dir = Path(weights_dir or settings.ML_WEIGHTS_DIR)
     default = default or settings.ML_DEFAULT_MODEL or None
+    active_names = set(settings.ML_ACTIVE_MODELS if active is None else active)
     seen: list[ModelVersion] = []
     with transaction.atomic():
         for path in find_manifests(weights_dir):
@@ -63,12 +68,17 @@ def model_versions_sync(*, weights_dir: Path | None = None, default: str | None 
                     "temperature": manifest.temperature,
                     "metrics": manifest.metrics,
                     "description": manifest.description,
-                    "is_active": True,
+                    "is_active": not active_names or manifest.name in active_names,
                 },
             )
             seen.append(version)
-        ModelVersion.objects.exclude(pk__in=[v.pk for v in seen]).update(is_active=False, is_default=False)
-        model_version_set_default(name=default, candidates=seen)
+        unknown = active_names - {v.name for v in seen}
+        if unknown:
+            raise ValueError(f"ML_ACTIVE_MODELS names models without a manifest: {', '.join(sorted(unknown))}")
+        ModelVersion.objects.exclude(pk__in=[v.pk for v in seen if v.is_active]).update(
+            is_active=False, is_default=False
+        )
+        model_version_set_default(name=default, candidates=[v for v in seen if v.is_active])
     return list(ModelVersion.objects.filter(pk__in=[v.pk for v in seen]))
 
 

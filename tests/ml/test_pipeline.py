@@ -125,6 +125,31 @@ def test_it_registers_manifests_and_prefers_the_efficientnet_as_default(tiny_wei
     assert not ModelVersion.objects.get(name="aaa_resnet").is_active
 
 
+def test_ml_active_models_leaves_the_other_models_registered_but_not_run(tiny_weights_dir, settings, lesion):
+    from tests.ml.conftest import write_tiny_model
+
+    write_tiny_model(tiny_weights_dir, "aaa_resnet", architecture="resnet18")
+    settings.ML_ACTIVE_MODELS = ["tiny_effnet"]
+    model_versions_sync(weights_dir=tiny_weights_dir)
+    versions = {v.name: v for v in ModelVersion.objects.all()}
+    assert versions["tiny_effnet"].is_active and versions["tiny_effnet"].is_default
+    assert not versions["aaa_resnet"].is_active and not versions["aaa_resnet"].is_default
+
+    visit = Visit.objects.create(patient=lesion.patient)
+    image = lesion_image_create(lesion=lesion, visit=visit, photo=sample_photo())
+    assert [p.model_version.name for p in image.predictions.all()] == ["tiny_effnet"]
+
+    settings.ML_ACTIVE_MODELS = []
+    model_versions_sync(weights_dir=tiny_weights_dir)
+    assert ModelVersion.objects.get(name="aaa_resnet").is_active
+
+
+def test_ml_active_models_naming_a_missing_model_is_refused(tiny_weights_dir, settings):
+    settings.ML_ACTIVE_MODELS = ["no_such_model"]
+    with pytest.raises(ValueError, match="ML_ACTIVE_MODELS names models without a manifest: no_such_model"):
+        model_versions_sync(weights_dir=tiny_weights_dir)
+
+
 def test_reanalyse_queues_photos_without_a_prediction_by_the_new_model(clinician, lesion, tiny_weights_dir, settings):
     from tests.ml.conftest import write_tiny_model
 

@@ -23,5 +23,11 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"No manifests in {settings.ML_WEIGHTS_DIR}."))
         for version in versions:
             version.refresh_from_db()
-            flag = " (default)" if version.is_default else ""
+            flag = (
+                " (default)"
+                if version.is_default
+                else ""
+                if version.is_active
+                else " (inactive: not in ML_ACTIVE_MODELS)"
+            )
             self.stdout.write(f"{version.name}{flag}: {version.architecture}, test accuracy {version.test_accuracy}")
