@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import sys
 import time
@@ -29,7 +27,7 @@ from torch import nn
 from tqdm import tqdm
 
 from ml.engine.architectures import HAM10000_CLASSES, create_classifier_model
-from ml.engine.augment import AugmentConfig, augment_batch, normalise, resize_batch, to_float
+from ml.engine.augment import AugmentConfig, augment_batch, normalise
 from ml.engine.data import (
     IMAGES_DIR,
     METADATA_NAME,
@@ -40,8 +38,20 @@ from ml.engine.data import (
     split_by_lesion,
     subsample,
 )
-from ml.engine.pretrained import PRETRAINED_CHOICES, PretrainedReport, load_pretrained, normalisation_for
-from ml.engine.training_utils import ModelEma, ThreadTuner, class_weights, freeze_early_layers, lr_at
+from ml.engine.pretrained import PRETRAINED_CHOICES, load_pretrained, normalisation_for
+from ml.engine.training_utils import (
+    ModelEma,
+    ThreadTuner,
+    class_weights,
+    earlier_stages_of,
+    freeze_early_layers,
+    hardware_description,
+    init_from_model,
+    lr_at,
+    predict_tensor_logits,
+    quick_metrics,
+    selection_score,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_WEIGHTS_DIR = REPO_ROOT / "ml" / "weights"
@@ -87,6 +97,8 @@ class TrainConfig:
     select: str = "balanced_accuracy"
     # Weight of plain accuracy next to balanced accuracy when the logit bias is fitted (0 = balanced only).
     bias_accuracy_weight: float = 0.0
+    # Recall floors set on validation after the bias, e.g. {"mel": 0.75} (see ml.engine.calibrate).
+    min_recall: dict[str, float] = field(default_factory=dict)
     resume: bool = False
     max_steps: int | None = None
     max_images: int | None = None
@@ -139,106 +151,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-@torch.inference_mode()
-def predict_tensor_logits(
-    model: nn.Module,
-    images: np.ndarray,
-    height: int,
-    width: int,
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
-    device: torch.device,
-    batch_size: int = 64,
-) -> np.ndarray:
-    """Logits of uint8 images (N x 3 x h x w, same aspect as height x width) for validation."""
-    model.eval()
-    out = []
-    for start in range(0, len(images), batch_size):
-        batch = resize_batch(to_float(torch.from_numpy(images[start : start + batch_size])), height, width)
-        batch = normalise(batch, mean, std).to(device).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-            logits = model(batch)
-        out.append(logits.float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(HAM10000_CLASSES)), dtype=np.float32)
-
-
-def quick_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Validation numbers logged every epoch."""
-    from ml.engine.metrics import classification_metrics
-
-    log_probs = torch.log_softmax(torch.from_numpy(logits), dim=1)
-    loss = float(F.nll_loss(log_probs, torch.from_numpy(labels)).item()) if len(labels) else float("nan")
-    m = classification_metrics(labels, log_probs.exp().numpy())
-    return {
-        "val_loss": loss,
-        "val_accuracy": m["accuracy"],
-        "val_balanced_accuracy": m["balanced_accuracy"],
-        "val_mel_sensitivity": m["melanoma"]["sensitivity"],
-        "val_auc_macro": m["auc_macro"],
-    }
-
-
-def hardware_description(device: torch.device) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "device": str(device),
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
-
-
-def selection_score(entry: dict[str, Any], select: str) -> float:
-    """The validation number that picks the best epoch."""
-    if select == "balanced_accuracy":
-        return float(entry["val_balanced_accuracy"])
-    if select == "mean":
-        return (float(entry["val_accuracy"]) + float(entry["val_balanced_accuracy"])) / 2
-    raise ValueError(f"unknown selection metric {select!r}; choose balanced_accuracy or mean")
-
-
-def init_from_model(model: nn.Module, architecture: str, path: str) -> PretrainedReport:
-    """Load an earlier model's weights (manifest .json or .safetensors) into ``model``."""
-    from safetensors.torch import load_file
-
-    from ml.engine.manifest import Manifest
-
-    source = Path(path)
-    if source.suffix == ".json":
-        manifest = Manifest.load(source)
-        if manifest.architecture != architecture:
-            raise ValueError(f"{source} is a {manifest.architecture!r} model, not {architecture!r}")
-        state = manifest.build_model().state_dict()
-    else:
-        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(source)).items()}
-    model.load_state_dict(state, strict=True)
-    return PretrainedReport(source=f"init-from {source.name}", matched_keys=len(state), reinitialised_keys=())
-
-
-def earlier_stages_of(path: str) -> list[dict[str, Any]]:
-    """What trained the model a second stage starts from (its own earlier stages first)."""
-    from ml.engine.manifest import Manifest
-
-    if Path(path).suffix != ".json":
-        return [{"name": Path(path).stem, "weights_file": str(path)}]
-    manifest = Manifest.load(path)
-    training = manifest.training or {}
-    keys = ("command", "resumed_with", "training_seconds", "epochs_run", "best_epoch", "started_at", "finished_at")
-    return [
-        *training.get("earlier_stages", []),
-        {
-            "name": manifest.name,
-            "weights_sha256": manifest.weights_sha256,
-            **{key: training.get(key) for key in keys},
-            "hardware": training.get("hardware"),
-        },
-    ]
 
 
 def _teacher_probabilities(config: TrainConfig, train_set: InMemoryDataset, device: torch.device) -> np.ndarray:
@@ -529,17 +441,9 @@ def train(config: TrainConfig) -> TrainResult:
 def finalize(
     config: TrainConfig, model: nn.Module, split: Split, recipe: dict[str, Any], device: torch.device
 ) -> TrainResult:
-    """Calibrate on validation, save weights + manifest + split, evaluate the test split."""
-    from ml.engine.calibration import (
-        can_cross_check,
-        fit_logit_bias,
-        fit_temperature,
-        logit_bias_cross_check,
-        softmax,
-    )
-    from ml.engine.evaluate import calibration_summary, evaluate, predict_logits
+    """Save weights + manifest + split, calibrate on validation, evaluate the test split."""
+    from ml.engine.calibrate import CalibrationChoice, calibrate_manifest, evaluate_into_manifest
     from ml.engine.manifest import save_model
-    from ml.engine.metrics import classification_metrics
 
     height, width = config.image_size
     mean, std = normalisation_for(config.arch)
@@ -553,7 +457,7 @@ def finalize(
         stratified_by="dx",
     )
     # Save once so calibration runs through the exact shipped weights and app preprocessing.
-    manifest = save_model(
+    save_model(
         model,
         manifest_path,
         name=config.output,
@@ -565,76 +469,25 @@ def finalize(
         training=recipe,
         split_file=split_name,
     )
-    shipped = manifest.build_model().to(device)
-    val_logits, val_labels = predict_logits(
-        shipped, manifest, config.data_dir / IMAGES_DIR, config.metadata_path, split.val, device=device
+    images_dir = config.data_dir / IMAGES_DIR
+    choice = CalibrationChoice(
+        fit_logit_bias=config.fit_logit_bias,
+        bias_accuracy_weight=config.bias_accuracy_weight,
+        min_recall=dict(config.min_recall),
     )
-    del shipped
-    # The app computes softmax((logits + bias) / T): the bias sets the decision (argmax does not
-    # depend on T), then T is fitted on the biased logits so the shown probabilities are calibrated.
-    bias = (
-        fit_logit_bias(val_logits, val_labels, accuracy_weight=config.bias_accuracy_weight)
-        if config.fit_logit_bias
-        else None
-    )
-    temperature = fit_temperature(val_logits + (bias if bias is not None else 0.0), val_labels)
-    manifest.temperature = float(temperature)
-    manifest.logit_bias = [round(float(b), 4) for b in bias] if bias is not None else None
-    manifest.training["calibration"] = {
-        "fitted_on": "val",
-        "temperature": float(temperature),
-        "logit_bias": manifest.logit_bias,
-        "logit_bias_objective": (
-            (
-                "balanced accuracy"
-                if not config.bias_accuracy_weight
-                else f"balanced accuracy + {config.bias_accuracy_weight:g} x accuracy"
-            )
-            if bias is not None
-            else None
-        ),
-        "val_images": len(val_labels),
-        "logit_bias_cross_check": (
-            logit_bias_cross_check(val_logits, val_labels, accuracy_weight=config.bias_accuracy_weight)
-            if config.fit_logit_bias and can_cross_check(val_labels, len(manifest.classes))
-            else None
-        ),
-    }
-    manifest.write(manifest_path)
-    report = evaluate(
+    calibrate_manifest(manifest_path, images_dir, config.metadata_path, split.val, choice, device)
+    masks = config.data_dir / "masks"
+    metrics = evaluate_into_manifest(
         manifest_path,
-        config.data_dir / IMAGES_DIR,
+        images_dir,
         config.metadata_path,
-        split="test",
-        tta=False,
+        masks_dir=masks if masks.is_dir() else None,
+        tta=config.tta_test,
         device=str(device),
-        masks_dir=config.data_dir / "masks" if (config.data_dir / "masks").is_dir() else None,
-        localisation_limit=500,
         confusion_png=config.weights_dir / f"{config.output}.test.confusion.png",
     )
-    metrics: dict[str, Any] = {"test": report.to_dict(), "split": "test"}
-    if config.tta_test:
-        metrics["test_tta"] = evaluate(
-            manifest_path,
-            config.data_dir / IMAGES_DIR,
-            config.metadata_path,
-            split="test",
-            tta=True,
-            device=str(device),
-        ).to_dict()
-    val_bias = np.asarray(manifest.logit_bias) if manifest.logit_bias is not None else None
-    metrics["val"] = {
-        "metrics": classification_metrics(val_labels, softmax(val_logits, manifest.temperature, val_bias)),
-        "calibration": calibration_summary(val_logits, val_labels, manifest.temperature, val_bias),
-    }
-    manifest.metrics = metrics
-    manifest.training["evaluated_by"] = (
-        f"ml.engine.evaluate.evaluate(manifest, images, metadata, image_ids=<{config.output}.split.json test>)"
-    )
-    manifest.write(manifest_path)
-    print(report.format_table(), flush=True)
     print(f"wrote {manifest_path}", flush=True)
-    return TrainResult(manifest_path=manifest_path, best_epoch=-1, best_val={}, test_metrics=report.to_dict())
+    return TrainResult(manifest_path=manifest_path, best_epoch=-1, best_val={}, test_metrics=metrics["test"])
 
 
 # -- CLI ---------------------------------------------------------------------------------------------
@@ -684,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.bias_accuracy_weight,
         help="weight of accuracy next to balanced accuracy when fitting the logit bias",
     )
+    parser.add_argument(
+        "--min-recall", action="append", default=[], metavar="CLASS=RECALL", help="recall floor set on validation"
+    )
     parser.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
     parser.add_argument("--resume", action="store_true", help="continue from runs/NAME/last.pt")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (tests)")
@@ -700,6 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(argv: list[str] | None = None) -> TrainConfig:
+    from ml.engine.calibrate import parse_min_recall
+
     args = build_parser().parse_args(argv)
     return TrainConfig(
         arch=args.arch,
@@ -726,6 +584,7 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
         cpu_bf16=args.cpu_bf16,
         select=args.select,
         bias_accuracy_weight=args.bias_accuracy_weight,
+        min_recall=parse_min_recall(args.min_recall, HAM10000_CLASSES),
         warmup_epochs=args.warmup_epochs,
         resume=args.resume,
         max_steps=args.max_steps,

@@ -1,13 +1,22 @@
-"""Small training helpers: class weights, layer freezing, weight EMA, thread tuning, LR schedule."""
+"""Training helpers: class weights, layer freezing, weight EMA, thread tuning, LR schedule, validation."""
 
 from __future__ import annotations
 
 import copy
 import math
+import os
+import platform
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from ml.engine.architectures import HAM10000_CLASSES
+from ml.engine.augment import normalise, resize_batch, to_float
+from ml.engine.pretrained import PretrainedReport
 
 
 def class_weights(counts: np.ndarray, power: float) -> torch.Tensor:
@@ -106,4 +115,116 @@ def lr_at(step: int, total: int, warmup: int, peak: float, time_progress: float 
     return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-__all__ = ["ModelEma", "ThreadTuner", "class_weights", "freeze_early_layers", "lr_at"]
+@torch.inference_mode()
+def predict_tensor_logits(
+    model: nn.Module,
+    images: np.ndarray,
+    height: int,
+    width: int,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    device: torch.device,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """Logits of uint8 images (N x 3 x h x w, same aspect as height x width) for validation."""
+    model.eval()
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = resize_batch(to_float(torch.from_numpy(images[start : start + batch_size])), height, width)
+        batch = normalise(batch, mean, std).to(device).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+            logits = model(batch)
+        out.append(logits.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(HAM10000_CLASSES)), dtype=np.float32)
+
+
+def quick_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Validation numbers logged every epoch."""
+    from ml.engine.metrics import classification_metrics
+
+    log_probs = torch.log_softmax(torch.from_numpy(logits), dim=1)
+    loss = float(F.nll_loss(log_probs, torch.from_numpy(labels)).item()) if len(labels) else float("nan")
+    m = classification_metrics(labels, log_probs.exp().numpy())
+    return {
+        "val_loss": loss,
+        "val_accuracy": m["accuracy"],
+        "val_balanced_accuracy": m["balanced_accuracy"],
+        "val_mel_sensitivity": m["melanoma"]["sensitivity"],
+        "val_auc_macro": m["auc_macro"],
+    }
+
+
+def hardware_description(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "device": str(device),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def selection_score(entry: dict[str, Any], select: str) -> float:
+    """The validation number that picks the best epoch."""
+    if select == "balanced_accuracy":
+        return float(entry["val_balanced_accuracy"])
+    if select == "mean":
+        return (float(entry["val_accuracy"]) + float(entry["val_balanced_accuracy"])) / 2
+    raise ValueError(f"unknown selection metric {select!r}; choose balanced_accuracy or mean")
+
+
+def init_from_model(model: nn.Module, architecture: str, path: str) -> PretrainedReport:
+    """Load an earlier model's weights (manifest .json or .safetensors) into ``model``."""
+    from safetensors.torch import load_file
+
+    from ml.engine.manifest import Manifest
+
+    source = Path(path)
+    if source.suffix == ".json":
+        manifest = Manifest.load(source)
+        if manifest.architecture != architecture:
+            raise ValueError(f"{source} is a {manifest.architecture!r} model, not {architecture!r}")
+        state = manifest.build_model().state_dict()
+    else:
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(source)).items()}
+    model.load_state_dict(state, strict=True)
+    return PretrainedReport(source=f"init-from {source.name}", matched_keys=len(state), reinitialised_keys=())
+
+
+def earlier_stages_of(path: str) -> list[dict[str, Any]]:
+    """What trained the model a second stage starts from (its own earlier stages first)."""
+    from ml.engine.manifest import Manifest
+
+    if Path(path).suffix != ".json":
+        return [{"name": Path(path).stem, "weights_file": str(path)}]
+    manifest = Manifest.load(path)
+    training = manifest.training or {}
+    keys = ("command", "resumed_with", "training_seconds", "epochs_run", "best_epoch", "started_at", "finished_at")
+    return [
+        *training.get("earlier_stages", []),
+        {
+            "name": manifest.name,
+            "weights_sha256": manifest.weights_sha256,
+            **{key: training.get(key) for key in keys},
+            "hardware": training.get("hardware"),
+        },
+    ]
+
+
+__all__ = [
+    "ModelEma",
+    "ThreadTuner",
+    "class_weights",
+    "earlier_stages_of",
+    "freeze_early_layers",
+    "hardware_description",
+    "init_from_model",
+    "lr_at",
+    "predict_tensor_logits",
+    "quick_metrics",
+    "selection_score",
+]
