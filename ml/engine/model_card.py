@@ -187,13 +187,17 @@ def calibration_lines(report: dict[str, Any], manifest: Manifest) -> list[str]:
     ]
     check = fitted.get("logit_bias_cross_check")
     if check:
-        kept = "kept" if bias is not None and any(bias) else "dropped (plain argmax ships)"
+        kept = "kept" if check["gain"] > 0 else "dropped (no fitted bias ships)"
         lines += [
             "",
             f"Logit-bias cross-check on validation ({check['folds']} held-out halves, objective "
             f"{fitted.get('logit_bias_objective')}): {num(check['held_out_objective_with_bias'], 4)} with a bias "
             f"fitted on the other half vs {num(check['held_out_objective_without_bias'], 4)} without; bias {kept}.",
         ]
+    floors = fitted.get("min_recall")
+    if floors:
+        described = ", ".join(f"{name} ≥ {floor:.0%}" for name, floor in floors.items())
+        lines += ["", f"Recall floor set on validation (operating point): {described}; the offsets above include it."]
     return lines
 
 
