@@ -484,7 +484,7 @@ def finalize(
         masks_dir=masks if masks.is_dir() else None,
         tta=config.tta_test,
         device=str(device),
-        confusion_png=config.weights_dir / f"{config.output}.test.confusion.png",
+        confusion_png=config.weights_dir / "reports" / f"{config.output}.test.confusion.png",
     )
     print(f"wrote {manifest_path}", flush=True)
     return TrainResult(manifest_path=manifest_path, best_epoch=-1, best_val={}, test_metrics=metrics["test"])
