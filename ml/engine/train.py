@@ -91,7 +91,8 @@ class TrainConfig:
     init_from: str | None = None
     # Use a saved split (e.g. ml/weights/NAME.split.json) instead of computing one from the seed.
     split_file: str | None = None
-    # bfloat16 autocast on the CPU (needs AVX-512 BF16 / AMX to be faster; float32 otherwise).
+    # bfloat16 autocast on the CPU: measured no faster than float32 on the 2-core development CPU
+    # (AVX-512 BF16, no AMX); a CPU with AMX may gain.
     cpu_bf16: bool = False
     # Model selection on validation: "balanced_accuracy", or "mean" of accuracy and balanced accuracy.
     select: str = "balanced_accuracy"
