@@ -51,11 +51,11 @@ from ml.bench_support import (
 )
 from ml.engine.architectures import target_layer
 from ml.engine.classifier import Classifier, configure_torch_threads
-from ml.engine.manifest import Manifest, find_manifests
+from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, find_manifests
 from ml.engine.preprocess import open_oriented, prepare_image
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_WEIGHTS = REPO / "ml" / "weights"
+DEFAULT_WEIGHTS = SHIPPED_WEIGHTS_DIR
 DEFAULT_IMAGES = REPO / "lesions" / "fixtures" / "ham10000_sample" / "images"
 PHONE_SIZE = (4032, 3024)
 STAGES = ("decode+preprocess", "forward", "gradcam", "overlay", "total")

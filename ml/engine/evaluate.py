@@ -28,12 +28,11 @@ from ml.engine.architectures import HAM10000_CLASSES
 from ml.engine.augment import tta_views
 from ml.engine.calibration import softmax
 from ml.engine.data import DataError, image_path, mask_path, read_metadata
-from ml.engine.manifest import Manifest, ManifestError
+from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, ManifestError
 from ml.engine.metrics import classification_metrics, expected_calibration_error, nll, save_confusion_matrix_png
 from ml.engine.preprocess import PreprocessConfig, prepare_image
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-WEIGHTS_DIR = REPO_ROOT / "ml" / "weights"
+WEIGHTS_DIR = SHIPPED_WEIGHTS_DIR
 TTA_VIEWS = 4  # identity and the three flips
 
 

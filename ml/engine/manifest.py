@@ -20,6 +20,8 @@ from torch import nn
 
 from ml.engine.architectures import HAM10000_CLASSES, UnknownArchitectureError, create_classifier_model
 
+# The shipped models live here (the app reads ML_WEIGHTS_DIR, which defaults to the same folder).
+SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 MANIFEST_SUFFIX = ".json"
 MANIFEST_VERSION = 1
 

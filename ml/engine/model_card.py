@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ml.engine.architectures import HAM10000_CLASSES
-from ml.engine.manifest import Manifest, find_manifests
+from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, find_manifests
 
 # The bar a shipped default model is held to (issue "Trained models").
 TARGETS = {"accuracy": 0.86, "balanced_accuracy": 0.75, "mel_sensitivity": 0.70}
@@ -299,12 +299,9 @@ def build(
     out = ["# DermaTrack model card: HAM10000 lesion classifiers", "", INTRO, "", "## Data and attribution", ""]
     out += [DATA.format(**dataset_size(metadata)), ""]
     if split_source is not None and split_source.split_path is not None:
-        split = json.loads(split_source.split_path.read_text())
-        shared = [
-            m.name
-            for m in manifests
-            if m.split_path and m.split_path.read_text() == split_source.split_path.read_text()
-        ]
+        split_text = split_source.split_path.read_text()
+        split = json.loads(split_text)
+        shared = [m.name for m in manifests if m.split_path and m.split_path.read_text() == split_text]
         out += [
             "## Split",
             "",
@@ -345,7 +342,7 @@ def build(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ml.engine.model_card", description=__doc__.split("\n")[0])
-    parser.add_argument("--weights-dir", default=str(Path(__file__).resolve().parents[1] / "weights"))
+    parser.add_argument("--weights-dir", default=str(SHIPPED_WEIGHTS_DIR))
     parser.add_argument("--report", action="append", default=[], help="evaluation report JSON (repeat; in order)")
     parser.add_argument("--metadata", default=None, help="HAM10000 metadata CSV (class counts of the split)")
     parser.add_argument("--notes", default=None, help="Markdown file with notes to include")

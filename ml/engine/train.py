@@ -38,6 +38,7 @@ from ml.engine.data import (
     split_by_lesion,
     subsample,
 )
+from ml.engine.manifest import SHIPPED_WEIGHTS_DIR
 from ml.engine.pretrained import PRETRAINED_CHOICES, load_pretrained, normalisation_for
 from ml.engine.training_utils import (
     ModelEma,
@@ -54,7 +55,7 @@ from ml.engine.training_utils import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_WEIGHTS_DIR = REPO_ROOT / "ml" / "weights"
+DEFAULT_WEIGHTS_DIR = SHIPPED_WEIGHTS_DIR
 DEFAULT_RUNS_DIR = REPO_ROOT / "runs"
 MEL = HAM10000_CLASSES.index("mel")
 
