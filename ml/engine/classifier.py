@@ -25,9 +25,10 @@ from torch import nn
 
 from ml.engine import overlay
 from ml.engine.architectures import UnknownArchitectureError, target_layer
+from ml.engine.context import PatientContext
 from ml.engine.gradcam import GradCAM
 from ml.engine.manifest import Manifest, ManifestError
-from ml.engine.preprocess import CropGeometry, PreparedImage, PreprocessConfig, prepare_image
+from ml.engine.preprocess import CropGeometry, ModelInput, PreprocessConfig, prepare_model_input
 
 TIMING_KEYS = ("preprocess", "forward", "gradcam", "overlay", "total")
 _THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TORCH_NUM_THREADS")
@@ -44,6 +45,11 @@ class Analysis:
     overlay_png: bytes | None = field(default=None, repr=False)  # heatmap over the photo, photo's aspect
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds
     cam_class: str | None = None  # the class the heatmap explains
+    # The melanoma triage decision, kept apart from the top class: P(mel) >= the threshold chosen
+    # on validation for high sensitivity (None when the model has no threshold).
+    melanoma_flag: bool | None = None
+    melanoma_threshold: float | None = None
+    context: dict[str, Any] | None = None  # the patient context the analysis used (ensembles with context)
     # The Grad-CAM as computed, float32 (h, w) in [0, 1] over the model input at feature-map
     # resolution, and where that input lies on the photo. Photo-sized maps are made from these.
     feature_cam: np.ndarray | None = field(default=None, compare=False, repr=False)
@@ -154,6 +160,7 @@ class Classifier:
         self.logit_bias: tuple[float, ...] | None = (
             tuple(float(b) for b in manifest.logit_bias) if manifest.logit_bias is not None else None
         )
+        self.melanoma_threshold: float | None = manifest.melanoma_threshold
         self.overlay_max_side = overlay_max_side
         self.colormap = colormap
         self.alpha = alpha
@@ -175,11 +182,19 @@ class Classifier:
         return cls(model, manifest, **options)
 
     # -- analysis ----------------------------------------------------------------
-    def analyse(self, image: Image.Image, gradcam: bool = True, target_class: str | int | None = None) -> Analysis:
+    def analyse(
+        self,
+        image: Image.Image,
+        gradcam: bool = True,
+        target_class: str | int | None = None,
+        context: PatientContext | None = None,
+    ) -> Analysis:
         """Probabilities of one photo and, with ``gradcam``, the heatmap of ``target_class`` (top class by default).
 
-        A lazily opened JPEG is decoded in draft mode (in place, like ``Image.thumbnail``), so
-        do not ``load()`` big photos first: decoding errors surface from this call.
+        ``context`` (age, sex, body site) is accepted for the same call as an ``Ensemble``; a
+        single image model does not read it. A lazily opened JPEG is decoded in draft mode (in
+        place, like ``Image.thumbnail``), so do not ``load()`` big photos first: decoding errors
+        surface from this call.
         """
         return self._analyse_chunk([image], gradcam=gradcam, target_class=target_class)[0]
 
@@ -189,6 +204,7 @@ class Classifier:
         gradcam: bool = False,
         batch_size: int = 16,
         target_class: str | int | None = None,
+        contexts: Sequence[PatientContext | None] | None = None,
     ) -> list[Analysis]:
         """``analyse`` for many photos, ``batch_size`` at a time through the model.
 
@@ -224,7 +240,7 @@ class Classifier:
     ) -> list[Analysis]:
         fixed_target = None if target_class is None else self.class_index(target_class)
         count = len(images)
-        prepared, preprocess_ms = self._prepare(images)
+        prepared, preprocess_ms = prepare_photos(images, self.preprocess_config)
 
         started = time.perf_counter()
         batch = torch.stack([p.tensor for p in prepared]).to(self.device)
@@ -262,7 +278,7 @@ class Classifier:
                 feature_cam = feature_cams[i]
                 timings["gradcam"] = gradcam_ms
                 started = time.perf_counter()
-                overlay_bytes = self._overlay_png(item, feature_cam)
+                overlay_bytes = render_overlay(item, feature_cam, self.overlay_max_side, self.alpha, self.colormap)
                 timings["overlay"] = _ms_since(started)
             timings["total"] = sum(timings[key] for key in TIMING_KEYS[:-1])
             row = probabilities[i].tolist()
@@ -274,42 +290,13 @@ class Classifier:
                     overlay_png=overlay_bytes,
                     timings=timings,
                     cam_class=self.classes[targets[i]] if feature_cam is not None else None,
+                    melanoma_flag=melanoma_flag(row, self.classes, self.melanoma_threshold),
+                    melanoma_threshold=self.melanoma_threshold,
                     feature_cam=feature_cam,
                     geometry=item.geometry if feature_cam is not None else None,
                 )
             )
         return results
-
-    def _prepare(self, images: Sequence[Image.Image]) -> tuple[list[PreparedImage], list[float]]:
-        """Decode and preprocess photos, with the timing of each in ms.
-
-        A batch is spread over the worker's threads: PIL releases the GIL while it decodes
-        and resizes, so on 2 cores two photos are prepared at once.
-        """
-
-        def prepare(image: Image.Image) -> tuple[PreparedImage, float]:
-            started = time.perf_counter()
-            return prepare_image(image, self.preprocess_config), _ms_since(started)
-
-        workers = min(len(images), torch.get_num_threads())
-        if workers > 1:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                done = list(pool.map(prepare, images))
-        else:
-            done = [prepare(image) for image in images]
-        return [item for item, _ in done], [ms for _, ms in done]
-
-    def _overlay_png(self, item: PreparedImage, feature_cam: np.ndarray) -> bytes:
-        geometry = item.geometry
-        # The photo's own aspect ratio, no larger than what was decoded nor than the cap.
-        long_side = min(self.overlay_max_side, max(geometry.decoded_width, geometry.decoded_height))
-        width, height = overlay.fit_size(geometry.photo_width, geometry.photo_height, long_side)
-        photo = item.photo
-        if photo.size != (width, height):
-            photo = photo.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
-        cam = geometry.map_to_photo(feature_cam, (height, width))
-        seen = geometry.crop_mask((height, width))
-        return overlay.overlay_png(np.asarray(photo), cam, alpha=self.alpha, colormap=self.colormap, seen=seen)
 
     def _check_logits(self, logits: torch.Tensor) -> None:
         if logits.dim() != 2 or logits.shape[1] != len(self.classes):
@@ -338,6 +325,47 @@ class Classifier:
         return f"Classifier({self.manifest.name!r}, {self.manifest.architecture}, {self.device})"
 
 
+def melanoma_flag(probabilities: Sequence[float], classes: Sequence[str], threshold: float | None) -> bool | None:
+    """Whether P(mel) reaches the melanoma threshold (None without a threshold or a "mel" class)."""
+    if threshold is None or "mel" not in classes:
+        return None
+    return bool(probabilities[list(classes).index("mel")] >= threshold)
+
+
+def prepare_photos(images: Sequence[Image.Image], config: PreprocessConfig) -> tuple[list[ModelInput], list[float]]:
+    """Decode and preprocess photos, with the timing of each in ms.
+
+    A batch is spread over the worker's threads: PIL releases the GIL while it decodes
+    and resizes, so on 2 cores two photos are prepared at once.
+    """
+
+    def prepare(image: Image.Image) -> tuple[ModelInput, float]:
+        started = time.perf_counter()
+        return prepare_model_input(image, config), _ms_since(started)
+
+    workers = min(len(images), torch.get_num_threads())
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = list(pool.map(prepare, images))
+    else:
+        done = [prepare(image) for image in images]
+    return [item for item, _ in done], [ms for _, ms in done]
+
+
+def render_overlay(item: ModelInput, feature_cam: np.ndarray, max_side: int, alpha: float, colormap: int) -> bytes:
+    """The heatmap over the photo as a PNG at the photo's aspect ratio."""
+    geometry = item.geometry
+    # The photo's own aspect ratio, no larger than what was decoded nor than the cap.
+    long_side = min(max_side, max(geometry.decoded_width, geometry.decoded_height))
+    width, height = overlay.fit_size(geometry.photo_width, geometry.photo_height, long_side)
+    photo = item.photo
+    if photo.size != (width, height):
+        photo = photo.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    cam = geometry.map_to_photo(feature_cam, (height, width))
+    seen = geometry.crop_mask((height, width))
+    return overlay.overlay_png(np.asarray(photo), cam, alpha=alpha, colormap=colormap, seen=seen)
+
+
 def _model_device(model: nn.Module) -> torch.device:
     for parameter in model.parameters():
         return parameter.device
@@ -355,4 +383,7 @@ __all__ = [
     "available_cpus",
     "calibrated_probabilities",
     "configure_torch_threads",
+    "melanoma_flag",
+    "prepare_photos",
+    "render_overlay",
 ]

@@ -39,6 +39,10 @@ class Record:
     image_id: str
     lesion_id: str
     dx: str
+    # Patient context, as the CSV gives it ("" when the column is absent).
+    age: str = ""
+    sex: str = ""
+    localization: str = ""
 
     @property
     def label(self) -> int:
@@ -62,7 +66,16 @@ def read_metadata(path: Path | str, image_ids: Sequence[str] | None = None) -> l
                 continue
             if row["dx"] not in HAM10000_CLASSES:
                 raise DataError(f"{path}: image {row['image_id']} has unknown class {row['dx']!r}")
-            records.append(Record(image_id=row["image_id"], lesion_id=row["lesion_id"], dx=row["dx"]))
+            records.append(
+                Record(
+                    image_id=row["image_id"],
+                    lesion_id=row["lesion_id"],
+                    dx=row["dx"],
+                    age=row.get("age") or "",
+                    sex=row.get("sex") or "",
+                    localization=row.get("localization") or "",
+                )
+            )
     return records
 
 

@@ -30,7 +30,7 @@ from ml.engine.calibration import softmax
 from ml.engine.data import DataError, image_path, mask_path, read_metadata
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, ManifestError
 from ml.engine.metrics import classification_metrics, expected_calibration_error, nll, save_confusion_matrix_png
-from ml.engine.preprocess import PreprocessConfig, prepare_image
+from ml.engine.preprocess import PreprocessConfig, prepare_model_input
 
 WEIGHTS_DIR = SHIPPED_WEIGHTS_DIR
 TTA_VIEWS = 4  # identity and the three flips
@@ -187,7 +187,7 @@ def _logits_for(
         tensors = []
         for image_id in ids[start : start + batch_size]:
             with Image.open(image_path(images_dir, image_id)) as photo:
-                tensors.append(prepare_image(photo, config).tensor)
+                tensors.append(prepare_model_input(photo, config).tensor)
         batch = torch.stack(tensors).to(device)
         views = tta_views(batch, TTA_VIEWS) if tta else [batch]
         total = None

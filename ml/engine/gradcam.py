@@ -85,10 +85,20 @@ class GradCAM:
             score = logits.gather(1, index.view(-1, 1)).sum()
             (gradients,) = torch.autograd.grad(score, activation)
         with torch.no_grad():
-            weights = gradients.mean(dim=(2, 3), keepdim=True)
-            cam = torch.relu((weights * activation).sum(dim=1))
-            cam = normalise_cams(cam)
+            cam = normalise_cams(grad_cam_maps(activation, gradients))
         return cam.float().cpu().numpy()
+
+    def take_activation(self) -> torch.Tensor:
+        """The target layer's activation kept by ``forward`` (for a score built outside this model).
+
+        An ensemble differentiates one fused score with respect to every member's activation
+        at once; it takes each member's activation here and calls ``grad_cam_maps`` itself.
+        """
+        activation: torch.Tensor | None = getattr(self._state, "activation", None)
+        self._state.activation = None
+        if activation is None:
+            raise RuntimeError("call forward() before take_activation()")
+        return activation
 
     def __call__(self, inputs: torch.Tensor, target_classes: Sequence[int] | int | None = None) -> GradCAMResult:
         """One forward pass: logits for the batch and the Grad-CAM of each target (top class by default)."""
@@ -131,6 +141,12 @@ class GradCAM:
         self.close()
 
 
+def grad_cam_maps(activation: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+    """ReLU of the activation channels weighted by their mean gradient: (N, C, h, w) -> (N, h, w), unnormalised."""
+    weights = gradients.mean(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * activation).sum(dim=1))
+
+
 def normalise_cams(cams: torch.Tensor) -> torch.Tensor:
     """Scale each (h, w) map of an (N, h, w) batch so its maximum is 1; all-zero maps stay zero."""
     peak = cams.amax(dim=(1, 2), keepdim=True)
@@ -138,4 +154,4 @@ def normalise_cams(cams: torch.Tensor) -> torch.Tensor:
     return torch.where(peak > 0, cams / safe, torch.zeros_like(cams)).clamp_(0.0, 1.0)
 
 
-__all__ = ["GradCAM", "GradCAMResult", "normalise_cams"]
+__all__ = ["GradCAM", "GradCAMResult", "grad_cam_maps", "normalise_cams"]

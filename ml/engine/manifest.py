@@ -46,6 +46,8 @@ class Manifest:
     temperature: float = 1.0
     # Per-class additive logit offsets fitted on validation (zeros means plain argmax).
     logit_bias: list[float] | None = None
+    # The melanoma flag: P(mel) at or above this, chosen on validation for high sensitivity.
+    melanoma_threshold: float | None = None
     weights_dtype: str = "float32"
     metrics: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
@@ -130,6 +132,8 @@ class Manifest:
             raise ManifestError(f"manifest {self.name!r}: temperature must be positive")
         if self.logit_bias is not None and len(self.logit_bias) != len(self.classes):
             raise ManifestError(f"manifest {self.name!r}: logit_bias needs one value per class")
+        if self.melanoma_threshold is not None and not 0.0 <= self.melanoma_threshold <= 1.0:
+            raise ManifestError(f"manifest {self.name!r}: melanoma_threshold must lie in [0, 1]")
 
     # -- weights ----------------------------------------------------------------
     def verify(self) -> None:

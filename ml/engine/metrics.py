@@ -1,7 +1,8 @@
-"""Classification metrics in plain numpy (no scikit-learn) and a confusion-matrix picture."""
+"""Classification metrics (scikit-learn's where it has them) and a confusion-matrix picture."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,13 @@ from ml.engine.architectures import HAM10000_CLASSES
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
-    """Rows are true classes, columns predicted classes."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(labels, dtype=np.int64), np.asarray(predictions, dtype=np.int64)), 1)
-    return matrix
+    """Rows are true classes, columns predicted classes (scikit-learn's, every class listed)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) == 0:
+        return np.zeros((num_classes, num_classes), dtype=np.int64)
+    return sk_confusion_matrix(labels, np.asarray(predictions, dtype=np.int64), labels=list(range(num_classes)))
 
 
 def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
@@ -31,7 +35,12 @@ def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def balanced_accuracy(matrix: np.ndarray) -> float:
-    """Mean recall over the classes present."""
+    """Mean recall over the classes present, from a confusion matrix.
+
+    The decision-rule search evaluates this thousands of times on one matrix each, where
+    building scikit-learn's inputs again would dominate; ``classification_metrics`` reports
+    ``sklearn.metrics.balanced_accuracy_score`` and a test checks the two agree.
+    """
     actual = matrix.sum(axis=1)
     present = actual > 0
     if not present.any():
@@ -40,30 +49,50 @@ def balanced_accuracy(matrix: np.ndarray) -> float:
 
 
 def binary_auc(scores: np.ndarray, positives: np.ndarray) -> float:
-    """ROC AUC by ranks (Mann-Whitney U), ties counted half; NaN without both classes."""
-    scores = np.asarray(scores, dtype=np.float64)
+    """ROC AUC (scikit-learn's ``roc_auc_score``); NaN without both classes."""
+    from sklearn.metrics import roc_auc_score
+
     positives = np.asarray(positives, dtype=bool)
-    n_pos = int(positives.sum())
-    n_neg = len(positives) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if positives.all() or not positives.any():
         return float("nan")
-    order = np.argsort(scores, kind="mergesort")
-    sorted_scores = scores[order]
-    ranks = np.empty(len(scores), dtype=np.float64)
-    # Average rank (1-based) inside each run of equal scores.
-    boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
-    starts = np.concatenate([[0], boundaries])
-    ends = np.concatenate([boundaries, [len(scores)]])
-    for start, end in zip(starts, ends, strict=True):
-        ranks[order[start:end]] = (start + 1 + end) / 2.0
-    rank_sum = ranks[positives].sum()
-    return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+    return float(roc_auc_score(positives, np.asarray(scores, dtype=np.float64)))
 
 
 def one_vs_rest_auc(labels: np.ndarray, probabilities: np.ndarray) -> list[float]:
     """AUC of each class against the rest."""
     labels = np.asarray(labels)
     return [binary_auc(probabilities[:, c], labels == c) for c in range(probabilities.shape[1])]
+
+
+def flag_metrics(labels: np.ndarray, flags: np.ndarray, positive: int) -> dict[str, float]:
+    """Sensitivity and specificity of a yes/no flag for one class (e.g. the melanoma flag)."""
+    labels = np.asarray(labels)
+    flags = np.asarray(flags, dtype=bool)
+    is_positive = labels == positive
+    return {
+        "sensitivity": float((flags & is_positive).sum() / is_positive.sum()) if is_positive.any() else float("nan"),
+        "specificity": float((~flags & ~is_positive).sum() / (~is_positive).sum())
+        if (~is_positive).any()
+        else float("nan"),
+        "flagged": int(flags.sum()),
+    }
+
+
+def threshold_for_sensitivity(scores: np.ndarray, positives: np.ndarray, sensitivity: float) -> float:
+    """The highest threshold t with mean(scores[positives] >= t) >= sensitivity (flag: score >= t)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positive_scores = np.sort(scores[np.asarray(positives, dtype=bool)])[::-1]
+    if len(positive_scores) == 0:
+        raise ValueError("no positive examples to set a sensitivity on")
+    needed = int(np.ceil(sensitivity * len(positive_scores) - 1e-9))
+    return float(positive_scores[max(needed, 1) - 1])
+
+
+def specificity_at_sensitivity(scores: np.ndarray, positives: np.ndarray, sensitivity: float) -> float:
+    """Specificity of the flag ``score >= threshold_for_sensitivity(...)`` on the same scores."""
+    threshold = threshold_for_sensitivity(scores, positives, sensitivity)
+    positives = np.asarray(positives, dtype=bool)
+    return float((np.asarray(scores)[~positives] < threshold).mean()) if (~positives).any() else float("nan")
 
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = 15) -> float:
@@ -89,6 +118,18 @@ def nll(labels: np.ndarray, probabilities: np.ndarray) -> float:
     labels = np.asarray(labels)
     picked = probabilities[np.arange(len(labels)), labels]
     return float(-np.log(np.clip(picked, 1e-12, 1.0)).mean()) if len(labels) else float("nan")
+
+
+def _balanced_accuracy_score(labels: np.ndarray, predictions: np.ndarray) -> float:
+    from sklearn.metrics import balanced_accuracy_score
+
+    if len(labels) == 0:
+        return float("nan")
+    # Mean recall over the classes present in ``labels`` (as ``balanced_accuracy``); scikit-learn
+    # warns when a class is predicted that never occurs, which is not an error here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return float(balanced_accuracy_score(labels, predictions))
 
 
 def _nan_to_none(value: float) -> float | None:
@@ -118,7 +159,7 @@ def classification_metrics(
     result: dict[str, Any] = {
         "n": len(labels),
         "accuracy": float((predictions == labels).mean()) if len(labels) else float("nan"),
-        "balanced_accuracy": balanced_accuracy(matrix),
+        "balanced_accuracy": _balanced_accuracy_score(labels, predictions),
         "macro_f1": float(scores["f1"][scores["support"] > 0].mean()) if len(labels) else float("nan"),
         "auc_macro": float(np.mean(valid)) if valid else float("nan"),
         "per_class": {
@@ -207,8 +248,11 @@ __all__ = [
     "confusion_matrix",
     "confusion_matrix_image",
     "expected_calibration_error",
+    "flag_metrics",
     "nll",
     "one_vs_rest_auc",
     "per_class_scores",
     "save_confusion_matrix_png",
+    "specificity_at_sensitivity",
+    "threshold_for_sensitivity",
 ]

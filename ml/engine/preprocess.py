@@ -179,7 +179,7 @@ class CropGeometry:
 
 
 @dataclass
-class PreparedImage:
+class ModelInput:
     """One photo ready for the model: the normalised input and how to map back onto the photo."""
 
     tensor: torch.Tensor  # float32 (3, H, W), normalised
@@ -268,7 +268,7 @@ def to_tensor(crop: Image.Image, config: PreprocessConfig) -> torch.Tensor:
     return tensor.sub_(mean).div_(std)
 
 
-def prepare_image(image: Image.Image, config: PreprocessConfig) -> PreparedImage:
+def prepare_model_input(image: Image.Image, config: PreprocessConfig) -> ModelInput:
     """Turn a photo into the model's normalised input and the geometry to map results back."""
     photo, photo_width, photo_height = open_oriented(image, config)
     crop, rotated, box = fit_to_input(photo, config)
@@ -282,19 +282,19 @@ def prepare_image(image: Image.Image, config: PreprocessConfig) -> PreparedImage
         input_width=config.width,
         input_height=config.height,
     )
-    return PreparedImage(tensor=to_tensor(crop, config), geometry=geometry, photo=photo)
+    return ModelInput(tensor=to_tensor(crop, config), geometry=geometry, photo=photo)
 
 
 __all__ = [
     "INTERPOLATIONS",
     "CropGeometry",
-    "PreparedImage",
+    "ModelInput",
     "PreprocessConfig",
     "cover_box",
     "exif_orientation",
     "fit_to_input",
     "open_oriented",
-    "prepare_image",
+    "prepare_model_input",
     "resample_filter",
     "should_rotate",
     "to_tensor",

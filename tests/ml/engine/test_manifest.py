@@ -12,7 +12,7 @@ from PIL import Image
 from ml.engine.architectures import HAM10000_CLASSES, create_classifier_model
 from ml.engine.classifier import Classifier, calibrated_probabilities
 from ml.engine.manifest import Manifest, ManifestError, file_sha256, find_manifests, save_model
-from ml.engine.preprocess import PreprocessConfig, prepare_image
+from ml.engine.preprocess import PreprocessConfig, prepare_model_input
 
 INPUT = (3, 64, 80)
 
@@ -131,7 +131,7 @@ def test_temperature_and_logit_bias_are_applied(tmp_path: Path) -> None:
     manifest = save(model, tmp_path / "cal.json", temperature=2.5, logit_bias=bias)
     photo = Image.new("RGB", (120, 90), (180, 120, 100))
 
-    prepared = prepare_image(photo.copy(), PreprocessConfig.from_manifest(manifest))
+    prepared = prepare_model_input(photo.copy(), PreprocessConfig.from_manifest(manifest))
     with torch.inference_mode():
         logits = model(prepared.tensor[None])[0]
     expected = torch.softmax((logits + torch.tensor(bias)) / 2.5, dim=0)

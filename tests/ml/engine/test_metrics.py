@@ -87,3 +87,40 @@ def test_confusion_matrix_counts_and_png(tmp_path: Path) -> None:
     with Image.open(path) as image:
         assert image.format == "PNG"
         assert image.width > 200 and image.height > 200
+
+
+def test_matrix_balanced_accuracy_agrees_with_scikit_learn() -> None:
+    from sklearn.metrics import balanced_accuracy_score
+
+    from ml.engine.metrics import balanced_accuracy
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 7, 500)
+    predictions = np.where(rng.random(500) < 0.6, labels, rng.integers(0, 7, 500))
+    assert balanced_accuracy(confusion_matrix(labels, predictions, 7)) == pytest.approx(
+        balanced_accuracy_score(labels, predictions)
+    )
+
+
+def test_flag_sensitivity_and_specificity_by_hand() -> None:
+    from ml.engine.metrics import flag_metrics
+
+    # class 1 is the flagged one: 3 positives (2 flagged), 4 negatives (1 flagged)
+    labels = np.array([1, 1, 1, 0, 0, 2, 2])
+    flags = np.array([True, True, False, True, False, False, False])
+    m = flag_metrics(labels, flags, positive=1)
+    assert m["sensitivity"] == pytest.approx(2 / 3)
+    assert m["specificity"] == pytest.approx(3 / 4)
+    assert m["flagged"] == 3
+
+
+def test_threshold_for_sensitivity_takes_the_highest_threshold_that_reaches_it() -> None:
+    from ml.engine.metrics import specificity_at_sensitivity, threshold_for_sensitivity
+
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
+    positives = np.array([1, 1, 0, 1, 0, 1, 0, 0, 0, 0], dtype=bool)  # positive scores .9 .8 .6 .4
+    assert threshold_for_sensitivity(scores, positives, 0.75) == pytest.approx(0.6)  # 3 of 4
+    assert threshold_for_sensitivity(scores, positives, 0.76) == pytest.approx(0.4)  # needs all 4
+    assert threshold_for_sensitivity(scores, positives, 1.0) == pytest.approx(0.4)
+    # at t = 0.6: negatives 0.7 flagged, 0.5 .3 .2 .1 .05 not -> 5 / 6
+    assert specificity_at_sensitivity(scores, positives, 0.75) == pytest.approx(5 / 6)

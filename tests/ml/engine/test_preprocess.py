@@ -12,7 +12,7 @@ from ml.engine.preprocess import (
     CropGeometry,
     PreprocessConfig,
     cover_box,
-    prepare_image,
+    prepare_model_input,
     resample_filter,
 )
 
@@ -39,7 +39,7 @@ def extent(mask: np.ndarray) -> tuple[int, int]:
 @pytest.mark.parametrize(("width", "height"), [(300, 200), (400, 150), (160, 240), (200, 200)])
 def test_a_circle_stays_a_circle(width: int, height: int) -> None:
     radius = min(width, height) // 4
-    prepared = prepare_image(disc_photo(width, height, radius), config())
+    prepared = prepare_model_input(disc_photo(width, height, radius), config())
     disc = prepared.tensor[0].numpy() > 0.5
     disc_width, disc_height = extent(disc)
     assert abs(disc_width - disc_height) <= 1, (disc_width, disc_height)
@@ -51,14 +51,14 @@ def test_a_circle_stays_a_circle(width: int, height: int) -> None:
 def test_crop_is_the_centre_of_the_photo_at_the_input_aspect() -> None:
     assert cover_box(300, 200, 80, 64) == (25.0, 0.0, 275.0, 200.0)
     assert cover_box(100, 200, 80, 64) == (0.0, 60.0, 100.0, 140.0)
-    prepared = prepare_image(Image.new("RGB", (300, 200)), config())
+    prepared = prepare_model_input(Image.new("RGB", (300, 200)), config())
     assert prepared.geometry.box == (25.0, 0.0, 275.0, 200.0)
     assert prepared.tensor.shape == (3, 64, 80)
 
 
 def test_normalisation_uses_the_configured_mean_and_std() -> None:
     cfg = PreprocessConfig(height=8, width=8, mean=(0.5, 0.25, 0.0), std=(0.5, 0.25, 2.0))
-    tensor = prepare_image(Image.new("RGB", (20, 20), (51, 102, 255)), cfg).tensor
+    tensor = prepare_model_input(Image.new("RGB", (20, 20), (51, 102, 255)), cfg).tensor
     expected = [(0.2 - 0.5) / 0.5, (0.4 - 0.25) / 0.25, (1.0 - 0.0) / 2.0]
     for channel, value in enumerate(expected):
         assert torch.allclose(tensor[channel], torch.full((8, 8), value), atol=1e-5)
@@ -94,7 +94,7 @@ def test_unknown_interpolation_is_refused() -> None:
 def test_portrait_photo_is_rotated_counter_clockwise_for_a_landscape_input() -> None:
     photo = Image.new("RGB", (200, 300), (0, 0, 0))
     photo.paste((255, 0, 0), (0, 0, 40, 40))  # top-left corner of the photo
-    prepared = prepare_image(photo, config())
+    prepared = prepare_model_input(photo, config())
     assert prepared.geometry.rotated
     red = prepared.tensor[0].numpy() > 0.5
     rows, cols = np.nonzero(red)
@@ -104,16 +104,16 @@ def test_portrait_photo_is_rotated_counter_clockwise_for_a_landscape_input() -> 
 
 def test_rotation_can_be_switched_off_and_never_happens_for_square_inputs() -> None:
     portrait = disc_photo(200, 300, 40)
-    assert not prepare_image(portrait, config(allow_rotation=False)).geometry.rotated
-    assert not prepare_image(portrait, config(height=64, width=64)).geometry.rotated
-    assert prepare_image(disc_photo(300, 200, 40), config(height=80, width=64)).geometry.rotated
+    assert not prepare_model_input(portrait, config(allow_rotation=False)).geometry.rotated
+    assert not prepare_model_input(portrait, config(height=64, width=64)).geometry.rotated
+    assert prepare_model_input(disc_photo(300, 200, 40), config(height=80, width=64)).geometry.rotated
 
 
 def test_exif_orientation_is_applied_first(make_jpeg) -> None:
     upright = Image.new("RGB", (200, 300), (0, 0, 0))
     upright.paste((255, 0, 0), (0, 0, 200, 60))  # red band along the top
     stored = make_jpeg(upright.transpose(Image.Transpose.ROTATE_90), orientation=6)
-    prepared = prepare_image(stored, config(allow_rotation=False, height=60, width=40))
+    prepared = prepare_model_input(stored, config(allow_rotation=False, height=60, width=40))
     assert (prepared.geometry.photo_width, prepared.geometry.photo_height) == (200, 300)
     red = prepared.tensor[0].numpy()
     assert red[:10].mean() > 0.8  # top rows red, as the photo is displayed
@@ -128,7 +128,7 @@ def test_big_jpeg_is_decoded_at_reduced_size_with_the_same_content(make_jpeg) ->
     cfg = config(height=224, width=224)
 
     lazy = make_jpeg(big, quality=85)
-    prepared = prepare_image(lazy, cfg)
+    prepared = prepare_model_input(lazy, cfg)
     geometry = prepared.geometry
     assert (geometry.photo_width, geometry.photo_height) == (4032, 3024)
     assert geometry.decoded_width <= 4032 // 4 and geometry.decoded_height <= 3024 // 4
@@ -136,7 +136,7 @@ def test_big_jpeg_is_decoded_at_reduced_size_with_the_same_content(make_jpeg) ->
 
     full = make_jpeg(big, quality=85)
     full.load()  # already decoded: no draft possible
-    reference = prepare_image(full, cfg)
+    reference = prepare_model_input(full, cfg)
     assert reference.geometry.decoded_width == 4032
     assert (prepared.tensor - reference.tensor).abs().mean() < 0.01
 
@@ -144,7 +144,7 @@ def test_big_jpeg_is_decoded_at_reduced_size_with_the_same_content(make_jpeg) ->
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16"])
 def test_any_image_mode_becomes_three_channels(mode: str) -> None:
     photo = Image.new("RGB", (90, 70), (200, 100, 50)).convert(mode) if mode != "I;16" else Image.new(mode, (90, 70))
-    prepared = prepare_image(photo, config())
+    prepared = prepare_model_input(photo, config())
     assert prepared.tensor.shape == (3, 64, 80)
     assert prepared.photo.mode == "RGB"
     assert torch.isfinite(prepared.tensor).all()
@@ -158,7 +158,7 @@ def test_a_map_on_the_input_goes_back_onto_the_photo(width: int, height: int) ->
     red = (0.5 + 0.25 * np.sin(6 * xs) + 0.25 * np.cos(5 * ys)).astype(np.float32)
     pixels = np.zeros((height, width, 3), dtype=np.uint8)
     pixels[..., 0] = np.round(red * 255)
-    prepared = prepare_image(Image.fromarray(pixels), config())
+    prepared = prepare_model_input(Image.fromarray(pixels), config())
     geometry = prepared.geometry
 
     back = geometry.map_to_photo(prepared.tensor[0].numpy())

@@ -1,0 +1,537 @@
+"""The deployed analysis as one unit: several trained members, test-time views, patient context, two decisions.
+
+An ensemble manifest (``"kind": "ensemble"``) names its member manifests (each pinned by its
+weights' sha256), the test-time views, how the members are combined (a fusion head over their
+logits and the patient context, ``ml.engine.fusion``, or the mean of their calibrated
+probabilities), the decision rule (temperature, optional logit bias) and the melanoma
+threshold. To the app it is one model: one prediction and one heatmap per photo.
+
+``Ensemble.analyse`` decodes the photo once, runs every member on all views of it in one
+batch per member, fuses, and takes the Grad-CAM of the fused top class from the same passes:
+one gradient of the fused score reaches every member's feature maps; each view's map is turned
+back to the photo's orientation before the maps are averaged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from ml.engine import overlay
+from ml.engine.architectures import HAM10000_CLASSES, UnknownArchitectureError, target_layer
+from ml.engine.classifier import (
+    TIMING_KEYS,
+    Analysis,
+    calibrated_probabilities,
+    configure_torch_threads,
+    melanoma_flag,
+    prepare_photos,
+    render_overlay,
+)
+from ml.engine.context import PatientContext
+from ml.engine.fusion import FusionHead
+from ml.engine.gradcam import GradCAM, grad_cam_maps, normalise_cams
+from ml.engine.manifest import MANIFEST_VERSION, Manifest, ManifestError
+from ml.engine.preprocess import PreprocessConfig
+from ml.engine.views import apply_view, check_views, undo_view, views_by_shape
+
+ENSEMBLE_KIND = "ensemble"
+COMBINE_FUSION = "fusion"
+COMBINE_MEAN = "mean"
+
+
+@dataclass
+class EnsembleManifest:
+    """What the engine needs to rebuild, verify and describe a deployed ensemble."""
+
+    name: str
+    members: list[dict[str, str]]  # [{"name", "manifest" (relative file), "weights_sha256"}]
+    views: list[str] = field(default_factory=lambda: ["identity"])
+    combine: str = COMBINE_MEAN
+    fusion: dict[str, Any] | None = None  # FusionHead.to_dict() when combine == "fusion"
+    kind: str = ENSEMBLE_KIND
+    classes: list[str] = field(default_factory=lambda: list(HAM10000_CLASSES))
+    input_size: list[int] = field(default_factory=lambda: [3, 224, 224])
+    interpolation: str = "bicubic"
+    temperature: float = 1.0
+    logit_bias: list[float] | None = None
+    melanoma_threshold: float | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)  # how it was built and chosen
+    split_file: str | None = None
+    description: str = ""
+    created_at: str = ""
+    version: int = MANIFEST_VERSION
+    path: Path | None = field(default=None, compare=False, repr=False)
+
+    # -- what the app reads of any manifest ---------------------------------------------
+    @property
+    def architecture(self) -> str:
+        names = [Path(m["manifest"]).stem for m in self.members]
+        return f"ensemble of {len(names)} ({', '.join(names)})"
+
+    @property
+    def weights_sha256(self) -> str:
+        """One fingerprint of the members' weights, the views and the fusion (changes with any of them)."""
+        digest = hashlib.sha256()
+        for member in self.members:
+            digest.update(member["weights_sha256"].encode())
+        digest.update(json.dumps([self.views, self.combine, self.fusion, self.logit_bias, self.temperature]).encode())
+        return digest.hexdigest()
+
+    @property
+    def height(self) -> int:
+        return int(self.input_size[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.input_size[2])
+
+    @property
+    def folder(self) -> Path:
+        if self.path is None:
+            raise ManifestError(f"manifest {self.name!r} has not been saved to or loaded from a file")
+        return self.path.parent
+
+    @property
+    def split_path(self) -> Path | None:
+        return self.folder / self.split_file if self.split_file else None
+
+    @property
+    def fusion_head(self) -> FusionHead | None:
+        return FusionHead.from_dict(self.fusion) if self.fusion else None
+
+    # -- (de)serialisation ----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("path")
+        return data
+
+    def write(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.created_at:
+            self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.validate()
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        self.path = path
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> EnsembleManifest:
+        known = {f for f in cls.__dataclass_fields__ if f != "path"}
+        missing = {"name", "members"} - data.keys()
+        if missing:
+            raise ManifestError(f"ensemble manifest {path} lacks {', '.join(sorted(missing))}")
+        manifest = cls(**{k: v for k, v in data.items() if k in known})
+        manifest.path = path
+        manifest.validate()
+        return manifest
+
+    def validate(self) -> None:
+        if list(self.classes) != list(HAM10000_CLASSES):
+            raise ManifestError(f"ensemble {self.name!r} has classes {self.classes}; expected {list(HAM10000_CLASSES)}")
+        if not self.members or any({"name", "manifest", "weights_sha256"} - m.keys() for m in self.members):
+            raise ManifestError(f"ensemble {self.name!r}: members need name, manifest and weights_sha256")
+        try:
+            check_views(self.views)
+        except ValueError as exc:
+            raise ManifestError(f"ensemble {self.name!r}: {exc}") from exc
+        if self.combine not in (COMBINE_FUSION, COMBINE_MEAN):
+            raise ManifestError(f"ensemble {self.name!r}: combine must be {COMBINE_FUSION!r} or {COMBINE_MEAN!r}")
+        if self.combine == COMBINE_FUSION:
+            if not self.fusion:
+                raise ManifestError(f"ensemble {self.name!r}: combine 'fusion' needs a fusion head")
+            try:
+                head = FusionHead.from_dict(self.fusion)
+            except (TypeError, ValueError) as exc:
+                raise ManifestError(f"ensemble {self.name!r}: bad fusion head: {exc}") from exc
+            if head.members != len(self.members):
+                raise ManifestError(f"ensemble {self.name!r}: fusion head fitted on {head.members} members")
+        if not self.temperature > 0:
+            raise ManifestError(f"ensemble {self.name!r}: temperature must be positive")
+        if self.logit_bias is not None and len(self.logit_bias) != len(self.classes):
+            raise ManifestError(f"ensemble {self.name!r}: logit_bias needs one value per class")
+        if self.melanoma_threshold is not None and not 0.0 <= self.melanoma_threshold <= 1.0:
+            raise ManifestError(f"ensemble {self.name!r}: melanoma_threshold must lie in [0, 1]")
+
+    # -- members -------------------------------------------------------------------------
+    def member_manifests(self) -> list[Manifest]:
+        """The members' manifests, each checked against the sha256 this ensemble pinned."""
+        out = []
+        for member in self.members:
+            manifest = Manifest.load(self.folder / member["manifest"])
+            if manifest.weights_sha256 != member["weights_sha256"]:
+                raise ManifestError(
+                    f"ensemble {self.name!r}: member {member['name']!r} has other weights than the ensemble was "
+                    f"built with (sha256 {manifest.weights_sha256[:12]}…, pinned {member['weights_sha256'][:12]}…)"
+                )
+            if manifest.input_size != self.input_size:
+                raise ManifestError(
+                    f"ensemble {self.name!r}: member {member['name']!r} takes {manifest.input_size}, "
+                    f"the ensemble {self.input_size}"
+                )
+            out.append(manifest)
+        return out
+
+    def verify(self) -> None:
+        for manifest in self.member_manifests():
+            manifest.verify()
+
+
+AnyManifest = Manifest | EnsembleManifest
+
+
+def load_manifest(path: Path | str) -> AnyManifest:
+    """A model manifest or an ensemble manifest, by its ``kind``."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ManifestError(f"manifest not found: {path}") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"manifest {path} is not readable JSON: {exc}") from exc
+    if isinstance(data, dict) and data.get("kind") == ENSEMBLE_KIND:
+        return EnsembleManifest.from_dict(data, path)
+    return Manifest.load(path)
+
+
+def combine_member_logits(
+    member_logits: torch.Tensor,
+    manifest: EnsembleManifest,
+    temperatures: Sequence[float],
+    context: torch.Tensor | None,
+) -> torch.Tensor:
+    """(N, members, classes) view-averaged logits -> the ensemble's (N, classes) logits (differentiable)."""
+    if manifest.combine == COMBINE_FUSION:
+        head = manifest.fusion_head
+        assert head is not None
+        return head.torch_logits(member_logits, context if head.use_context else None)
+    # Mean of the members' temperature-calibrated probabilities, as log-probabilities.
+    t = torch.tensor(list(temperatures), dtype=member_logits.dtype, device=member_logits.device).view(1, -1, 1)
+    log_probs = torch.log_softmax(member_logits / t, dim=-1)
+    return torch.logsumexp(log_probs, dim=1) - math.log(member_logits.shape[1])
+
+
+class Ensemble:
+    """Loaded members sharing one preprocessing, with a Grad-CAM each; same calls as ``Classifier``."""
+
+    def __init__(
+        self,
+        manifest: EnsembleManifest,
+        members: Sequence[tuple[nn.Module, Manifest]],
+        *,
+        device: str | torch.device | None = None,
+        channels_last: bool = True,
+        allow_rotation: bool = True,
+        overlay_max_side: int = overlay.OVERLAY_MAX_SIDE,
+        colormap: int = overlay.DEFAULT_COLORMAP,
+        alpha: float = overlay.DEFAULT_ALPHA,
+    ) -> None:
+        configure_torch_threads()
+        manifest.validate()
+        self.manifest = manifest
+        self.classes: tuple[str, ...] = tuple(manifest.classes)
+        self.device = torch.device(device or "cpu")
+        self.channels_last = channels_last
+        self.views = tuple(manifest.views)
+        self.view_groups = views_by_shape(self.views)
+        # Decoded once at [0, 1]; each member's normalisation is applied to the shared tensor.
+        self.preprocess_config = PreprocessConfig(
+            height=manifest.height,
+            width=manifest.width,
+            mean=(0.0, 0.0, 0.0),
+            std=(1.0, 1.0, 1.0),
+            interpolation=manifest.interpolation,
+            allow_rotation=allow_rotation,
+        )
+        self.models: list[nn.Module] = []
+        self.member_manifests: list[Manifest] = []
+        self.gradcams: list[GradCAM] = []
+        self._normalise: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for model, member in members:
+            model.eval().requires_grad_(False).to(self.device)
+            if channels_last:
+                model.to(memory_format=torch.channels_last)
+            try:
+                layer = target_layer(model, member.architecture)
+            except (UnknownArchitectureError, AttributeError) as exc:
+                self.close()
+                raise ManifestError(f"no Grad-CAM layer for member {member.name!r}: {exc}") from exc
+            self.models.append(model)
+            self.member_manifests.append(member)
+            self.gradcams.append(GradCAM(model, layer))
+            self._normalise.append(
+                (
+                    torch.tensor(member.mean, dtype=torch.float32, device=self.device).view(1, 3, 1, 1),
+                    torch.tensor(member.std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1),
+                )
+            )
+        self.temperature = float(manifest.temperature)
+        self.logit_bias = tuple(manifest.logit_bias) if manifest.logit_bias is not None else None
+        self.melanoma_threshold = manifest.melanoma_threshold
+        self._member_temperatures = [float(m.temperature) for m in self.member_manifests]
+        self._head = manifest.fusion_head
+        self.overlay_max_side = overlay_max_side
+        self.colormap = colormap
+        self.alpha = alpha
+
+    @classmethod
+    def from_manifest(cls, path: Path | str | EnsembleManifest, **options: Any) -> Ensemble:
+        """Load an ensemble manifest and its members (each verified by sha256)."""
+        manifest = path if isinstance(path, EnsembleManifest) else load_manifest(path)
+        if not isinstance(manifest, EnsembleManifest):
+            raise ManifestError(f"{path} is a single-model manifest, not an ensemble")
+        members = [(m.build_model(), m) for m in manifest.member_manifests()]
+        return cls(manifest, members, **options)
+
+    @property
+    def uses_context(self) -> bool:
+        return self._head is not None and self._head.use_context
+
+    # -- analysis -------------------------------------------------------------------------
+    def analyse(
+        self,
+        image: Image.Image,
+        gradcam: bool = True,
+        target_class: str | int | None = None,
+        context: PatientContext | None = None,
+    ) -> Analysis:
+        """Probabilities, decisions and (with ``gradcam``) the heatmap of one photo; see the module docstring."""
+        return self._analyse_chunk([image], gradcam=gradcam, target_class=target_class, contexts=[context])[0]
+
+    def analyse_batch(
+        self,
+        images: Sequence[Image.Image],
+        gradcam: bool = False,
+        batch_size: int = 16,
+        target_class: str | int | None = None,
+        contexts: Sequence[PatientContext | None] | None = None,
+    ) -> list[Analysis]:
+        """``analyse`` for many photos, ``batch_size`` photos (times the views) per member pass."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        contexts = list(contexts) if contexts is not None else [None] * len(images)
+        if len(contexts) != len(images):
+            raise ValueError(f"need one context per photo ({len(images)}), got {len(contexts)}")
+        results: list[Analysis] = []
+        for start in range(0, len(images), batch_size):
+            results.extend(
+                self._analyse_chunk(
+                    images[start : start + batch_size],
+                    gradcam=gradcam,
+                    target_class=target_class,
+                    contexts=contexts[start : start + batch_size],
+                )
+            )
+        return results
+
+    def class_index(self, target_class: str | int) -> int:
+        if isinstance(target_class, str):
+            if target_class not in self.classes:
+                raise ValueError(f"unknown class {target_class!r}; classes are {list(self.classes)}")
+            return self.classes.index(target_class)
+        index = int(target_class)
+        if not 0 <= index < len(self.classes):
+            raise ValueError(f"class index {index} out of range for {len(self.classes)} classes")
+        return index
+
+    def _member_pass(
+        self, m: int, inputs: torch.Tensor, gradcam: bool
+    ) -> tuple[torch.Tensor, list[tuple[list[int], torch.Tensor]]]:
+        """One member on every view of the batch: (N, classes) view-mean logits, and the activations kept."""
+        mean, std = self._normalise[m]
+        x = (inputs - mean) / std
+        n = x.shape[0]
+        per_view: list[torch.Tensor | None] = [None] * len(self.views)
+        kept: list[tuple[list[int], torch.Tensor]] = []
+        for group in self.view_groups:
+            batch = torch.cat([apply_view(x, self.views[i]) for i in group])
+            if self.channels_last:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            if gradcam:
+                logits = self.gradcams[m].forward(batch)
+                kept.append((group, self.gradcams[m].take_activation()))
+            else:
+                with torch.inference_mode():
+                    logits = self.models[m](batch)
+            for j, i in enumerate(group):
+                per_view[i] = logits[j * n : (j + 1) * n]
+        stacked = torch.stack([v for v in per_view if v is not None])
+        return stacked.float().mean(dim=0), kept
+
+    def _cams(self, score: torch.Tensor, kept: list[list[tuple[list[int], torch.Tensor]]], n: int) -> np.ndarray:
+        """Grad-CAM of the fused score on every member and view, back in the photo's orientation, averaged."""
+        activations = [act for member in kept for _, act in member]
+        with torch.inference_mode(False), torch.enable_grad():
+            gradients = torch.autograd.grad(score, activations)
+        member_maps = []
+        g = iter(gradients)
+        with torch.no_grad():
+            for member in kept:
+                total: torch.Tensor | None = None
+                for group, activation in member:
+                    maps = grad_cam_maps(activation, next(g))  # (len(group) * n, h, w)
+                    for j, i in enumerate(group):
+                        view_map = undo_view(maps[j * n : (j + 1) * n], self.views[i])
+                        if total is not None and view_map.shape[-2:] != total.shape[-2:]:
+                            view_map = F.interpolate(view_map[:, None], size=total.shape[-2:], mode="bilinear")[:, 0]
+                        total = view_map if total is None else total + view_map
+                assert total is not None
+                member_maps.append(normalise_cams(total))
+            shape = member_maps[0].shape[-2:]
+            resized = [
+                m if m.shape[-2:] == shape else F.interpolate(m[:, None], size=shape, mode="bilinear")[:, 0]
+                for m in member_maps
+            ]
+            return normalise_cams(torch.stack(resized).mean(dim=0)).float().cpu().numpy()
+
+    def _analyse_chunk(
+        self,
+        images: Sequence[Image.Image],
+        *,
+        gradcam: bool,
+        target_class: str | int | None,
+        contexts: Sequence[PatientContext | None],
+    ) -> list[Analysis]:
+        fixed_target = None if target_class is None else self.class_index(target_class)
+        count = len(images)
+        prepared, preprocess_ms = prepare_photos(images, self.preprocess_config)
+        started = time.perf_counter()
+        inputs = torch.stack([p.tensor for p in prepared]).to(self.device)
+        context_tensor = None
+        if self.uses_context:
+            rows = [(c or PatientContext()).features() for c in contexts]
+            context_tensor = torch.from_numpy(np.stack(rows)).to(self.device)
+        kept: list[list[tuple[list[int], torch.Tensor]]] = []
+        feature_cams: np.ndarray | None = None
+        gradcam_ms = 0.0
+        try:
+            with _grad_mode(gradcam):
+                member_logits = []
+                for m in range(len(self.models)):
+                    logits, activations = self._member_pass(m, inputs, gradcam)
+                    member_logits.append(logits)
+                    kept.append(activations)
+                fused = combine_member_logits(
+                    torch.stack(member_logits, dim=1), self.manifest, self._member_temperatures, context_tensor
+                )
+            probabilities = calibrated_probabilities(fused, self.temperature, self.logit_bias).cpu()
+            forward_ms = (time.perf_counter() - started) * 1000.0 / count
+            top = probabilities.argmax(dim=1).tolist()
+            targets = top if fixed_target is None else [fixed_target] * count
+            if gradcam:
+                started = time.perf_counter()
+                index = torch.as_tensor(targets, dtype=torch.long, device=fused.device).view(-1, 1)
+                feature_cams = self._cams(fused.gather(1, index).sum(), kept, count)
+                gradcam_ms = (time.perf_counter() - started) * 1000.0 / count
+        finally:
+            kept.clear()  # never keep a graph alive after a failed call
+            for cam in self.gradcams:
+                cam.reset()
+
+        results = []
+        for i, item in enumerate(prepared):
+            timings = dict.fromkeys(TIMING_KEYS, 0.0)
+            timings["preprocess"] = preprocess_ms[i]
+            timings["forward"] = forward_ms
+            feature_cam = overlay_bytes = None
+            if feature_cams is not None:
+                feature_cam = feature_cams[i]
+                timings["gradcam"] = gradcam_ms
+                started = time.perf_counter()
+                overlay_bytes = render_overlay(item, feature_cam, self.overlay_max_side, self.alpha, self.colormap)
+                timings["overlay"] = (time.perf_counter() - started) * 1000.0
+            timings["total"] = sum(timings[key] for key in TIMING_KEYS[:-1])
+            row = probabilities[i].tolist()
+            context = contexts[i]
+            results.append(
+                Analysis(
+                    probabilities=dict(zip(self.classes, row, strict=True)),
+                    top_class=self.classes[top[i]],
+                    confidence=float(row[top[i]]),
+                    overlay_png=overlay_bytes,
+                    timings=timings,
+                    cam_class=self.classes[targets[i]] if feature_cam is not None else None,
+                    melanoma_flag=melanoma_flag(row, self.classes, self.melanoma_threshold),
+                    melanoma_threshold=self.melanoma_threshold,
+                    context=context.describe() if (context is not None and self.uses_context) else None,
+                    feature_cam=feature_cam,
+                    geometry=item.geometry if feature_cam is not None else None,
+                )
+            )
+        return results
+
+    # -- lifetime -------------------------------------------------------------------------
+    @property
+    def model(self) -> nn.Module:
+        """The first member (for code that inspects one network, e.g. its parameter count)."""
+        return self.models[0]
+
+    def close(self) -> None:
+        """Remove every member's Grad-CAM hook."""
+        for cam in self.gradcams:
+            cam.close()
+
+    def __enter__(self) -> Ensemble:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ensemble({self.manifest.name!r}, {len(self.models)} members, {len(self.views)} views, {self.device})"
+
+
+def _grad_mode(gradcam: bool) -> contextlib.ExitStack[None]:
+    """Autograd on for a Grad-CAM pass (whatever the caller's mode), inference mode otherwise."""
+    stack = contextlib.ExitStack()
+    if gradcam:
+        stack.enter_context(torch.inference_mode(False))
+        stack.enter_context(torch.enable_grad())
+    else:
+        stack.enter_context(torch.inference_mode())
+    return stack
+
+
+def analyser_from_manifest(path: Path | str, **options: Any) -> Any:
+    """A ``Classifier`` for a model manifest or an ``Ensemble`` for an ensemble manifest."""
+    from ml.engine.classifier import Classifier
+
+    manifest = load_manifest(path)
+    if isinstance(manifest, EnsembleManifest):
+        return Ensemble.from_manifest(manifest, **options)
+    return Classifier(manifest.build_model(), manifest, **options)
+
+
+__all__ = [
+    "COMBINE_FUSION",
+    "COMBINE_MEAN",
+    "ENSEMBLE_KIND",
+    "AnyManifest",
+    "Ensemble",
+    "EnsembleManifest",
+    "analyser_from_manifest",
+    "combine_member_logits",
+    "load_manifest",
+]
