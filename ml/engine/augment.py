@@ -116,18 +116,6 @@ def augment_batch(
     return colour_jitter(batch, config, generator)
 
 
-def tta_views(images: torch.Tensor, views: int = 4) -> list[torch.Tensor]:
-    """Test-time views: identity, horizontal, vertical and both flips (4), plus the transposes (8).
-
-    Transposed views have swapped height and width; the networks pool globally, so that is fine.
-    """
-    out = [images, images.flip(-1), images.flip(-2), images.flip(-1, -2)]
-    if views > 4:
-        t = images.transpose(-1, -2)
-        out += [t, t.flip(-1), t.flip(-2), t.flip(-1, -2)]
-    return out[:views]
-
-
 __all__ = [
     "AugmentConfig",
     "augment_batch",
@@ -136,5 +124,4 @@ __all__ = [
     "random_affine",
     "resize_batch",
     "to_float",
-    "tta_views",
 ]

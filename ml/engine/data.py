@@ -39,10 +39,10 @@ class Record:
     image_id: str
     lesion_id: str
     dx: str
-    # Patient context, as the CSV gives it ("" when the column is absent).
-    age: str = ""
-    sex: str = ""
-    localization: str = ""
+    # Patient context as the CSV gives it ("" when the column is absent); not part of the identity.
+    age: str = field(default="", compare=False)
+    sex: str = field(default="", compare=False)
+    localization: str = field(default="", compare=False)
 
     @property
     def label(self) -> int:

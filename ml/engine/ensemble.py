@@ -236,6 +236,7 @@ class Ensemble:
         manifest: EnsembleManifest,
         members: Sequence[tuple[nn.Module, Manifest]],
         *,
+        target_layer_modules: Sequence[nn.Module] | None = None,
         device: str | torch.device | None = None,
         channels_last: bool = True,
         allow_rotation: bool = True,
@@ -264,12 +265,16 @@ class Ensemble:
         self.member_manifests: list[Manifest] = []
         self.gradcams: list[GradCAM] = []
         self._normalise: list[tuple[torch.Tensor, torch.Tensor]] = []
-        for model, member in members:
+        for index, (model, member) in enumerate(members):
             model.eval().requires_grad_(False).to(self.device)
             if channels_last:
                 model.to(memory_format=torch.channels_last)
             try:
-                layer = target_layer(model, member.architecture)
+                layer = (
+                    target_layer_modules[index]
+                    if target_layer_modules is not None
+                    else target_layer(model, member.architecture)
+                )
             except (UnknownArchitectureError, AttributeError) as exc:
                 self.close()
                 raise ManifestError(f"no Grad-CAM layer for member {member.name!r}: {exc}") from exc

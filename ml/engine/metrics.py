@@ -141,11 +141,13 @@ def classification_metrics(
     probabilities: np.ndarray,
     classes: Sequence[str] = HAM10000_CLASSES,
     predictions: np.ndarray | None = None,
+    melanoma_threshold: float | None = None,
 ) -> dict[str, Any]:
     """All headline numbers for a set of predictions (JSON-serialisable).
 
     ``predictions`` defaults to the argmax of ``probabilities``; pass them when a decision rule
-    (e.g. a logit bias) differs from the probabilities' argmax.
+    (e.g. a logit bias) differs from the probabilities' argmax. With ``melanoma_threshold`` the
+    melanoma flag (P(mel) >= threshold), a decision kept apart from the top class, is measured too.
     """
     labels = np.asarray(labels, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -186,6 +188,9 @@ def classification_metrics(
             "specificity": float(tn / (~is_mel).sum()) if (~is_mel).any() else float("nan"),
             "auc": aucs[mel],
         }
+        if melanoma_threshold is not None:
+            flags = probabilities[:, mel] >= melanoma_threshold
+            result["melanoma_flag"] = {"threshold": float(melanoma_threshold), **flag_metrics(labels, flags, mel)}
     return result
 
 

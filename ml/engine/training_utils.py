@@ -1,9 +1,7 @@
-"""Training helpers: class weights, layer freezing, weight EMA, thread tuning, LR schedule, validation."""
+"""Training helpers: class weights, layer freezing, thread tuning, validation numbers, checkpoints, stages."""
 
 from __future__ import annotations
 
-import copy
-import math
 import os
 import platform
 from pathlib import Path
@@ -14,8 +12,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ml.engine.architectures import HAM10000_CLASSES
-from ml.engine.augment import normalise, resize_batch, to_float
 from ml.engine.pretrained import PretrainedReport
 
 
@@ -43,27 +39,6 @@ def freeze_early_layers(model: nn.Module, blocks: int) -> list[str]:
             parameter.requires_grad_(False)
         frozen.append(name)
     return frozen
-
-
-class ModelEma:
-    """Exponential moving average of weights and buffers (with a short warm-up)."""
-
-    def __init__(self, model: nn.Module, decay: float) -> None:
-        self.module = copy.deepcopy(model).eval()
-        for parameter in self.module.parameters():
-            parameter.requires_grad_(False)
-        self.decay = decay
-        self.updates = 0
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for ema_value, value in zip(self.module.state_dict().values(), model.state_dict().values(), strict=True):
-            if ema_value.is_floating_point():
-                ema_value.mul_(decay).add_(value.detach(), alpha=1 - decay)
-            else:
-                ema_value.copy_(value)
 
 
 class ThreadTuner:
@@ -107,39 +82,8 @@ class ThreadTuner:
         return 1 if self.current == self.max_threads else self.max_threads
 
 
-def lr_at(step: int, total: int, warmup: int, peak: float, time_progress: float = 0.0) -> float:
-    """Linear warm-up, then cosine decay to 1% of the peak over steps (or time, if further along)."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = max((step - warmup) / max(1, total - warmup), time_progress)
-    return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
-@torch.inference_mode()
-def predict_tensor_logits(
-    model: nn.Module,
-    images: np.ndarray,
-    height: int,
-    width: int,
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
-    device: torch.device,
-    batch_size: int = 64,
-) -> np.ndarray:
-    """Logits of uint8 images (N x 3 x h x w, same aspect as height x width) for validation."""
-    model.eval()
-    out = []
-    for start in range(0, len(images), batch_size):
-        batch = resize_batch(to_float(torch.from_numpy(images[start : start + batch_size])), height, width)
-        batch = normalise(batch, mean, std).to(device).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
-            logits = model(batch)
-        out.append(logits.float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(HAM10000_CLASSES)), dtype=np.float32)
-
-
 def quick_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """Validation numbers logged every epoch."""
+    """Validation numbers logged every epoch (scikit-learn's, through ``classification_metrics``)."""
     from ml.engine.metrics import classification_metrics
 
     log_probs = torch.log_softmax(torch.from_numpy(logits), dim=1)
@@ -152,6 +96,42 @@ def quick_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         "val_mel_sensitivity": m["melanoma"]["sensitivity"],
         "val_auc_macro": m["auc_macro"],
     }
+
+
+def weighted_soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against soft targets (label smoothing, mixup, distillation), class-weighted.
+
+    Each sample's loss is weighted by its target's class weight and the batch mean is divided by
+    the mean weight, so with hard targets this equals ``nn.CrossEntropyLoss(weight=weights)``.
+    """
+    per_sample = -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
+    sample_weights = targets @ weights
+    return (per_sample * sample_weights).sum() / sample_weights.sum()
+
+
+def smooth_one_hot(labels: torch.Tensor, classes: int, smoothing: float) -> torch.Tensor:
+    """One-hot targets with ``smoothing`` spread evenly over all classes (as ``label_smoothing`` does)."""
+    off = smoothing / classes
+    return F.one_hot(labels, classes).float() * (1.0 - smoothing) + off
+
+
+class Checkpoint:
+    """Everything needed to continue a run after its last finished epoch (``runs/NAME/last.pt``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def save(self, **state: Any) -> None:
+        # Written beside and renamed, so a run killed mid-write leaves the previous checkpoint whole.
+        partial = self.path.with_suffix(".partial")
+        torch.save(state, partial)
+        partial.replace(self.path)
+
+    def load(self, device: torch.device) -> dict[str, Any]:
+        return torch.load(self.path, map_location=device, weights_only=False)
 
 
 def hardware_description(device: torch.device) -> dict[str, Any]:
@@ -216,15 +196,15 @@ def earlier_stages_of(path: str) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "ModelEma",
+    "Checkpoint",
     "ThreadTuner",
     "class_weights",
     "earlier_stages_of",
     "freeze_early_layers",
     "hardware_description",
     "init_from_model",
-    "lr_at",
-    "predict_tensor_logits",
     "quick_metrics",
     "selection_score",
+    "smooth_one_hot",
+    "weighted_soft_cross_entropy",
 ]

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from clinic.models import Clinic, Membership
 from lesions.models import Lesion, Patient
-from tests.ml.engine.conftest import write_tiny_model as engine_tiny_model
+from tests.ml.engine.synthetic import write_tiny_model as engine_tiny_model
 
 SAMPLE = Path(__file__).resolve().parents[2] / "lesions" / "fixtures" / "ham10000_sample" / "images"
 

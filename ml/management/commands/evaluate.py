@@ -27,7 +27,8 @@ class Command(BaseCommand):
         from ml.services import manifest_path_by_name
 
         try:
-            options["model"] = [str(manifest_path_by_name(name)) for name in options["model"]]
+            # Without --model: the analysis the app runs by default.
+            options["model"] = [str(manifest_path_by_name(name)) for name in options["model"] or [None]]
             run_from_args(argparse.Namespace(**options), out=self.stdout)
         except (ManifestError, DataError, FileNotFoundError) as exc:
             raise CommandError(str(exc)) from exc

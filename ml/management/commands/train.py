@@ -17,7 +17,7 @@ class Command(BaseCommand):
     help = "Train a classifier on a HAM10000-layout folder and write weights + manifest to ML_WEIGHTS_DIR."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from ml.engine.train import build_parser
+        from ml.engine.train_config import build_parser
 
         # Reuse the engine's options so the two entry points cannot drift apart.
         for action in build_parser()._actions:
@@ -32,7 +32,8 @@ class Command(BaseCommand):
             parser.add_argument(*action.option_strings, **kwargs)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ml.engine.train import build_parser, config_from_args, train
+        from ml.engine.train import train
+        from ml.engine.train_config import build_parser, config_from_args
 
         argv: list[str] = []
         for action in build_parser()._actions:

@@ -14,7 +14,7 @@ from ml.engine.evaluate import predict_logits
 from ml.engine.manifest import Manifest
 from ml.engine.metrics import classification_metrics
 from ml.engine.train import train
-from tests.ml.engine.test_train import make_ham_folder, tiny_config
+from tests.ml.engine.synthetic import make_ham_folder, tiny_config
 
 
 def test_a_recall_floor_raises_only_that_class_by_the_smallest_step() -> None:

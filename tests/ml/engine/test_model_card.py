@@ -10,7 +10,7 @@ import pytest
 from ml.engine.evaluate import evaluate
 from ml.engine.model_card import build, main, pct, target_verdict
 from ml.engine.train import train
-from tests.ml.engine.test_train import make_ham_folder, tiny_config
+from tests.ml.engine.synthetic import make_ham_folder, tiny_config
 
 
 @pytest.fixture(scope="module")

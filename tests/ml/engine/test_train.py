@@ -2,82 +2,26 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from ml.engine.architectures import HAM10000_CLASSES
-from ml.engine.augment import AugmentConfig, augment_batch, tta_views
+from ml.engine.augment import AugmentConfig, augment_batch
 from ml.engine.calibration import softmax
 from ml.engine.evaluate import evaluate, predict_logits
 from ml.engine.manifest import Manifest
-from ml.engine.train import TrainConfig, class_weights, config_from_args, lr_at, selection_score, train
-
-COLOURS = {
-    "akiec": (200, 90, 80),
-    "bcc": (230, 170, 170),
-    "bkl": (150, 110, 70),
-    "df": (170, 120, 110),
-    "mel": (40, 30, 30),
-    "nv": (110, 70, 50),
-    "vasc": (190, 30, 60),
-}
-
-
-def make_ham_folder(root: Path, per_class: int = 4) -> Path:
-    """A HAM10000-layout folder: images/, masks/ and the metadata CSV, with synthetic lesions."""
-    rng = np.random.default_rng(0)
-    (root / "images").mkdir(parents=True)
-    (root / "masks").mkdir()
-    rows = []
-    for dx in HAM10000_CLASSES:
-        for n in range(per_class):
-            image_id = f"ISIC_{dx}{n:03d}"
-            skin = tuple(int(c) for c in rng.integers(190, 235, 3))
-            image = Image.new("RGB", (80, 60), skin)
-            mask = Image.new("L", (80, 60), 0)
-            box = (int(rng.integers(10, 30)), int(rng.integers(8, 20)), int(rng.integers(50, 70)), 50)
-            ImageDraw.Draw(image).ellipse(box, fill=COLOURS[dx])
-            ImageDraw.Draw(mask).ellipse(box, fill=255)
-            image.save(root / "images" / f"{image_id}.jpg", quality=90)
-            mask.save(root / "masks" / f"{image_id}_segmentation.png")
-            rows.append([f"HAM_{dx}{n:03d}", image_id, dx, "histo", "50.0", "female", "back"])
-    with (root / "HAM10000_metadata.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["lesion_id", "image_id", "dx", "dx_type", "age", "sex", "localization"])
-        writer.writerows(rows)
-    return root
+from ml.engine.train import build_scheduler, class_weights, config_from_args, selection_score, train
+from ml.engine.views import VIEWS, apply_view, undo_view
+from tests.ml.engine.synthetic import make_ham_folder, tiny_config
 
 
 @pytest.fixture(scope="module")
 def ham_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_ham_folder(tmp_path_factory.mktemp("ham"))
-
-
-def tiny_config(ham_folder: Path, tmp_path: Path, **overrides: object) -> TrainConfig:
-    values: dict[str, object] = {
-        "arch": "tf_efficientnet_lite0",
-        "data": str(ham_folder),
-        "output": "tiny",
-        "out_dir": str(tmp_path / "weights"),
-        "runs_dir": str(tmp_path / "runs"),
-        "epochs": 1,
-        "batch_size": 4,
-        "image_size": (48, 64),
-        "max_steps": 2,
-        "pretrained": "none",
-        "threads": 1,
-        "eval_batch_size": 16,
-        "progress": False,
-        "command": "pytest",
-    }
-    values.update(overrides)
-    return TrainConfig(**values)  # type: ignore[arg-type]
 
 
 def test_two_step_training_writes_a_loadable_evaluated_model(ham_folder: Path, tmp_path: Path) -> None:
@@ -159,10 +103,19 @@ def test_class_weights_soften_inverse_frequency() -> None:
 
 
 def test_schedule_warms_up_then_decays() -> None:
-    assert lr_at(0, 100, 10, 1.0) == pytest.approx(0.1)
-    assert lr_at(10, 100, 10, 1.0) == pytest.approx(1.0)
-    assert lr_at(99, 100, 10, 1.0) < 0.05
-    assert lr_at(20, 100, 10, 1.0, time_progress=1.0) == pytest.approx(0.01)
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = build_scheduler(optimizer, total_steps=100, warmup=10, lr=1.0)
+
+    def lr_at(update: int) -> float:
+        scheduler.step_update(num_updates=update)
+        return float(optimizer.param_groups[0]["lr"])
+
+    assert lr_at(0) == pytest.approx(0.01)  # warm-up starts at 1% of the peak
+    assert lr_at(5) == pytest.approx(0.01 + 0.99 * 5 / 10)
+    assert lr_at(10) == pytest.approx(1.0)
+    assert lr_at(99) < 0.05
+    # Training feeds the further along of updates and the time budget: at the end, the floor.
+    assert lr_at(100) == pytest.approx(0.01)
 
 
 def test_augmentations_keep_shape_range_and_vary() -> None:
@@ -187,8 +140,11 @@ def test_augmentations_keep_shape_range_and_vary() -> None:
     flat = torch.full((1, 3, 30, 40), 128, dtype=torch.uint8)
     out = augment_batch(flat, 30, 40, still, generator)
     assert torch.allclose(out, torch.full_like(out, 128 / 255), atol=1e-4)
-    views = tta_views(torch.arange(6.0).view(1, 1, 2, 3), 8)
+    image = torch.arange(6.0).view(1, 1, 2, 3)
+    views = [apply_view(image, name) for name in VIEWS]
     assert len(views) == 8 and views[4].shape == (1, 1, 3, 2)
+    assert len({tuple(v.flatten().tolist()) + tuple(v.shape) for v in views}) == 8
+    assert all(torch.equal(undo_view(v, name), image) for v, name in zip(views, VIEWS, strict=True))
 
 
 def test_distillation_from_a_teacher_manifest(ham_folder: Path, tmp_path: Path) -> None:
