@@ -176,9 +176,10 @@ class CrossValidatedFusion:
 
 
 def grouped_folds(labels: np.ndarray, groups: Sequence[str], folds: int, seed: int) -> list[np.ndarray]:
-    """Test indices of ``folds`` lesion-grouped, class-stratified folds."""
+    """Test indices of ``folds`` lesion-grouped, class-stratified folds (fewer when every class is smaller)."""
     from sklearn.model_selection import StratifiedGroupKFold
 
+    folds = max(2, min(folds, int(np.bincount(labels).max())))
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     return [test for _, test in splitter.split(np.zeros(len(labels)), labels, groups)]
 

@@ -1,0 +1,62 @@
+"""The ensemble builder chooses on validation, and the app's runtime reproduces its test numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ml.engine.build_ensemble import main as build_main
+from ml.engine.ensemble import Ensemble, EnsembleManifest, load_manifest
+from ml.engine.evaluate import evaluate
+from ml.engine.train import train
+from tests.ml.engine.synthetic import make_ham_folder, tiny_config
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("build")
+    ham = make_ham_folder(root / "ham", per_class=12)
+    first = train(tiny_config(ham, root, output="first", max_steps=2))
+    split = str(Path(first.manifest_path).with_name("first.split.json"))
+    train(tiny_config(ham, root, output="second", arch="tf_efficientnet_lite1", max_steps=2, split_file=split))
+    return ham, root / "weights"
+
+
+def test_build_writes_an_ensemble_the_app_reproduces(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    ham, weights = trained
+    code = build_main(
+        [
+            "--data", str(ham), "--members", "first", "second", "--output", "tiny_ensemble",
+            "--out-dir", str(weights), "--cache", str(tmp_path / "cache"), "--max-ms", "100000",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    manifest = load_manifest(weights / "tiny_ensemble.json")
+    assert isinstance(manifest, EnsembleManifest)
+    report = json.loads((weights / "reports" / "tiny_ensemble.build.json").read_text())
+    assert report["chosen"] == manifest.training["choice"]["description"]
+    levers = [row["lever"] for row in report["ablation"]]
+    assert levers[0] == "chosen analysis" and any(lever.startswith("backbone") for lever in levers)
+    assert all("test" in row and "val" in row for row in report["ablation"])
+    assert manifest.melanoma_threshold is not None
+
+    # What the builder measured on the test split is what the app's runtime gives on it.
+    built = manifest.metrics["test"]["metrics"]
+    measured = evaluate(manifest.path, ham / "images", ham / "HAM10000_metadata.csv", split="test")  # type: ignore[arg-type]
+    assert measured.metrics["confusion_matrix"] == built["confusion_matrix"]
+    assert measured.metrics["melanoma_flag"]["sensitivity"] == pytest.approx(built["melanoma_flag"]["sensitivity"])
+    assert measured.metrics["melanoma_flag"]["specificity"] == pytest.approx(built["melanoma_flag"]["specificity"])
+    assert measured.members == [m["name"] for m in manifest.members]
+    with Ensemble.from_manifest(manifest) as ensemble:
+        assert len(ensemble.models) == len(manifest.members)
+
+
+def test_members_from_another_split_are_refused(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    ham, weights = trained
+    other = train(tiny_config(ham, tmp_path, output="other", max_steps=1, seed=7, out_dir=str(weights)))
+    assert other.manifest_path.is_file()
+    code = build_main(["--data", str(ham), "--members", "first", "other", "--output", "x", "--out-dir", str(weights)])
+    assert code == 2
+    assert not (weights / "x.json").exists()
