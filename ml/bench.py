@@ -52,7 +52,7 @@ from ml.bench_support import (
 from ml.engine.architectures import target_layer
 from ml.engine.classifier import Classifier, configure_torch_threads
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, find_manifests
-from ml.engine.preprocess import open_oriented, prepare_image
+from ml.engine.preprocess import open_oriented, prepare_model_input
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = SHIPPED_WEIGHTS_DIR
@@ -99,7 +99,7 @@ class Report:
 def model_input(classifier: Classifier, path: Path) -> torch.Tensor:
     """A photo's preprocessed input as the classifier feeds it to the model (batch of 1)."""
     with Image.open(path) as photo:
-        tensor = prepare_image(photo, classifier.preprocess_config).tensor.unsqueeze(0)
+        tensor = prepare_model_input(photo, classifier.preprocess_config).tensor.unsqueeze(0)
     return tensor.contiguous(memory_format=torch.channels_last) if classifier.channels_last else tensor
 
 

@@ -91,16 +91,6 @@ def encode_png(image: np.ndarray, compression: int = 3, params: Sequence[int] = 
     return buffer.tobytes()
 
 
-def cam_png(cam: np.ndarray, max_side: int | None = CAM_PNG_MAX_SIDE) -> bytes:
-    """The raw map as a small 8-bit grayscale PNG (long side at most ``max_side``), for client-side blending."""
-    height, width = cam.shape
-    size = fit_size(width, height, max_side)
-    small = np.asarray(cam, dtype=np.float32)
-    if size != (width, height):
-        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-    return encode_png(cam_to_uint8(small), compression=CAM_PNG_COMPRESSION)
-
-
 def overlay_png(
     photo: np.ndarray,
     cam: np.ndarray,
@@ -121,7 +111,6 @@ __all__ = [
     "OVERLAY_MAX_SIDE",
     "OVERLAY_PNG_PARAMS",
     "blend",
-    "cam_png",
     "cam_to_uint8",
     "colorize",
     "encode_png",

@@ -8,7 +8,6 @@ import pytest
 
 from ml.engine.overlay import (
     blend,
-    cam_png,
     cam_to_uint8,
     colorize,
     encode_png,
@@ -78,15 +77,6 @@ def test_overlay_png_has_the_photo_size() -> None:
     photo = np.zeros((30, 50, 3), dtype=np.uint8)
     png = overlay_png(photo, np.zeros((30, 50), dtype=np.float32))
     assert decode(png).shape == (30, 50, 3)
-
-
-def test_cam_png_is_small_grayscale_at_the_map_aspect() -> None:
-    cam = np.zeros((3000, 4000), dtype=np.float32)
-    cam[:, 2000:] = 1.0
-    gray = decode(cam_png(cam, max_side=256))
-    assert gray.shape == (192, 256) and gray.dtype == np.uint8
-    assert gray[:, :120].max() == 0 and gray[:, 136:].min() == 255
-    assert decode(cam_png(np.full((20, 10), 0.5, dtype=np.float32))).shape == (20, 10)
 
 
 def test_fit_size() -> None:
