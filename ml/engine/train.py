@@ -192,8 +192,8 @@ def train_one_epoch(
         step_start = time.time()
         index = np.sort(order[b * config.batch_size : (b + 1) * config.batch_size])
         labels = torch.from_numpy(train_set.labels[index]).to(device)
-        images = augment_batch(torch.from_numpy(train_set.images[index]), height, width, augment, loop.generator)
-        batch = normalise(images, mean, std).to(device, non_blocking=True)
+        raw = torch.from_numpy(train_set.images[index]).to(device, non_blocking=True)
+        batch = normalise(augment_batch(raw, height, width, augment, loop.generator), mean, std)
         if loop.mixup is not None and len(index) % 2 == 0:
             batch, targets = loop.mixup(batch, labels)
         else:
@@ -442,6 +442,10 @@ def finalize(
         training=recipe,
         split_file=split_name,
     )
+    if not config.calibrate_and_evaluate:
+        # e.g. on a GPU machine: calibration and the test split are measured later on the CPU.
+        print(f"wrote {manifest_path} (not calibrated, not evaluated)", flush=True)
+        return TrainResult(manifest_path=manifest_path, best_epoch=-1, best_val={})
     images_dir = config.data_dir / IMAGES_DIR
     choice = CalibrationChoice(
         fit_logit_bias=config.fit_logit_bias,

@@ -71,6 +71,9 @@ class TrainConfig:
     distill_temperature: float = 2.0
     fp16_weights: bool = False
     fit_logit_bias: bool = True
+    # Calibrate on validation and evaluate the test split after training (off on a GPU machine:
+    # those run on the CPU afterwards with ``python -m ml.engine.calibrate --evaluate-test``).
+    calibrate_and_evaluate: bool = True
     tta_test: bool = False
     threads: int | None = None
     eval_batch_size: int = 64
@@ -160,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fp16-weights", action="store_true", help="store the weights as float16")
     parser.add_argument("--no-logit-bias", action="store_true", help="do not fit a per-class logit bias")
     parser.add_argument("--tta-test", action="store_true", help="also report test metrics with TTA")
+    parser.add_argument(
+        "--no-finalize", action="store_true", help="write weights + manifest only (calibrate/evaluate later)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
@@ -207,6 +213,7 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
         ema_decay=args.ema_decay,
         fp16_weights=args.fp16_weights,
         fit_logit_bias=not args.no_logit_bias,
+        calibrate_and_evaluate=not args.no_finalize,
         tta_test=args.tta_test,
         threads=args.threads,
         progress=not args.no_progress,

@@ -204,3 +204,30 @@ def test_selection_score_mean_weighs_accuracy_and_balanced_accuracy() -> None:
     assert selection_score(entry, "mean") == pytest.approx(0.75)
     with pytest.raises(ValueError, match="unknown selection metric"):
         selection_score(entry, "auc")
+
+
+def test_distillation_from_an_ensemble_teacher_averages_its_members(ham_folder: Path, tmp_path: Path) -> None:
+    from ml.engine.gpu_recipe import _mean_teacher
+    from ml.engine.train import _teacher_probabilities
+
+    for seed, name in ((0, "a"), (1, "b")):
+        train(tiny_config(ham_folder, tmp_path, output=name, max_steps=1, seed=seed, fit_logit_bias=False))
+    weights = tmp_path / "weights"
+    teacher = _mean_teacher(weights, ["a", "b"])
+    config = tiny_config(ham_folder, tmp_path, output="student", teacher=str(teacher))
+    from ml.engine.data import InMemoryDataset, read_metadata
+
+    records = read_metadata(ham_folder / "HAM10000_metadata.csv")[:5]
+    dataset = InMemoryDataset.from_records(ham_folder / "images", records)
+    mean = _teacher_probabilities(config, dataset, torch.device("cpu"))
+    single = [
+        _teacher_probabilities(
+            tiny_config(ham_folder, tmp_path, teacher=str(weights / f"{n}.json")), dataset, torch.device("cpu")
+        )
+        for n in ("a", "b")
+    ]
+    assert mean.shape == (5, 7)
+    assert np.allclose(mean.sum(axis=1), 1.0, atol=1e-5)
+    assert np.allclose(mean, (single[0] + single[1]) / 2, atol=1e-5)
+    student = train(config)
+    assert Manifest.load(student.manifest_path).training["config"]["teacher"] == str(teacher)
