@@ -107,6 +107,8 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         RESOLVED = "resolved", "Resolved"
 
     class Diagnosis(models.TextChoices):
+        # The records' vocabulary: the analysis' 7 classes (tests/lesions/test_models.py holds the
+        # codes equal to ml.engine.architectures.HAM10000_CLASSES, which records cannot import) and other.
         AKIEC = "akiec", "Actinic keratosis / Bowen's disease"
         BCC = "bcc", "Basal cell carcinoma"
         BKL = "bkl", "Benign keratosis"
