@@ -1,14 +1,23 @@
-"""API tokens: a clinician exchanges username and password for a token, and revokes it to log out.
+"""What every part of the REST API shares: tokens, errors, the scoped viewset base.
 
-One DRF token per user. Obtaining it again returns the same token until it is revoked; after
-that, requests carrying the old token answer 401.
+API tokens: a clinician exchanges username and password for a token, and revokes it to log
+out. One DRF token per user. Obtaining it again returns the same token until it is revoked;
+after that, requests carrying the old token answer 401.
+
+Errors: a service refuses a write with Django's ``ValidationError`` (the model's own rules);
+``exception_handler`` answers it with a 400 of field messages, like a serializer's.
+
+Reads: ``ScopedViewSet.get_object`` goes through the one access check (404 for other clinics).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from auditlog.context import auditlog_value
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -16,9 +25,94 @@ from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.viewsets import GenericViewSet
+
+from clinic.selectors import get_for_user_or_404
 
 REVOKED = OpenApiResponse(description="The token is revoked; requests that carry it now answer 401.")
 UNAUTHENTICATED = OpenApiResponse(description="No valid token or session.")
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+NOT_FOUND = OpenApiResponse(ErrorSerializer, description="Not found, or a record of another clinic.")
+BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="Field name → list of messages.")
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus: a model's ``ValidationError`` from a service is a 400 with field messages."""
+    if isinstance(exc, DjangoValidationError):
+        detail = serializers.as_serializer_error(exc)
+        if "__all__" in detail:
+            detail["non_field_errors"] = detail.pop("__all__")
+        exc = serializers.ValidationError(detail)
+    return drf_exception_handler(exc, context)
+
+
+# --- viewsets ------------------------------------------------------------------------------
+
+
+def uuid_path(name: str, description: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.UUID, OpenApiParameter.PATH, description=description)
+
+
+def absolute_url(serializer: serializers.Serializer, url: str) -> str:
+    request = serializer.context.get("request")
+    return request.build_absolute_uri(url) if request is not None else url
+
+
+def request_user(serializer: serializers.Serializer) -> Any:
+    request = serializer.context.get("request")
+    return getattr(request, "user", None)
+
+
+class ScopedViewSet(GenericViewSet):
+    lookup_field = "uuid"
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # The audit middleware runs before DRF authenticates: name token callers as the actor
+        # of the entries this request writes (session callers are already known to it).
+        context = auditlog_value.get(None)
+        if context is not None and context.get("actor") is None and request.user.is_authenticated:
+            context["actor"] = request.user
+
+    def get_object(self) -> Any:
+        """The row named in the URL, through the one access check (404 for other clinics)."""
+        queryset = self.filter_queryset(self.get_queryset())
+        lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
+        instance = get_for_user_or_404(queryset.model, self.request.user, lookup, queryset)
+        self.check_object_permissions(self.request, instance)
+        return instance
+
+    def _fake(self) -> bool:
+        # drf-spectacular builds the views without a request user to read their shapes.
+        return getattr(self, "swagger_fake_view", False)
+
+
+class FileViewSetMixin:
+    """File actions answer with the file whatever the Accept header; errors stay JSON."""
+
+    file_actions: frozenset[str] = frozenset()
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        action_name = getattr(self, "action", None)
+        return super().perform_content_negotiation(request, force=force or action_name in self.file_actions)  # type: ignore[misc]
+
+
+def binary_responses(*content_types: str) -> dict[Any, Any]:
+    responses: dict[Any, Any] = {(200, content_type): OpenApiTypes.BINARY for content_type in content_types}
+    responses[404] = NOT_FOUND
+    return responses
+
+
+# --- tokens --------------------------------------------------------------------------------
 
 
 class TokenSerializer(serializers.Serializer):

@@ -47,12 +47,19 @@ def scoped(model: type[M], user: Any, queryset: QuerySet[M] | None = None) -> Qu
     return qs.filter(**{f"{path}_id__in" if path else "id__in": clinic_ids})
 
 
-def get_for_user_or_404(model: type[M], user: Any, uuid: UUID | str, queryset: QuerySet[M] | None = None) -> M:
-    """One row by public UUID, or 404 if it does not exist or belongs to another clinic."""
+def get_for_user_or_404(
+    model: type[M], user: Any, uuid: UUID | str, queryset: QuerySet[M] | None = None, *, audit: bool = True
+) -> M:
+    """One row by public UUID, or 404 if it does not exist or belongs to another clinic.
+
+    ``audit=False`` leaves the read off the trail, for a caller that records it itself (a
+    status poll records one read per page view, not one per poll).
+    """
     try:
         instance = scoped(model, user, queryset).get(uuid=uuid)
     except (model.DoesNotExist, ValueError, ValidationError) as exc:  # type: ignore[attr-defined]
         # A malformed id string makes the UUIDField raise ValidationError: same 404 as a missing row.
         raise Http404(f"No {model._meta.verbose_name} found") from exc
-    audit_access(instance)  # every read of a record passes here, so every read is on the trail
+    if audit:
+        audit_access(instance)  # every read of a record passes here, so every read is on the trail
     return instance

@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import forms
 from django.forms import formset_factory
-from django.utils import timezone
 
 from clinic.models import Clinic
 from lesions.imaging import ImageRejected
 from lesions.models import Lesion, LesionImage, Patient
-from lesions.services import image_prepare
+from lesions.services import photo_sanitize
 
 
 class DateInput(forms.DateInput):
@@ -23,6 +21,8 @@ class DateInput(forms.DateInput):
 
 
 class PatientForm(forms.ModelForm):
+    """A patient's details; the record number rule is Patient.clean()'s, run by ModelForm validation."""
+
     class Meta:
         model = Patient
         fields = [
@@ -47,20 +47,6 @@ class PatientForm(forms.ModelForm):
                 self.fields["clinic"].initial = clinics.first()
                 self.fields["clinic"].widget = forms.HiddenInput()
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        clinic = cleaned.get("clinic") or getattr(self.instance, "clinic", None)
-        mrn = cleaned.get("medical_record_number")
-        if clinic and mrn:
-            clash = Patient.objects.filter(clinic=clinic, medical_record_number=mrn).exclude(pk=self.instance.pk)
-            if clash.exists():
-                self.add_error("medical_record_number", "Another patient of this clinic has this record number.")
-        return cleaned
-
-    def validate_unique(self) -> None:
-        # The clinic field may be absent (edit) so the per-clinic check is done in clean().
-        pass
-
 
 class LesionForm(forms.ModelForm):
     class Meta:
@@ -75,7 +61,7 @@ class LesionForm(forms.ModelForm):
             "diagnosis_date",
         ]
         widgets = {"diagnosis_date": DateInput()}
-        # The diagnosis rule lives in Lesion.clean(), which ModelForm validation runs.
+        # The diagnosis rules live in Lesion.clean(), which ModelForm validation runs.
 
 
 class HistopathologyForm(forms.ModelForm):
@@ -93,12 +79,6 @@ class HistopathologyForm(forms.ModelForm):
             self.fields[name].required = True
         if not self.instance.diagnosis_confirmation:
             self.initial["diagnosis_confirmation"] = Lesion.Confirmation.HISTOPATHOLOGY
-
-    def clean_diagnosis_date(self) -> dt.date:
-        value = self.cleaned_data["diagnosis_date"]
-        if value > timezone.localdate():
-            raise forms.ValidationError("The date of confirmation cannot be in the future.")
-        return value
 
 
 class VisitForm(forms.Form):
@@ -133,7 +113,7 @@ class PhotoForm(forms.Form):
         if not upload:
             return None
         try:
-            return image_prepare(upload)
+            return photo_sanitize(upload)
         except ImageRejected as exc:
             raise forms.ValidationError(str(exc)) from exc
 

@@ -118,6 +118,25 @@ def idempotent_call(*, user: Any, key: str, fingerprint: str, perform: Callable[
     return StoredResponse(status=status, body=body, replayed=False)
 
 
+def idempotent_request(*, request: Any, perform: Callable[[], tuple[int, Any]]) -> StoredResponse:
+    """Carry out a request once per ``Idempotency-Key`` header; without the header, just carry it out.
+
+    ``request`` is the incoming request (its user, method, path, form fields and files make
+    the fingerprint); ``perform`` validates and does the work, returning ``(status, json_body)``.
+    Raises IdempotencyKeyInvalid for a malformed header and IdempotencyKeyReused for a key
+    used by a different request.
+    """
+    header = request.headers.get(HEADER)
+    if header is None:
+        status, body = perform()
+        return StoredResponse(status=status, body=body, replayed=False)
+    key = idempotency_key_clean(header)
+    files = {name: request.FILES.getlist(name) for name in request.FILES}
+    fields = {name: request.data.getlist(name) for name in request.data if name not in files}
+    fingerprint = request_fingerprint(method=request.method or "POST", path=request.path, fields=fields, files=files)
+    return idempotent_call(user=request.user, key=key, fingerprint=fingerprint, perform=perform)
+
+
 def idempotency_keys_purge(older_than: dt.timedelta | None = None) -> int:
     """Delete keys first used longer ago than ``older_than`` (default IDEMPOTENCY_KEY_TTL_HOURS)."""
     if older_than is None:

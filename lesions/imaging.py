@@ -39,7 +39,7 @@ class ImageRejected(ValueError):
 
 
 @dataclass(frozen=True)
-class PreparedImage:
+class SanitizedPhoto:
     content: bytes
     extension: str
     content_type: str
@@ -53,7 +53,7 @@ def _megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB"
 
 
-def prepare_image(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_heif: bool = False) -> PreparedImage:
+def sanitize_photo(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_heif: bool = False) -> SanitizedPhoto:
     """Check an uploaded photo and return the cleaned copy to store, or raise ImageRejected."""
     upload.seek(0, 2)
     size = upload.tell()
@@ -117,7 +117,7 @@ def prepare_image(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_h
     else:
         rgb.save(out, "PNG", **save_args)
     content = out.getvalue()
-    return PreparedImage(
+    return SanitizedPhoto(
         content=content,
         extension=extension,
         content_type=content_type,

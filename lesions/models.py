@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from datetime import date
 
 from auditlog.registry import auditlog
@@ -42,6 +43,7 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
     notes = models.TextField(blank=True)
 
     CLINIC_PATH = "clinic"
+    MRN_TAKEN = "Another patient of this clinic has this record number."
 
     class Meta:
         ordering = ["last_name", "first_name"]
@@ -73,6 +75,18 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
     def get_absolute_url(self) -> str:
         return reverse("patient-detail", args=[self.uuid])
 
+    def clean(self) -> None:
+        super().clean()
+        if self.clinic_id and self.medical_record_number:
+            clash = Patient.objects.filter(clinic_id=self.clinic_id, medical_record_number=self.medical_record_number)
+            if clash.exclude(pk=self.pk).exists():
+                raise ValidationError({"medical_record_number": self.MRN_TAKEN})
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        # The record number rule is clean()'s, with its message on the field: the unique
+        # constraint stays the database's guard and is not checked a second time here.
+        super().validate_constraints(exclude={*(exclude or ()), "medical_record_number"})
+
 
 class Lesion(ClinicAuditMixin, TimeStampedModel):
     class BodySite(models.TextChoices):
@@ -93,6 +107,8 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         RESOLVED = "resolved", "Resolved"
 
     class Diagnosis(models.TextChoices):
+        # The records' vocabulary: the analysis' 7 classes (tests/lesions/test_models.py holds the
+        # codes equal to ml.engine.architectures.HAM10000_CLASSES, which records cannot import) and other.
         AKIEC = "akiec", "Actinic keratosis / Bowen's disease"
         BCC = "bcc", "Basal cell carcinoma"
         BKL = "bkl", "Benign keratosis"
@@ -136,22 +152,20 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
     def get_absolute_url(self) -> str:
         return reverse("lesion-detail", args=[self.uuid])
 
-    @staticmethod
-    def diagnosis_errors(diagnosis: str, confirmation: str) -> dict[str, str]:
-        """The one rule for a confirmed diagnosis (forms, API and the database constraint agree).
-
-        A diagnosis needs to say how it was confirmed, and "confirmed by" needs a diagnosis.
-        """
-        errors = {}
-        if diagnosis and not confirmation:
-            errors["diagnosis_confirmation"] = "Say how the diagnosis was confirmed."
-        if confirmation and not diagnosis:
-            errors["diagnosis"] = "Choose the confirmed diagnosis, or clear how it was confirmed."
-        return errors
-
     def clean(self) -> None:
+        """The rules of a confirmed diagnosis, for pages and API alike (the database constraint agrees).
+
+        A diagnosis needs to say how it was confirmed, "confirmed by" needs a diagnosis, and
+        the date of confirmation cannot be in the future.
+        """
         super().clean()
-        errors = self.diagnosis_errors(self.diagnosis, self.diagnosis_confirmation)
+        errors = {}
+        if self.diagnosis and not self.diagnosis_confirmation:
+            errors["diagnosis_confirmation"] = "Say how the diagnosis was confirmed."
+        if self.diagnosis_confirmation and not self.diagnosis:
+            errors["diagnosis"] = "Choose the confirmed diagnosis, or clear how it was confirmed."
+        if self.diagnosis_date and self.diagnosis_date > timezone.localdate():
+            errors["diagnosis_date"] = "The date of confirmation cannot be in the future."
         if errors:
             raise ValidationError(errors)
 
@@ -213,10 +227,6 @@ class LesionImage(ClinicAuditMixin, TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.get_image_type_display()} of {self.lesion.label} on {self.visit.date:%Y-%m-%d}"
-
-    @property
-    def uploaded_at(self):
-        return self.created_at
 
     def get_absolute_url(self) -> str:
         return reverse("lesion-image-file", args=[self.uuid])

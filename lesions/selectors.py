@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from clinic.selectors import scoped
-from lesions.models import Lesion, LesionImage, Patient, Visit
+from lesions.models import Patient
 
 
 def patient_list(user: Any, *, search: str = "") -> QuerySet[Patient]:
@@ -24,24 +24,3 @@ def patient_list(user: Any, *, search: str = "") -> QuerySet[Patient]:
     return qs.annotate(lesion_count=Count("lesions", distinct=True), last_visit=Max("visits__date")).order_by(
         "last_name", "first_name", "pk"
     )
-
-
-def images_with_predictions() -> QuerySet[LesionImage]:
-    from ml.models import Prediction
-
-    return LesionImage.objects.select_related("visit", "lesion").prefetch_related(
-        Prefetch(
-            "predictions",
-            queryset=Prediction.objects.select_related("model_version").order_by(
-                "-model_version__is_default", "model_version__name"
-            ),
-        )
-    )
-
-
-def lesion_images(lesion: Lesion) -> QuerySet[LesionImage]:
-    return images_with_predictions().filter(lesion=lesion).order_by("visit__date", "created_at")
-
-
-def visit_images(visit: Visit) -> QuerySet[LesionImage]:
-    return images_with_predictions().filter(visit=visit).order_by("lesion__label", "created_at")

@@ -1,4 +1,10 @@
-"""Writes that touch several rows or files: visits with their photos, lesion images."""
+"""Every write of patients, lesions, visits and photos: the pages and the API both call these.
+
+The rules are the models' (``full_clean``), so a form, a serializer and a service never
+disagree; a refused write raises Django's ``ValidationError`` with field messages. Photos are
+stored with their files (``atomic_with_files``) and announced with ``lesion_image_stored``,
+on which the analysis app queues its work.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +16,65 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from clinic.files import atomic_with_files, track_file
-from lesions.imaging import PreparedImage, prepare_image
+from clinic.models import Clinic
+from lesions.imaging import SanitizedPhoto, sanitize_photo
 from lesions.models import Lesion, LesionImage, Patient, Visit
+from lesions.signals import lesion_image_stored
+
+# --- patients ------------------------------------------------------------------------------
 
 
-@dataclass
-class PhotoUpload:
-    """One photo of a new visit: for an existing lesion, or one created on the spot."""
-
-    photo: PreparedImage | IO[bytes]
-    image_type: str = LesionImage.ImageType.DERMOSCOPIC
-    lesion: Lesion | None = None
-    new_lesion_label: str = ""
-    new_lesion_body_site: str = ""
-    new_lesion_body_site_detail: str = ""
+def _patient_save(patient: Patient) -> Patient:
+    patient.full_clean()
+    try:
+        with transaction.atomic():
+            patient.save()
+    except IntegrityError as exc:  # a concurrent write took the record number after full_clean
+        raise ValidationError({"medical_record_number": [Patient.MRN_TAKEN]}) from exc
+    return patient
 
 
-def image_prepare(photo: PreparedImage | IO[bytes], *, allow_heif: bool = False) -> PreparedImage:
+def patient_create(*, clinic: Clinic, **fields: Any) -> Patient:
+    return _patient_save(Patient(clinic=clinic, **fields))
+
+
+def patient_update(*, patient: Patient, **fields: Any) -> Patient:
+    for name, value in fields.items():
+        setattr(patient, name, value)
+    return _patient_save(patient)
+
+
+# --- lesions -------------------------------------------------------------------------------
+
+
+def lesion_create(*, patient: Patient, **fields: Any) -> Lesion:
+    """A new lesion: label and body site, and optionally status and a confirmed diagnosis."""
+    lesion = Lesion(patient=patient, **fields)
+    lesion.full_clean()
+    lesion.save()
+    return lesion
+
+
+def lesion_update(*, lesion: Lesion, **fields: Any) -> Lesion:
+    for name, value in fields.items():
+        setattr(lesion, name, value)
+    lesion.full_clean()
+    lesion.save()
+    return lesion
+
+
+# --- photos --------------------------------------------------------------------------------
+
+
+def photo_sanitize(photo: SanitizedPhoto | IO[bytes], *, allow_heif: bool = False) -> SanitizedPhoto:
     """Validate an uploaded file with the configured limits (raises ImageRejected)."""
-    if isinstance(photo, PreparedImage):
+    if isinstance(photo, SanitizedPhoto):
         return photo
-    return prepare_image(
+    return sanitize_photo(
         photo,
         max_bytes=settings.UPLOAD_MAX_BYTES,
         max_pixels=settings.UPLOAD_MAX_PIXELS,
@@ -40,64 +82,75 @@ def image_prepare(photo: PreparedImage | IO[bytes], *, allow_heif: bool = False)
     )
 
 
-def lesion_create(
-    *,
-    patient: Patient,
-    label: str,
-    body_site: str,
-    body_site_detail: str = "",
-    status: str = Lesion.Status.MONITORING,
-) -> Lesion:
-    lesion = Lesion(
-        patient=patient,
-        label=label,
-        body_site=body_site,
-        body_site_detail=body_site_detail,
-        status=status,
-    )
-    lesion.full_clean()
-    lesion.save()
-    return lesion
-
-
 def lesion_image_create(
     *,
     lesion: Lesion,
     visit: Visit,
-    photo: PreparedImage | IO[bytes],
+    photo: SanitizedPhoto | IO[bytes],
     image_type: str = LesionImage.ImageType.DERMOSCOPIC,
     uploaded_by: Any = None,
     allow_heif: bool = False,
 ) -> LesionImage:
-    """Store a validated photo of a lesion at a visit and queue its analysis."""
+    """Store a validated photo of a lesion at a visit; its analysis is queued by ``lesion_image_stored``."""
     if lesion.patient_id != visit.patient_id:
         raise ValidationError("The lesion and the visit belong to different patients.")
     if image_type not in LesionImage.ImageType.values:
         raise ValidationError(f"Unknown image type {image_type!r}.")
-    prepared = image_prepare(photo, allow_heif=allow_heif)
+    sanitized = photo_sanitize(photo, allow_heif=allow_heif)
     with atomic_with_files():
         image = LesionImage(
             lesion=lesion,
             visit=visit,
             image_type=image_type,
-            content_type=prepared.content_type,
-            width=prepared.width,
-            height=prepared.height,
-            file_size=len(prepared.content),
-            sha256=prepared.sha256,
+            content_type=sanitized.content_type,
+            width=sanitized.width,
+            height=sanitized.height,
+            file_size=len(sanitized.content),
+            sha256=sanitized.sha256,
             uploaded_by=uploaded_by if getattr(uploaded_by, "is_authenticated", False) else None,
         )
-        image.image.save(f"photo.{prepared.extension}", ContentFile(prepared.content), save=False)
+        image.image.save(f"photo.{sanitized.extension}", ContentFile(sanitized.content), save=False)
         track_file(image.image.name)
         image.save()
-        _queue_analysis(image)
+        lesion_image_stored.send(sender=LesionImage, image=image)
     return image
 
 
-def _queue_analysis(image: LesionImage) -> None:
-    from ml.services import predictions_create_for_image
+def lesion_image_upload(
+    *,
+    lesion: Lesion,
+    photo: SanitizedPhoto,
+    image_type: str,
+    uploaded_by: Any,
+    visit: Visit | None = None,
+) -> LesionImage:
+    """Store a photo of a lesion, at the given visit or at today's visit of the uploader."""
+    with atomic_with_files():
+        if visit is None:
+            visit = visit_for_today(patient=lesion.patient, clinician=uploaded_by)
+        return lesion_image_create(
+            lesion=lesion,
+            visit=visit,
+            photo=photo,
+            image_type=image_type,
+            uploaded_by=uploaded_by,
+            allow_heif=True,
+        )
 
-    predictions_create_for_image(image=image)
+
+# --- visits --------------------------------------------------------------------------------
+
+
+@dataclass
+class PhotoUpload:
+    """One photo of a new visit: for an existing lesion, or one created on the spot."""
+
+    photo: SanitizedPhoto | IO[bytes]
+    image_type: str = LesionImage.ImageType.DERMOSCOPIC
+    lesion: Lesion | None = None
+    new_lesion_label: str = ""
+    new_lesion_body_site: str = ""
+    new_lesion_body_site_detail: str = ""
 
 
 def visit_create(
@@ -109,7 +162,7 @@ def visit_create(
     photos: Sequence[PhotoUpload] = (),
 ) -> Visit:
     """Create a visit with its photos in one transaction: all are stored, or none."""
-    prepared = [image_prepare(p.photo) for p in photos]  # reject bad files before any write
+    sanitized = [photo_sanitize(p.photo) for p in photos]  # reject bad files before any write
     with atomic_with_files():
         visit = Visit(
             patient=patient,
@@ -120,7 +173,7 @@ def visit_create(
             visit.date = date
         visit.full_clean()
         visit.save()
-        for upload, photo in zip(photos, prepared, strict=True):
+        for upload, photo in zip(photos, sanitized, strict=True):
             lesion = upload.lesion
             if lesion is None:
                 lesion = lesion_create(
@@ -137,3 +190,16 @@ def visit_create(
                 uploaded_by=clinician,
             )
     return visit
+
+
+def visit_for_today(*, patient: Patient, clinician: Any) -> Visit:
+    """Today's visit of the patient by this clinician, created if there is none yet."""
+    with transaction.atomic():
+        # Two photos sent at once must land in one visit: lock the patient while choosing.
+        Patient.objects.select_for_update().only("pk").get(pk=patient.pk)
+        visit = (
+            Visit.objects.filter(patient=patient, clinician=clinician, date=timezone.localdate())
+            .order_by("created_at")
+            .first()
+        )
+        return visit or visit_create(patient=patient, clinician=clinician)

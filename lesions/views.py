@@ -1,11 +1,21 @@
+"""Pages of the records: patient list and forms, lesion forms, the new-visit form, photo files.
+
+Pages that show records with their analyses (patient, lesion history, visit) are ``followup``'s.
+Forms check what was typed; every write goes through ``lesions.services``, the same functions
+the API calls, so the model's rules decide in both.
+"""
+
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import IntegrityError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,13 +23,22 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.audit import audit_access_many
 from clinic.files import stream_file
-from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
-from lesions import followup, selectors
+from clinic.selectors import clinics_for_user, get_for_user_or_404
+from lesions import selectors, services
 from lesions.forms import HistopathologyForm, LesionForm, PatientForm, PhotoFormSet, VisitForm
-from lesions.models import Lesion, LesionImage, Patient, Visit
-from lesions.services import PhotoUpload, visit_create
+from lesions.models import Lesion, LesionImage, Patient
 
 PAGE_SIZE = 25
+T = TypeVar("T")
+
+
+def _write(form: forms.BaseForm, service: Callable[..., T], **arguments: Any) -> T | None:
+    """Call a write service with the form's cleaned data; a refusal shows on the form (None)."""
+    try:
+        return service(**arguments, **form.cleaned_data)
+    except ValidationError as exc:
+        form.add_error(None, exc)
+        return None
 
 
 @login_required
@@ -44,38 +63,10 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     if not clinics.exists():
         raise Http404("You are not a member of any clinic")
     form = PatientForm(request.POST or None, clinics=clinics)
-    if request.method == "POST" and form.is_valid():
-        try:
-            patient = form.save()
-        except IntegrityError:
-            form.add_error("medical_record_number", "Another patient of this clinic has this record number.")
-        else:
-            messages.success(request, f"Patient {patient.full_name} added.")
-            return redirect(patient)
+    if request.method == "POST" and form.is_valid() and (patient := _write(form, services.patient_create)):
+        messages.success(request, f"Patient {patient.full_name} added.")
+        return redirect(patient)
     return render(request, "lesions/patient_form.html", {"form": form})
-
-
-@login_required
-@require_GET
-def patient_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
-    patient = get_for_user_or_404(Patient, request.user, uuid)
-    visits = patient.visits.select_related("clinician").prefetch_related("images__lesion")
-    followups = followup.patient_followups(
-        patient.lesions.all(),
-        selectors.images_with_predictions().filter(lesion__patient=patient),
-        patient_visit_dates=patient.visits.values_list("date", flat=True),
-    )
-    return render(
-        request,
-        "lesions/patient_detail.html",
-        {
-            "patient": patient,
-            "lesions": [f.lesion for f in followups],
-            "followups": followups,
-            "markers": followup.body_map_markers(followups),
-            "visits": visits,
-        },
-    )
 
 
 @login_required
@@ -83,8 +74,7 @@ def patient_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def patient_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
     form = PatientForm(request.POST or None, instance=patient)
-    if request.method == "POST" and form.is_valid():
-        form.save()
+    if request.method == "POST" and form.is_valid() and _write(form, services.patient_update, patient=patient):
         messages.success(request, "Patient details saved.")
         return redirect(patient)
     return render(request, "lesions/patient_form.html", {"form": form, "patient": patient})
@@ -95,64 +85,14 @@ def patient_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def lesion_create(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
     form = LesionForm(request.POST or None, instance=Lesion(patient=patient))
-    if request.method == "POST" and form.is_valid():
-        lesion = form.save()
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and (lesion := _write(form, services.lesion_create, patient=patient))
+    ):
         messages.success(request, f"Lesion '{lesion.label}' added.")
         return redirect(lesion)
     return render(request, "lesions/lesion_form.html", {"form": form, "patient": patient})
-
-
-def _lesion_followup(lesion: Lesion) -> followup.LesionFollowUp:
-    return followup.lesion_followup(
-        lesion,
-        selectors.lesion_images(lesion),
-        patient_visit_dates=lesion.patient.visits.values_list("date", flat=True),
-    )
-
-
-@login_required
-@require_GET
-def lesion_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
-    """The lesion's history: flags, trend chart and every visit, newest first."""
-    lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
-    history = _lesion_followup(lesion)
-    return render(
-        request,
-        "lesions/lesion_detail.html",
-        {
-            "lesion": lesion,
-            "patient": lesion.patient,
-            "followup": history,
-            "timeline": list(reversed(history.timeline)),
-            "image_count": history.photo_count,
-            "analysed_count": sum(entry.is_analysed for entry in history.timeline),
-            "trend": followup.trend_data(history.timeline),
-        },
-    )
-
-
-@login_required
-@require_GET
-def lesion_compare(request: HttpRequest, uuid: UUID) -> HttpResponse:
-    """Two visits of a lesion side by side (``?a=<visit uuid>&b=<visit uuid>``; default first and latest)."""
-    lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
-    timeline = followup.lesion_timeline(selectors.lesion_images(lesion))
-    try:
-        pair = followup.compare_pair(timeline, request.GET.get("a") or None, request.GET.get("b") or None)
-    except KeyError as exc:
-        raise Http404("No such visit of this lesion") from exc
-    context: dict[str, object] = {"lesion": lesion, "patient": lesion.patient, "timeline": timeline, "pair": pair}
-    if pair is not None:
-        a, b = pair
-        index_b = timeline.index(b)
-        context.update(
-            a=a,
-            b=b,
-            differences=followup.class_differences(a, b),
-            earlier_b=timeline[index_b - 1] if index_b > 0 else None,
-            later_b=timeline[index_b + 1] if index_b + 1 < len(timeline) else None,
-        )
-    return render(request, "lesions/lesion_compare.html", context)
 
 
 @login_required
@@ -161,8 +101,7 @@ def lesion_histopathology(request: HttpRequest, uuid: UUID) -> HttpResponse:
     """Record the confirmed diagnosis of a lesion (result, how it was confirmed, date)."""
     lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
     form = HistopathologyForm(request.POST or None, instance=lesion)
-    if request.method == "POST" and form.is_valid():
-        form.save()
+    if request.method == "POST" and form.is_valid() and _write(form, services.lesion_update, lesion=lesion):
         messages.success(request, f"Diagnosis of '{lesion.label}' recorded: {lesion.get_diagnosis_display()}.")
         return redirect(lesion)
     return render(
@@ -175,8 +114,7 @@ def lesion_histopathology(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def lesion_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
     form = LesionForm(request.POST or None, instance=lesion)
-    if request.method == "POST" and form.is_valid():
-        form.save()
+    if request.method == "POST" and form.is_valid() and _write(form, services.lesion_update, lesion=lesion):
         messages.success(request, "Lesion saved.")
         return redirect(lesion)
     return render(request, "lesions/lesion_form.html", {"form": form, "patient": lesion.patient, "lesion": lesion})
@@ -192,7 +130,7 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
         photo_forms = PhotoFormSet(request.POST, request.FILES, patient=patient, prefix="photos")
         if visit_form.is_valid() and photo_forms.is_valid():
             photos = [
-                PhotoUpload(
+                services.PhotoUpload(
                     photo=form.cleaned_data["photo"],
                     image_type=form.cleaned_data["image_type"],
                     lesion=form.cleaned_data.get("lesion"),
@@ -203,7 +141,7 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
                 for form in photo_forms
                 if form.cleaned_data.get("photo")
             ]
-            visit = visit_create(
+            visit = services.visit_create(
                 patient=patient,
                 clinician=request.user,
                 date=visit_form.cleaned_data["date"],
@@ -225,69 +163,6 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
         "lesions/visit_form.html",
         {"patient": patient, "visit_form": visit_form, "photo_forms": photo_forms},
     )
-
-
-@login_required
-@require_GET
-def visit_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
-    visit = get_for_user_or_404(Visit, request.user, uuid, Visit.objects.select_related("patient", "clinician"))
-    images = selectors.visit_images(visit)
-    return render(request, "lesions/visit_detail.html", {"visit": visit, "patient": visit.patient, "images": images})
-
-
-@login_required
-@require_GET
-def visit_report(request: HttpRequest, uuid: UUID) -> HttpResponse:
-    """A printable report of one visit: patient, lesions seen, photos, heatmaps and predictions."""
-    visit = get_for_user_or_404(
-        Visit, request.user, uuid, Visit.objects.select_related("patient", "patient__clinic", "clinician")
-    )
-    images = list(selectors.visit_images(visit))
-    entries = [(image.lesion, followup.visit_analysis(visit, [image])) for image in images]
-    return render(
-        request,
-        "lesions/visit_report.html",
-        {"visit": visit, "patient": visit.patient, "entries": entries, "printed_at": timezone.now()},
-    )
-
-
-@login_required
-@require_GET
-def clinic_agreement(request: HttpRequest) -> HttpResponse:
-    """The model's top class against confirmed diagnoses of the user's clinics' lesions."""
-    confirmation = request.GET.get("confirmation", Lesion.Confirmation.HISTOPATHOLOGY)
-    lesions = scoped(Lesion, request.user).exclude(diagnosis="").select_related("patient", "patient__clinic")
-    if confirmation != "any":
-        confirmation = (
-            confirmation if confirmation in Lesion.Confirmation.values else Lesion.Confirmation.HISTOPATHOLOGY
-        )
-        lesions = lesions.filter(diagnosis_confirmation=confirmation)
-    lesions = list(lesions.order_by("patient__last_name", "label", "pk"))
-    audit_access_many(lesions)  # the page shows these lesions' patients and diagnoses
-    images = selectors.images_with_predictions().filter(lesion__in=[lesion.pk for lesion in lesions])
-    by_lesion: dict[int, list[LesionImage]] = {}
-    for image in images:
-        by_lesion.setdefault(image.lesion_id, []).append(image)
-    summary = followup.agreement_summary(
-        (lesion, followup.lesion_timeline(by_lesion.get(lesion.pk, []))) for lesion in lesions
-    )
-    return render(
-        request,
-        "lesions/agreement.html",
-        {
-            "summary": summary,
-            "confirmation": confirmation,
-            "confirmations": Lesion.Confirmation.choices,
-        },
-    )
-
-
-@login_required
-@require_GET
-def lesion_image_analysis(request: HttpRequest, uuid: UUID) -> HttpResponse:
-    """The analysis panel of one photo, re-fetched by the page while analysis is pending."""
-    image = get_for_user_or_404(LesionImage, request.user, uuid, selectors.images_with_predictions())
-    return render(request, "snippets/analysis.html", {"image": image})
 
 
 @login_required

@@ -8,7 +8,7 @@ from ml.models import ModelVersion, Prediction
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ["name", "architecture", "is_active", "is_default", "test_accuracy"]
     list_filter = ["is_active", "architecture"]
-    readonly_fields = ["weights_sha256", "classes", "input_size", "metrics", "manifest_file"]
+    readonly_fields = ["weights_sha256", "metrics", "manifest_file"]
 
 
 @admin.register(Prediction)

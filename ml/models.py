@@ -1,15 +1,32 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from auditlog.registry import auditlog
+from django.conf import settings
 from django.db import models
 
 from clinic.audit import ClinicAuditMixin
 from clinic.models import TimeStampedModel
 from lesions.models import LesionImage
 from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES, MALIGNANT_CLASSES
+
+
+def class_probabilities(probabilities: dict[str, Any]) -> dict[str, float]:
+    """A prediction's probabilities as floats in model class order (0 for a class not stored)."""
+    return {code: float(probabilities.get(code, 0.0)) for code in HAM10000_CLASSES}
+
+
+def malignant_sum(probabilities: dict[str, Any]) -> float:
+    """Mel + bcc + akiec: the probability that a lesion is malignant or pre-malignant."""
+    return sum(float(probabilities.get(code, 0.0)) for code in MALIGNANT_CLASSES)
+
+
+def default_model_first(version: Any) -> tuple[bool, str]:
+    """The one order of models: the default first, then by name (as ``ModelVersion.Meta.ordering``)."""
+    return (not version.is_default, version.name)
 
 
 class ModelVersion(TimeStampedModel):
@@ -19,16 +36,14 @@ class ModelVersion(TimeStampedModel):
     architecture = models.CharField(max_length=100)
     manifest_file = models.CharField(max_length=300, help_text="path relative to ML_WEIGHTS_DIR")
     weights_sha256 = models.CharField(max_length=64)
-    classes = models.JSONField(default=list)
-    input_size = models.JSONField(default=list)
-    temperature = models.FloatField(default=1.0)
+    # Classes, input size and calibration are the manifest's: read from it when the model loads.
     metrics = models.JSONField(default=dict, blank=True)
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True, db_index=True)
     is_default = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["-is_default", "name"]
+        ordering = ["-is_default", "name"]  # default_model_first
         constraints = [
             models.UniqueConstraint(
                 fields=["is_default"], condition=models.Q(is_default=True), name="modelversion_one_default"
@@ -37,6 +52,10 @@ class ModelVersion(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def manifest_path(self) -> Path:
+        return Path(settings.ML_WEIGHTS_DIR) / self.manifest_file
 
     @property
     def test_metrics(self) -> dict[str, Any]:
@@ -85,6 +104,7 @@ class Prediction(ClinicAuditMixin, TimeStampedModel):
     CLINIC_PATH = "image__lesion__patient__clinic"
 
     class Meta:
+        # Per photo, the default model's prediction first: default_model_first's order.
         ordering = ["image", "-model_version__is_default", "model_version__name"]
         constraints = [
             models.UniqueConstraint(fields=["image", "model_version"], name="prediction_one_per_image_model"),
@@ -110,24 +130,18 @@ class Prediction(ClinicAuditMixin, TimeStampedModel):
     def total_ms(self) -> float | None:
         return self.timings.get("total") if isinstance(self.timings, dict) else None
 
-    @property
-    def malignant_probability(self) -> float | None:
-        if not self.probabilities:
-            return None
-        return sum(float(self.probabilities.get(c, 0.0)) for c in MALIGNANT_CLASSES)
-
     def probability_rows(self) -> list[dict[str, object]]:
         """The 7 classes in model order with names, for bars on the pages."""
         return [
             {
                 "code": code,
                 "name": CLASS_NAMES[code],
-                "probability": float(self.probabilities.get(code, 0.0)),
-                "percent": round(100 * float(self.probabilities.get(code, 0.0)), 1),
+                "probability": probability,
+                "percent": round(100 * probability, 1),
                 "is_top": code == self.top_class,
                 "malignant": code in MALIGNANT_CLASSES,
             }
-            for code in HAM10000_CLASSES
+            for code, probability in class_probabilities(self.probabilities).items()
         ]
 
 

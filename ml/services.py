@@ -1,35 +1,26 @@
-"""Model versions and predictions: registration from manifests, queueing and running analyses."""
+"""Model versions and predictions: registration from manifests, and queueing analyses.
+
+Running one analysis is ``ml.analysis`` (what the worker's task calls); this module creates
+the rows and queues their tasks once the rows commit.
+"""
 
 from __future__ import annotations
 
 import logging
-import threading
-from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q
-from django.utils import timezone
 
-from clinic.files import atomic_with_files, track_file
 from lesions.models import LesionImage
+from ml import tasks
 from ml.engine.manifest import Manifest, ManifestError, find_manifests
 from ml.models import ModelVersion, Prediction
-
-if TYPE_CHECKING:
-    from ml.engine.classifier import Classifier
 
 logger = logging.getLogger(__name__)
 
 # Name of the model marked default when nothing else says so: the EfficientNet.
 DEFAULT_MODEL_PREFERENCE = ("efficientnet", "tf_efficientnet")
-
-
-class AnalysisError(Exception):
-    """An analysis that cannot succeed by retrying (bad weights, unreadable photo)."""
 
 
 # --- model versions ------------------------------------------------------------------------
@@ -63,9 +54,6 @@ def model_versions_sync(
                     "architecture": manifest.architecture,
                     "manifest_file": str(path.relative_to(weights_dir)),
                     "weights_sha256": manifest.weights_sha256,
-                    "classes": list(manifest.classes),
-                    "input_size": list(manifest.input_size),
-                    "temperature": manifest.temperature,
                     "metrics": manifest.metrics,
                     "description": manifest.description,
                     "is_active": not active_names or manifest.name in active_names,
@@ -99,10 +87,6 @@ def model_version_set_default(*, name: str | None = None, candidates: list[Model
     ModelVersion.objects.filter(pk=chosen.pk).update(is_default=True)
 
 
-def manifest_path_for(version: ModelVersion) -> Path:
-    return Path(settings.ML_WEIGHTS_DIR) / version.manifest_file
-
-
 def manifest_path_by_name(name: str | None = None, *, weights_dir: Path | None = None) -> Path:
     """A manifest by model name (or path); without a name the default model's manifest.
 
@@ -126,40 +110,6 @@ def manifest_path_by_name(name: str | None = None, *, weights_dir: Path | None =
     return manifests[sorted(manifests)[0]]
 
 
-# --- classifiers, loaded once per process --------------------------------------------------
-
-_classifiers: dict[tuple[int, str], Classifier] = {}
-_classifiers_lock = threading.Lock()
-
-
-def classifier_for(version: ModelVersion) -> Classifier:
-    """The loaded classifier for a model version (loaded on first use, then kept)."""
-    from ml.engine.classifier import Classifier
-
-    key = (version.pk, version.weights_sha256)
-    cached = _classifiers.get(key)
-    if cached is not None:
-        return cached
-    with _classifiers_lock:
-        cached = _classifiers.get(key)
-        if cached is None:
-            if settings.ML_TORCH_THREADS:
-                import torch
-
-                torch.set_num_threads(settings.ML_TORCH_THREADS)
-            try:
-                cached = Classifier.from_manifest(manifest_path_for(version))
-            except ManifestError as exc:
-                raise AnalysisError(f"Model {version.name} could not be loaded: {exc}") from exc
-            _classifiers[key] = cached
-    return cached
-
-
-def classifiers_clear() -> None:
-    with _classifiers_lock:
-        _classifiers.clear()
-
-
 # --- predictions ---------------------------------------------------------------------------
 
 
@@ -177,118 +127,8 @@ def predictions_create_for_image(*, image: LesionImage, versions: list[ModelVers
 
 
 def prediction_enqueue(*, prediction: Prediction) -> None:
-    from ml.tasks import prediction_run_task
-
     prediction_id = prediction.pk
-    transaction.on_commit(lambda: _send(prediction_run_task, prediction_id))
-
-
-def _send(task, prediction_id: int) -> None:
-    try:
-        task.delay(prediction_id)
-    except Exception:  # the broker is down: the row stays pending and the sweep re-queues it
-        logger.exception("could not queue analysis of prediction %s; it stays pending", prediction_id)
-
-
-def _stale_running_before() -> timedelta:
-    # A worker that still runs after twice the hard time limit has died (killed, machine lost).
-    return timedelta(seconds=settings.ML_PREDICTION_TIME_LIMIT * 2)
-
-
-def prediction_claim(*, prediction_id: int) -> bool:
-    """Move a prediction from pending (or a stale running claim) to running; False if taken."""
-    now = timezone.now()
-    stale = now - _stale_running_before()
-    claimed = Prediction.objects.filter(
-        Q(status=Prediction.Status.PENDING) | Q(status=Prediction.Status.RUNNING, started_at__lt=stale),
-        pk=prediction_id,
-    ).update(status=Prediction.Status.RUNNING, started_at=now, attempts=F("attempts") + 1, updated_at=now)
-    return claimed == 1
-
-
-def prediction_release(*, prediction_id: int) -> None:
-    """Give a claimed prediction back (before a retry)."""
-    Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.RUNNING).update(
-        status=Prediction.Status.PENDING, updated_at=timezone.now()
-    )
-
-
-def prediction_fail(*, prediction_id: int, reason: str) -> None:
-    now = timezone.now()
-    Prediction.objects.filter(pk=prediction_id).exclude(status=Prediction.Status.DONE).update(
-        status=Prediction.Status.FAILED, failure_reason=reason[:2000], finished_at=now, updated_at=now
-    )
-
-
-def prediction_run(*, prediction_id: int) -> Prediction | None:
-    """Claim and run one prediction; returns it when this call did the work, else None."""
-    if not prediction_claim(prediction_id=prediction_id):
-        return None
-    prediction = Prediction.objects.select_related("image", "model_version").get(pk=prediction_id)
-    try:
-        analysis = _analyse(prediction)
-    except AnalysisError as exc:
-        prediction_fail(prediction_id=prediction_id, reason=str(exc))
-        prediction.refresh_from_db()
-        return prediction
-    _store_result(prediction, analysis)
-    prediction.refresh_from_db()
-    return prediction
-
-
-def _analyse(prediction: Prediction):
-    from PIL import Image, UnidentifiedImageError
-
-    classifier = classifier_for(prediction.model_version)
-    try:
-        with prediction.image.image.open("rb") as handle, Image.open(handle) as photo:
-            # no photo.load(): the engine decodes big JPEGs at reduced size (draft mode)
-            return classifier.analyse(photo, gradcam=True)
-    except FileNotFoundError as exc:
-        raise AnalysisError("The photo file is missing from storage.") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise AnalysisError(f"The photo could not be read: {exc}") from exc
-
-
-def _store_result(prediction: Prediction, analysis) -> None:
-    now = timezone.now()
-    with atomic_with_files():
-        locked = Prediction.objects.select_for_update().get(pk=prediction.pk)
-        if locked.status != Prediction.Status.RUNNING:
-            return  # another attempt finished it meanwhile
-        if analysis.overlay_png:
-            locked.heatmap.save(f"{locked.uuid}.png", ContentFile(analysis.overlay_png), save=False)
-            track_file(locked.heatmap.name)
-        cam_png = getattr(analysis, "cam_png", None)
-        if callable(cam_png):
-            cam_png = cam_png()
-        if cam_png:
-            locked.cam.save(f"{locked.uuid}_cam.png", ContentFile(cam_png), save=False)
-            track_file(locked.cam.name)
-        locked.probabilities = {k: round(float(v), 6) for k, v in analysis.probabilities.items()}
-        locked.top_class = analysis.top_class
-        locked.confidence = float(analysis.confidence)
-        locked.timings = {k: round(float(v), 2) for k, v in analysis.timings.items()}
-        locked.status = Prediction.Status.DONE
-        locked.failure_reason = ""
-        locked.finished_at = now
-        locked.save()
-
-
-def predictions_requeue_stuck() -> int:
-    """Queue again predictions left pending (lost message, broker down) or running on a dead worker."""
-    now = timezone.now()
-    stuck = Prediction.objects.filter(
-        Q(status=Prediction.Status.PENDING, updated_at__lt=now - timedelta(seconds=settings.ML_PREDICTION_STUCK_AFTER))
-        | Q(status=Prediction.Status.RUNNING, started_at__lt=now - _stale_running_before())
-    )
-    from ml.tasks import prediction_run_task
-
-    count = 0
-    for prediction_id in stuck.values_list("pk", flat=True):
-        _send(prediction_run_task, prediction_id)
-        count += 1
-    return count
+    transaction.on_commit(lambda: tasks.prediction_send(prediction_id))
 
 
 def predictions_queue_missing(*, version: ModelVersion) -> int:

@@ -1,15 +1,23 @@
-"""Celery tasks: thin wrappers that take an id and call a service."""
+"""Celery tasks, thin wrappers that take an id and call ``ml.analysis``; and how they are queued.
+
+``prediction_send`` is the one place that hands a prediction to the broker; a broker that is
+down leaves the prediction pending, and the periodic sweep queues it again.
+"""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db.models import Q
+from django.utils import timezone
 
-from ml import services
+from ml import analysis
+from ml.models import Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -26,24 +34,24 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, MemoryError)
 )
 def prediction_run_task(self, prediction_id: int) -> str:
     try:
-        prediction = services.prediction_run(prediction_id=prediction_id)
+        prediction = analysis.prediction_run(prediction_id=prediction_id)
     except SoftTimeLimitExceeded:
-        services.prediction_fail(
+        analysis.prediction_fail(
             prediction_id=prediction_id,
             reason=f"The analysis took longer than {settings.ML_PREDICTION_TIME_LIMIT} s and was stopped.",
         )
         return "failed"
     except TRANSIENT_ERRORS as exc:
         if self.request.retries < self.max_retries:
-            services.prediction_release(prediction_id=prediction_id)
+            analysis.prediction_release(prediction_id=prediction_id)
             raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
-        services.prediction_fail(prediction_id=prediction_id, reason=f"Gave up after retries: {exc}")
+        analysis.prediction_fail(prediction_id=prediction_id, reason=f"Gave up after retries: {exc}")
         return "failed"
     except DatabaseError:
         raise
     except Exception as exc:
         logger.exception("analysis of prediction %s failed", prediction_id)
-        services.prediction_fail(prediction_id=prediction_id, reason=f"Unexpected error: {exc}")
+        analysis.prediction_fail(prediction_id=prediction_id, reason=f"Unexpected error: {exc}")
         return "failed"
     return "skipped" if prediction is None else prediction.status
 
@@ -51,7 +59,29 @@ def prediction_run_task(self, prediction_id: int) -> str:
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
 def sweep_stuck_predictions_task() -> int:
     """Periodic (Celery beat): queue again predictions stuck in pending or running."""
-    count = services.predictions_requeue_stuck()
+    count = predictions_requeue_stuck()
     if count:
         logger.warning("re-queued %s stuck prediction(s)", count)
+    return count
+
+
+def prediction_send(prediction_id: int) -> None:
+    """Queue the analysis of a prediction now (callers that create one wait for the commit)."""
+    try:
+        prediction_run_task.delay(prediction_id)
+    except Exception:  # the broker is down: the row stays pending and the sweep re-queues it
+        logger.exception("could not queue analysis of prediction %s; it stays pending", prediction_id)
+
+
+def predictions_requeue_stuck() -> int:
+    """Queue again predictions left pending (lost message, broker down) or running on a dead worker."""
+    now = timezone.now()
+    stuck = Prediction.objects.filter(
+        Q(status=Prediction.Status.PENDING, updated_at__lt=now - timedelta(seconds=settings.ML_PREDICTION_STUCK_AFTER))
+        | Q(status=Prediction.Status.RUNNING, started_at__lt=now - analysis.stale_running_before())
+    )
+    count = 0
+    for prediction_id in stuck.values_list("pk", flat=True):
+        prediction_send(prediction_id)
+        count += 1
     return count

@@ -27,9 +27,7 @@ from tests.factories import (
     VisitFactory,
     make_jpeg,
 )
-
-SAMPLE_PHOTOS_DIR = Path(__file__).resolve().parent.parent / "lesions" / "fixtures" / "ham10000_sample" / "images"
-
+from tests.helpers import SAMPLE_PHOTOS_DIR, write_tiny_model
 
 # --- isolation -----------------------------------------------------------------------------
 
@@ -75,6 +73,31 @@ def ml_weights_dir(settings: Any, tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def tiny_models_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("weights-source")
+    write_tiny_model(folder, "tiny_effnet")
+    return folder
+
+
+@pytest.fixture
+def tiny_weights_dir(tiny_models_source: Path, tmp_path: Path, settings: Any, db: None) -> Iterator[Path]:
+    """A weights folder with one tiny EfficientNet, registered as the active default model."""
+    import shutil
+
+    from ml.analysis import classifiers_clear
+    from ml.services import model_versions_sync
+
+    folder = tmp_path / "weights"
+    shutil.copytree(tiny_models_source, folder)
+    settings.ML_WEIGHTS_DIR = folder
+    settings.ML_DEFAULT_MODEL = ""
+    classifiers_clear()
+    model_versions_sync(weights_dir=folder)
+    yield folder
+    classifiers_clear()
 
 
 @pytest.fixture

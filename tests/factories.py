@@ -18,7 +18,6 @@ from PIL import ExifTags, Image, ImageDraw
 from clinic.models import Clinic, Membership
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from lesions.services import lesion_image_create
-from ml.engine.architectures import HAM10000_CLASSES
 from ml.models import ModelVersion, Prediction
 
 PASSWORD = "correct-horse-battery"
@@ -155,8 +154,6 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     architecture = "efficientnet_b0"
     manifest_file = factory.LazyAttribute(lambda v: f"{v.name}.json")
     weights_sha256 = "0" * 64
-    classes = factory.LazyFunction(lambda: list(HAM10000_CLASSES))
-    input_size = factory.LazyFunction(lambda: [3, 224, 224])
 
 
 class PredictionFactory(factory.django.DjangoModelFactory):

@@ -1,1 +1,1 @@
-"""The REST API, version 1 (``/api/v1/``): serializers, views, URLs and the services behind them."""
+"""The records in the REST API (``/api/v1/``): patients, lesions, visits; mounted by clinic/api_urls.py."""

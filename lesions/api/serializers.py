@@ -1,6 +1,8 @@
 """JSON shapes of the REST API. Public ids only: every ``id`` is the row's UUID.
 
-Serializers validate and render; they never save (views hand ``validated_data`` to services).
+Serializers check shapes and render; they never save, and the rules of a record are the
+model's: views hand ``validated_data`` to ``lesions.services``, whose ``ValidationError``
+becomes a 400 (``clinic.api.exception_handler``).
 """
 
 from __future__ import annotations
@@ -12,33 +14,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from clinic.api import absolute_url, request_user
 from clinic.models import Clinic
 from clinic.selectors import clinics_for_user, scoped
-from lesions.imaging import ImageRejected, PreparedImage
+from lesions.imaging import ImageRejected, SanitizedPhoto
 from lesions.models import Lesion, LesionImage, Patient, Visit
-from lesions.services import image_prepare
-from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES
-from ml.models import ModelVersion, Prediction
-
-MRN_TAKEN = "Another patient of this clinic has this record number."
-
-
-def _absolute(serializer: serializers.Serializer, url: str) -> str:
-    request = serializer.context.get("request")
-    return request.build_absolute_uri(url) if request is not None else url
-
-
-def _user(serializer: serializers.Serializer) -> Any:
-    request = serializer.context.get("request")
-    return getattr(request, "user", None)
-
-
-# --- errors, documented for clients -------------------------------------------------------
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
+from lesions.services import photo_sanitize
 
 # --- patients ------------------------------------------------------------------------------
 
@@ -78,20 +59,20 @@ class PatientSerializer(serializers.ModelSerializer):
             "created",
             "updated",
         ]
-        # The per-clinic record number check is in validate(): clinic may be absent from the body.
+        # The per-clinic record number is Patient.clean()'s rule (the clinic may be absent from the body).
         validators: list[Any] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["clinic"].queryset = clinics_for_user(_user(self))
+        self.fields["clinic"].queryset = clinics_for_user(request_user(self))
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_lesions_url(self, patient: Patient) -> str:
-        return _absolute(self, reverse("api-patient-lesions", kwargs={"patient_uuid": patient.uuid}))
+        return absolute_url(self, reverse("api-patient-lesions", kwargs={"patient_uuid": patient.uuid}))
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_visits_url(self, patient: Patient) -> str:
-        return _absolute(self, reverse("api-patient-visits", kwargs={"patient_uuid": patient.uuid}))
+        return absolute_url(self, reverse("api-patient-visits", kwargs={"patient_uuid": patient.uuid}))
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance: Patient | None = self.instance
@@ -102,18 +83,11 @@ class PatientSerializer(serializers.ModelSerializer):
         else:
             clinic = attrs.get("clinic")
             if clinic is None:
-                clinics = list(clinics_for_user(_user(self))[:2])
+                clinics = list(clinics_for_user(request_user(self))[:2])
                 if len(clinics) != 1:
                     message = "Choose one of your clinics." if clinics else "You are not a member of any clinic."
                     raise serializers.ValidationError({"clinic": [message]})
                 attrs["clinic"] = clinic = clinics[0]
-        mrn = attrs.get("medical_record_number")
-        if mrn:
-            clash = Patient.objects.filter(clinic=clinic, medical_record_number=mrn)
-            if instance is not None:
-                clash = clash.exclude(pk=instance.pk)
-            if clash.exists():
-                raise serializers.ValidationError({"medical_record_number": [MRN_TAKEN]})
         return attrs
 
 
@@ -150,23 +124,12 @@ class LesionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_timeline_url(self, lesion: Lesion) -> str:
-        return _absolute(self, reverse("api-lesion-timeline", kwargs={"lesion_uuid": lesion.uuid}))
+        return absolute_url(self, reverse("api-lesion-timeline", kwargs={"lesion_uuid": lesion.uuid}))
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_images_url(self, lesion: Lesion) -> str:
         """Where photos of this lesion are uploaded (POST, multipart)."""
-        return _absolute(self, reverse("api-lesion-images", kwargs={"lesion_uuid": lesion.uuid}))
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        def current(name: str) -> Any:
-            if name in attrs:
-                return attrs[name]
-            return getattr(self.instance, name, "") if self.instance is not None else ""
-
-        errors = Lesion.diagnosis_errors(current("diagnosis"), current("diagnosis_confirmation"))
-        if errors:
-            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
-        return attrs
+        return absolute_url(self, reverse("api-lesion-images", kwargs={"lesion_uuid": lesion.uuid}))
 
 
 # --- visits --------------------------------------------------------------------------------
@@ -192,119 +155,7 @@ class VisitSerializer(serializers.ModelSerializer):
         return user.get_full_name() or user.get_username()
 
 
-# --- predictions ---------------------------------------------------------------------------
-
-
-class ProbabilitiesSerializer(serializers.Serializer):
-    """The 7 HAM10000 class probabilities (they add up to 1)."""
-
-    def get_fields(self) -> dict[str, serializers.Field]:
-        return {code: serializers.FloatField(help_text=CLASS_NAMES[code]) for code in HAM10000_CLASSES}
-
-
-class ModelVersionSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ModelVersion
-        fields = ["name", "architecture", "is_default"]
-
-
-class PredictionSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="uuid", read_only=True)
-    url = serializers.HyperlinkedIdentityField(view_name="api-prediction-detail", lookup_field="uuid")
-    image = serializers.UUIDField(source="image.uuid", read_only=True)
-    model_version = ModelVersionSerializer(read_only=True)
-    probabilities = serializers.SerializerMethodField()
-    top_class = serializers.SerializerMethodField()
-    top_class_name = serializers.SerializerMethodField()
-    heatmap_url = serializers.SerializerMethodField()
-    cam_url = serializers.SerializerMethodField()
-    created = serializers.DateTimeField(source="created_at", read_only=True)
-    finished = serializers.DateTimeField(source="finished_at", read_only=True, allow_null=True)
-
-    class Meta:
-        model = Prediction
-        fields = [
-            "id",
-            "url",
-            "image",
-            "model_version",
-            "status",
-            "probabilities",
-            "top_class",
-            "top_class_name",
-            "confidence",
-            "heatmap_url",
-            "cam_url",
-            "failure_reason",
-            "created",
-            "finished",
-        ]
-        read_only_fields = fields
-
-    @extend_schema_field(ProbabilitiesSerializer(allow_null=True))
-    def get_probabilities(self, prediction: Prediction) -> dict[str, float] | None:
-        if prediction.status != Prediction.Status.DONE or not prediction.probabilities:
-            return None
-        return {code: float(prediction.probabilities.get(code, 0.0)) for code in HAM10000_CLASSES}
-
-    @extend_schema_field(serializers.ChoiceField(choices=list(HAM10000_CLASSES), allow_null=True))
-    def get_top_class(self, prediction: Prediction) -> str | None:
-        return prediction.top_class or None
-
-    def get_top_class_name(self, prediction: Prediction) -> str | None:
-        return prediction.top_class_name if prediction.top_class else None
-
-    @extend_schema_field(serializers.URLField(allow_null=True))
-    def get_heatmap_url(self, prediction: Prediction) -> str | None:
-        """Grad-CAM overlay on the photo (PNG); null until the analysis is done."""
-        if not prediction.heatmap:
-            return None
-        return _absolute(self, reverse("api-prediction-heatmap", kwargs={"uuid": prediction.uuid}))
-
-    @extend_schema_field(serializers.URLField(allow_null=True))
-    def get_cam_url(self, prediction: Prediction) -> str | None:
-        """The bare class-activation map (PNG); null until the analysis is done."""
-        if not prediction.cam:
-            return None
-        return _absolute(self, reverse("api-prediction-cam", kwargs={"uuid": prediction.uuid}))
-
-
-# --- lesion images -------------------------------------------------------------------------
-
-
-class LesionImageSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="uuid", read_only=True)
-    url = serializers.HyperlinkedIdentityField(view_name="api-image-detail", lookup_field="uuid")
-    file_url = serializers.SerializerMethodField()
-    lesion = serializers.UUIDField(source="lesion.uuid", read_only=True)
-    visit = serializers.UUIDField(source="visit.uuid", read_only=True)
-    visit_date = serializers.DateField(source="visit.date", read_only=True)
-    predictions = PredictionSerializer(many=True, read_only=True)
-    created = serializers.DateTimeField(source="created_at", read_only=True)
-
-    class Meta:
-        model = LesionImage
-        fields = [
-            "id",
-            "url",
-            "file_url",
-            "lesion",
-            "visit",
-            "visit_date",
-            "image_type",
-            "content_type",
-            "width",
-            "height",
-            "file_size",
-            "predictions",
-            "created",
-        ]
-        read_only_fields = fields
-
-    @extend_schema_field(OpenApiTypes.URI)
-    def get_file_url(self, image: LesionImage) -> str:
-        """The stored photo (EXIF orientation applied, metadata removed); needs your token or session."""
-        return _absolute(self, reverse("api-image-file", kwargs={"uuid": image.uuid}))
+# --- photo uploads -------------------------------------------------------------------------
 
 
 @extend_schema_field(OpenApiTypes.BINARY)
@@ -326,9 +177,9 @@ class LesionImageUploadSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         self.lesion = lesion
 
-    def validate_photo(self, upload: Any) -> PreparedImage:
+    def validate_photo(self, upload: Any) -> SanitizedPhoto:
         try:
-            return image_prepare(upload, allow_heif=True)
+            return photo_sanitize(upload, allow_heif=True)
         except ImageRejected as exc:
             raise serializers.ValidationError(str(exc)) from exc
 
@@ -336,7 +187,7 @@ class LesionImageUploadSerializer(serializers.Serializer):
         if value is None:
             return None
         # Unknown and other clinics' visits read the same: their existence is not revealed.
-        visit = scoped(Visit, _user(self)).filter(uuid=value).first()
+        visit = scoped(Visit, request_user(self)).filter(uuid=value).first()
         if visit is None:
             raise serializers.ValidationError("No visit with this id.")
         if self.lesion is not None and visit.patient_id != self.lesion.patient_id:

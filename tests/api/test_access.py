@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from ml.models import Prediction
-from tests.api.conftest import CALLERS, photo_upload
 from tests.factories import make_jpeg
+from tests.helpers import CALLERS, photo_upload
 
 
 def _patient_body() -> dict[str, Any]:

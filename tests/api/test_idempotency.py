@@ -13,13 +13,12 @@ from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from lesions import idempotency
-from lesions.api import services
+from lesions import idempotency, services
 from lesions.models import IdempotencyKey, Lesion, LesionImage, Visit
 from lesions.tasks import purge_idempotency_keys_task
 from ml.models import ModelVersion, Prediction
-from tests.api.conftest import token_client, upload
 from tests.factories import LesionFactory, make_jpeg
+from tests.helpers import token_client, upload
 
 
 def test_a_retry_with_the_same_key_stores_one_photo_and_replays_the_response(
@@ -92,10 +91,10 @@ def test_a_failed_request_does_not_use_up_the_key(api: APIClient, lesion: Lesion
 def test_a_failure_while_storing_leaves_no_key_no_row_and_no_file(
     api: APIClient, lesion: Lesion, media_files: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken_queue(image: Any) -> None:
+    def broken_queue(*, image: Any) -> None:
         raise RuntimeError("broker exploded")
 
-    monkeypatch.setattr("lesions.services._queue_analysis", broken_queue)
+    monkeypatch.setattr("ml.services.predictions_create_for_image", broken_queue)
 
     with pytest.raises(RuntimeError):
         upload(api, lesion, make_jpeg(), idempotency_key="k")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from lesions.models import Lesion, Patient
@@ -108,3 +111,38 @@ def test_it_reads_one_lesion(api: APIClient, lesion: Lesion) -> None:
     assert body["id"] == str(lesion.uuid)
     assert body["label"] == "Left shoulder mole"
     assert body["patient"] == str(lesion.patient.uuid)
+
+
+def test_it_refuses_a_diagnosis_date_in_the_future_with_the_pages_message(api: APIClient, patient: Patient) -> None:
+    future = (timezone.localdate() + dt.timedelta(days=400)).isoformat()
+
+    response = api.post(
+        reverse("api-patient-lesions", args=[patient.uuid]),
+        {
+            "label": "Excised",
+            "body_site": "head/neck",
+            "diagnosis": "mel",
+            "diagnosis_confirmation": "histo",
+            "diagnosis_date": future,
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"diagnosis_date": ["The date of confirmation cannot be in the future."]}
+    assert not Lesion.objects.exists()
+
+
+def test_an_update_to_a_future_diagnosis_date_is_refused(api: APIClient, lesion: Lesion) -> None:
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+
+    response = api.patch(
+        reverse("api-lesion-detail", args=[lesion.uuid]),
+        {"diagnosis": "bcc", "diagnosis_confirmation": "histo", "diagnosis_date": tomorrow},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"diagnosis_date": ["The date of confirmation cannot be in the future."]}
+    lesion.refresh_from_db()
+    assert lesion.diagnosis == ""

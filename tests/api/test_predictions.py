@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,8 @@ from rest_framework.test import APIClient
 from lesions.models import Lesion, LesionImage
 from ml.engine.architectures import HAM10000_CLASSES
 from ml.models import Prediction
-from tests.api.conftest import image_from, streamed, upload
 from tests.factories import LesionImageFactory, ModelVersionFactory, PredictionFactory, VisitFactory, make_jpeg
+from tests.helpers import image_from, streamed, upload
 
 
 def test_it_reads_a_finished_prediction(api: APIClient, prediction: Prediction) -> None:
@@ -115,26 +114,13 @@ def test_the_timeline_is_paginated(api: APIClient, lesion: Lesion, visit: Any) -
 # --- the whole flow with a real (tiny) model -------------------------------------------------
 
 
-@pytest.fixture
-def tiny_model(tmp_path: Path, settings: Any, db: None) -> Any:
-    from ml.services import classifiers_clear, model_versions_sync
-    from tests.ml.conftest import write_tiny_model
-
-    folder = tmp_path / "weights"
-    folder.mkdir()
-    write_tiny_model(folder, "tiny_effnet")
-    settings.ML_WEIGHTS_DIR = folder
-    settings.ML_DEFAULT_MODEL = ""
-    classifiers_clear()
-    model_versions_sync(weights_dir=folder)
-    yield folder
-    classifiers_clear()
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 @pytest.mark.slow
 def test_an_uploaded_photo_is_analysed_and_its_heatmap_served(
-    api: APIClient, lesion: Lesion, tiny_model: Path, sample_photo_path: Path, django_capture_on_commit_callbacks: Any
+    api: APIClient,
+    lesion: Lesion,
+    tiny_weights_dir: Path,
+    sample_photo_path: Path,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         uploaded = upload(api, lesion, sample_photo_path.read_bytes())

@@ -14,7 +14,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from tests.api.conftest import token_client
+from tests.helpers import token_client
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 
 from lesions.models import Lesion, LesionImage, Visit
 from ml.models import ModelVersion
-from tests.api.conftest import image_from, photo_upload, streamed, token_client, upload
 from tests.factories import LesionFactory, PatientFactory, VisitFactory, make_exif, make_jpeg, make_png
+from tests.helpers import image_from, photo_upload, streamed, token_client, upload
 
 
 def make_heic(width: int = 120, height: int = 90) -> bytes:

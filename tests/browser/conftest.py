@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from tests.factories import PASSWORD
-from tests.ml.conftest import tiny_models_source, tiny_weights_dir  # noqa: F401  (fixtures)
 
 CHROMIUM = Path(os.environ.get("DERMATRACK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -11,7 +11,6 @@ import pytest
 
 from lesions.models import Lesion, LesionImage, Patient
 from ml.models import ModelVersion
-from tests.conftest import SAMPLE_PHOTOS_DIR
 from tests.factories import (
     LesionFactory,
     LesionImageFactory,
@@ -20,6 +19,7 @@ from tests.factories import (
     PredictionFactory,
     VisitFactory,
 )
+from tests.helpers import SAMPLE_PHOTOS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

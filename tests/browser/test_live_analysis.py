@@ -12,8 +12,8 @@ import pytest
 
 from lesions.models import Lesion, Patient
 from ml.models import Prediction
-from tests.conftest import SAMPLE_PHOTOS_DIR
 from tests.factories import LesionFactory, PatientFactory
+from tests.helpers import SAMPLE_PHOTOS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -36,11 +36,11 @@ def test_the_analysis_appears_without_a_reload(
     monkeypatch: pytest.MonkeyPatch,
     server_lock: threading.RLock,
 ) -> None:
-    from ml import services
+    from ml import analysis, tasks
 
     # The live server runs in this process: keep the queued analysis from running, so the page
     # first shows it pending; the test runs it below, while the page is open.
-    monkeypatch.setattr(services, "_send", lambda task, prediction_id: None)
+    monkeypatch.setattr(tasks, "prediction_send", lambda prediction_id: None)
     photo = sorted(SAMPLE_PHOTOS_DIR.glob("*.jpg"))[0]
 
     log_in(clinician)
@@ -61,7 +61,7 @@ def test_the_analysis_appears_without_a_reload(
     with server_lock:  # the page keeps polling meanwhile: no query of ours at the same time
         prediction = Prediction.objects.get(image__lesion=lesion)
         assert prediction.status == Prediction.Status.PENDING
-        services.prediction_run(prediction_id=prediction.pk)
+        analysis.prediction_run(prediction_id=prediction.pk)
         prediction.refresh_from_db()
     assert prediction.status == Prediction.Status.DONE
 

@@ -1,4 +1,4 @@
-"""lesions.imaging.prepare_image: what is accepted, and what the stored copy looks like."""
+"""lesions.imaging.sanitize_photo: what is accepted, and what the stored copy looks like."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from lesions.imaging import ImageRejected, PreparedImage, prepare_image
+from lesions.imaging import ImageRejected, SanitizedPhoto, sanitize_photo
 from tests.factories import make_exif, make_gif, make_jpeg, make_png
 
 LIMITS = {"max_bytes": 5 * 1024 * 1024, "max_pixels": 50_000_000}
 
 
-def prepare(content: bytes, **limits: int) -> PreparedImage:
-    return prepare_image(BytesIO(content), **{**LIMITS, **limits})
+def prepare(content: bytes, **limits: int) -> SanitizedPhoto:
+    return sanitize_photo(BytesIO(content), **{**LIMITS, **limits})
 
 
 def png_header(width: int, height: int) -> bytes:
@@ -29,7 +29,7 @@ def png_header(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
 
 
-def decoded(prepared: PreparedImage) -> Image.Image:
+def decoded(prepared: SanitizedPhoto) -> Image.Image:
     image = Image.open(BytesIO(prepared.content))
     image.load()
     return image

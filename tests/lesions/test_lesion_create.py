@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from lesions.models import Lesion, Patient
 
@@ -65,3 +67,21 @@ def test_it_requires_a_body_site(clinician_client: Client, patient: Patient) -> 
 
     assert "body_site" in response.context["form"].errors
     assert not Lesion.objects.exists()
+
+
+def test_it_refuses_a_diagnosis_date_in_the_future_and_takes_today(clinician_client: Client, patient: Patient) -> None:
+    today = timezone.localdate()
+    confirmed = {"diagnosis": "mel", "diagnosis_confirmation": "histo"}
+
+    refused = clinician_client.post(
+        reverse("lesion-create", args=[patient.uuid]),
+        _form(**confirmed, diagnosis_date=(today + dt.timedelta(days=400)).isoformat()),
+    )
+    accepted = clinician_client.post(
+        reverse("lesion-create", args=[patient.uuid]), _form(**confirmed, diagnosis_date=today.isoformat())
+    )
+
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["diagnosis_date"] == ["The date of confirmation cannot be in the future."]
+    assert accepted.status_code == 302
+    assert Lesion.objects.get().diagnosis_date == today

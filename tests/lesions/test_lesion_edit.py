@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from lesions.models import Lesion
 
@@ -51,3 +53,17 @@ def test_it_shows_the_current_values(clinician_client: Client, lesion: Lesion) -
 
     assert response.context["form"].initial["label"] == "Left shoulder mole"
     assert "Edit Left shoulder mole" in response.content.decode()
+
+
+def test_it_refuses_a_diagnosis_date_in_the_future(clinician_client: Client, lesion: Lesion) -> None:
+    tomorrow = timezone.localdate() + dt.timedelta(days=1)
+
+    response = clinician_client.post(
+        reverse("lesion-edit", args=[lesion.uuid]),
+        _form(lesion, diagnosis="bcc", diagnosis_confirmation="histo", diagnosis_date=tomorrow.isoformat()),
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["diagnosis_date"] == ["The date of confirmation cannot be in the future."]
+    lesion.refresh_from_db()
+    assert lesion.diagnosis == ""

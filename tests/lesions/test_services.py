@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 import ml.services
+import ml.tasks
 from lesions.imaging import ImageRejected
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from lesions.services import PhotoUpload, lesion_image_create, visit_create
@@ -156,7 +157,7 @@ def test_lesion_image_create_queues_a_prediction_per_active_model(
     ModelVersionFactory(name="active")
     ModelVersionFactory(name="retired", is_active=False)
     sent: list[int] = []
-    monkeypatch.setattr(ml.services, "_send", lambda task, prediction_id: sent.append(prediction_id))
+    monkeypatch.setattr(ml.tasks, "prediction_send", lambda prediction_id: sent.append(prediction_id))
 
     with django_capture_on_commit_callbacks(execute=True):
         image = lesion_image_create(lesion=lesion, visit=visit, photo=_photo())
@@ -171,3 +172,20 @@ def test_lesion_image_create_does_not_analyse_without_a_model(lesion: Lesion, vi
     image = lesion_image_create(lesion=lesion, visit=visit, photo=_photo())
 
     assert not image.predictions.exists()
+
+
+def test_a_record_number_taken_by_a_concurrent_write_is_refused_on_its_field(
+    patient: Patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lesions.services import patient_create
+
+    monkeypatch.setattr(Patient, "clean", lambda self: None)  # the clash appears only at INSERT
+
+    with pytest.raises(ValidationError) as refused:
+        patient_create(
+            clinic=patient.clinic, medical_record_number=patient.medical_record_number, first_name="A", last_name="B"
+        )
+
+    taken = "Another patient of this clinic has this record number."
+    assert refused.value.message_dict == {"medical_record_number": [taken]}
+    assert Patient.objects.count() == 1

@@ -10,10 +10,9 @@ import pytest
 
 from clinic.celery import app as celery_app
 from ml.models import Prediction
-from ml.services import predictions_requeue_stuck
-from tests.ml.conftest import sample_photo, upload_visit
-from tests.ml.test_worker import wait_until_finished
-from tests.ml.workers import RedisServer, Worker, skip_without_services, use_broker
+from ml.tasks import predictions_requeue_stuck
+from tests.helpers import sample_photo, upload_visit
+from tests.ml.workers import RedisServer, Worker, skip_without_services, use_broker, wait_until_finished
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -14,18 +14,22 @@ from PIL import Image
 
 from lesions.models import LesionImage, Visit
 from lesions.services import lesion_image_create
+from ml.analysis import classifiers_clear, prediction_run
 from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES
 from ml.models import ModelVersion, Prediction
-from ml.services import classifiers_clear, model_versions_sync, prediction_run, predictions_queue_missing
-from tests.ml.conftest import SAMPLE, sample_photo, upload_visit
+from ml.services import model_versions_sync, predictions_queue_missing
+from tests.helpers import SAMPLE_PHOTOS_DIR, sample_photo, upload_visit, write_tiny_model
 
-# Tests run inside a transaction that never commits: queue tasks at once instead of on commit.
-pytestmark = pytest.mark.usefixtures("run_on_commit")
+# Tests run inside a transaction that never commits: django_capture_on_commit_callbacks(execute=True)
+# runs the queued analyses (eager tasks) where a commit would.
 
 
-def test_it_analyses_an_uploaded_photo_and_shows_the_heatmap(client, clinician, lesion, tiny_weights_dir):
+def test_it_analyses_an_uploaded_photo_and_shows_the_heatmap(
+    client, clinician, lesion, tiny_weights_dir, django_capture_on_commit_callbacks
+):
     client.force_login(clinician)
-    response = upload_visit(client, lesion, sample_photo())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload_visit(client, lesion, sample_photo())
     assert response.status_code == 302
 
     prediction = Prediction.objects.get()
@@ -50,7 +54,7 @@ def test_it_analyses_an_uploaded_photo_and_shows_the_heatmap(client, clinician, 
 
 
 def test_it_shows_pending_analyses_with_a_polling_marker(client, clinician, lesion, tiny_weights_dir, monkeypatch):
-    monkeypatch.setattr("ml.services._send", lambda task, prediction_id: None)  # broker that never delivers
+    monkeypatch.setattr("ml.tasks.prediction_send", lambda prediction_id: None)  # broker that never delivers
     client.force_login(clinician)
     upload_visit(client, lesion, sample_photo())
     image = LesionImage.objects.get()
@@ -67,7 +71,7 @@ def test_it_shows_pending_analyses_with_a_polling_marker(client, clinician, lesi
 
 
 def test_it_runs_a_prediction_only_once(clinician, lesion, tiny_weights_dir, monkeypatch):
-    monkeypatch.setattr("ml.services._send", lambda task, prediction_id: None)
+    monkeypatch.setattr("ml.tasks.prediction_send", lambda prediction_id: None)
     visit = Visit.objects.create(patient=lesion.patient)
     image = lesion_image_create(lesion=lesion, visit=visit, photo=sample_photo())
     prediction = image.predictions.get()
@@ -84,12 +88,14 @@ def test_a_corrupt_weights_file_ends_as_a_failed_prediction_shown_on_the_page(
     clinician,
     lesion,
     tiny_weights_dir,
+    django_capture_on_commit_callbacks,
 ):
     weights = next(tiny_weights_dir.glob("*.safetensors"))
     weights.write_bytes(b"not a safetensors file at all")
     classifiers_clear()
     client.force_login(clinician)
-    upload_visit(client, lesion, sample_photo())
+    with django_capture_on_commit_callbacks(execute=True):
+        upload_visit(client, lesion, sample_photo())
 
     prediction = Prediction.objects.get()
     assert prediction.status == Prediction.Status.FAILED
@@ -101,7 +107,7 @@ def test_a_corrupt_weights_file_ends_as_a_failed_prediction_shown_on_the_page(
 
 
 def test_an_unreadable_stored_photo_ends_as_a_failed_prediction(clinician, lesion, tiny_weights_dir, monkeypatch):
-    monkeypatch.setattr("ml.services._send", lambda task, prediction_id: None)
+    monkeypatch.setattr("ml.tasks.prediction_send", lambda prediction_id: None)
     visit = Visit.objects.create(patient=lesion.patient)
     image = lesion_image_create(lesion=lesion, visit=visit, photo=sample_photo())
     Path(image.image.path).write_bytes(b"garbage instead of a JPEG")
@@ -112,8 +118,6 @@ def test_an_unreadable_stored_photo_ends_as_a_failed_prediction(clinician, lesio
 
 
 def test_it_registers_manifests_and_prefers_the_efficientnet_as_default(tiny_weights_dir):
-    from tests.ml.conftest import write_tiny_model
-
     write_tiny_model(tiny_weights_dir, "aaa_resnet", architecture="resnet18")
     model_versions_sync(weights_dir=tiny_weights_dir)
     versions = {v.name: v for v in ModelVersion.objects.all()}
@@ -126,8 +130,6 @@ def test_it_registers_manifests_and_prefers_the_efficientnet_as_default(tiny_wei
 
 
 def test_ml_active_models_leaves_the_other_models_registered_but_not_run(tiny_weights_dir, settings, lesion):
-    from tests.ml.conftest import write_tiny_model
-
     write_tiny_model(tiny_weights_dir, "aaa_resnet", architecture="resnet18")
     settings.ML_ACTIVE_MODELS = ["tiny_effnet"]
     model_versions_sync(weights_dir=tiny_weights_dir)
@@ -150,25 +152,27 @@ def test_ml_active_models_naming_a_missing_model_is_refused(tiny_weights_dir, se
         model_versions_sync(weights_dir=tiny_weights_dir)
 
 
-def test_reanalyse_queues_photos_without_a_prediction_by_the_new_model(clinician, lesion, tiny_weights_dir, settings):
-    from tests.ml.conftest import write_tiny_model
-
+def test_reanalyse_queues_photos_without_a_prediction_by_the_new_model(
+    clinician, lesion, tiny_weights_dir, settings, django_capture_on_commit_callbacks
+):
     visit = Visit.objects.create(patient=lesion.patient)
-    lesion_image_create(lesion=lesion, visit=visit, photo=sample_photo())
-    lesion_image_create(lesion=lesion, visit=visit, photo=sample_photo())
+    with django_capture_on_commit_callbacks(execute=True):
+        lesion_image_create(lesion=lesion, visit=visit, photo=sample_photo())
+        lesion_image_create(lesion=lesion, visit=visit, photo=sample_photo())
     write_tiny_model(tiny_weights_dir, "second_model", seed=1)
     model_versions_sync(weights_dir=tiny_weights_dir)
     new = ModelVersion.objects.get(name="second_model")
 
     out = io.StringIO()
-    call_command("reanalyse", "--model", "second_model", stdout=out)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reanalyse", "--model", "second_model", stdout=out)
     assert "Queued 2 photo(s)" in out.getvalue()
     assert Prediction.objects.filter(model_version=new, status=Prediction.Status.DONE).count() == 2
     assert predictions_queue_missing(version=new) == 0
 
 
 def test_classify_prints_one_json_object_per_image(tiny_weights_dir, tmp_path):
-    photos = sorted(SAMPLE.glob("*.jpg"))[:2]
+    photos = sorted(SAMPLE_PHOTOS_DIR.glob("*.jpg"))[:2]
     out = io.StringIO()
     call_command("classify", *map(str, photos), "--heatmap-dir", str(tmp_path / "maps"), stdout=out)
     records = [json.loads(line) for line in out.getvalue().splitlines()]

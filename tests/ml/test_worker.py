@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from clinic.celery import app as celery_app
 from ml.models import Prediction
-from tests.ml.conftest import sample_photo, upload_visit
-from tests.ml.workers import Worker, skip_without_services
+from tests.helpers import sample_photo, upload_visit
+from tests.ml.workers import Worker, skip_without_services, wait_until_finished
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -38,16 +38,6 @@ def not_eager() -> Iterator[None]:
     celery_app.conf.task_always_eager = False
     yield
     celery_app.conf.task_always_eager = previous
-
-
-def wait_until_finished(prediction_id: int, timeout: float = 90) -> Prediction:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        prediction = Prediction.objects.get(pk=prediction_id)
-        if prediction.is_finished:
-            return prediction
-        time.sleep(0.25)
-    raise AssertionError(f"prediction {prediction_id} still {prediction.status} after {timeout} s")
 
 
 def test_a_real_worker_analyses_an_uploaded_photo(client, clinician, lesion, worker, not_eager):

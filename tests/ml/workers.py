@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from clinic.celery import app as celery_app
+from ml.models import Prediction
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -133,3 +134,13 @@ def use_broker(url: str) -> None:
     celery_app.conf.broker_url = celery_app.conf.broker_read_url = celery_app.conf.broker_write_url = url
     celery_app._pool = None  # connection pool, rebuilt lazily from the new URL
     celery_app.amqp._producer_pool = None  # producers (task sends and control broadcasts)
+
+
+def wait_until_finished(prediction_id: int, timeout: float = 90) -> Prediction:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        prediction = Prediction.objects.get(pk=prediction_id)
+        if prediction.is_finished:
+            return prediction
+        time.sleep(0.25)
+    raise AssertionError(f"prediction {prediction_id} still {prediction.status} after {timeout} s")

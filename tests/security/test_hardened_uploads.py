@@ -13,8 +13,8 @@ from django.urls import reverse
 from PIL import Image
 
 from lesions.models import Lesion, LesionImage, Visit
-from tests.api.conftest import token_client, upload
 from tests.factories import make_jpeg, visit_form_data
+from tests.helpers import token_client, upload
 
 
 def text_renamed_jpg() -> bytes:

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from ml.services import predictions_requeue_stuck
+from ml.tasks import predictions_requeue_stuck
 
 
 class Command(BaseCommand):

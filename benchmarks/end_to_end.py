@@ -1,56 +1,29 @@
-"""``manage.py benchmark``: the engine benchmark of ``ml.bench`` plus upload-to-finished through the real stack.
+"""Upload to finished through the real stack: the end-to-end part of the benchmark.
 
-    python manage.py benchmark [--skip-end-to-end] [ml.bench options: --weights-dir, --images, ...]
-
-The end-to-end part starts its own stack as ``scripts/loadtest_stack.sh`` does (a fresh
-PostgreSQL database, Redis db 13, gunicorn and one Celery worker ``-c 1``), uploads photos one
-after another through the web form as dr.ben after ``seed_demo`` and times each upload from
-the request's start until every prediction of the photo is done, reading the database every
-20 ms. Everything it started is stopped and its database dropped at the end.
+The stack is ``benchmarks.stack``'s (a fresh PostgreSQL database, Redis db 13, gunicorn with 2
+workers and one Celery worker ``-c 1``); photos are uploaded one after another through the web
+form as dr.ben after ``seed_demo``, each timed from the request's start until every prediction
+of the photo is done, reading the database every 20 ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-
-from ml import bench
-from ml.bench import E2E_P95_MAX_MS, REPO, Report, fmt, median, ms_since, p95, proc_status_mb, table
+from benchmarks.stack import running_stack
+from benchmarks.support import Report, fmt, median, ms_since, p95, proc_status_mb, table
 
 E2E_DATABASE = "dermatrack_bench"
+E2E_BROKER_DB = 13
+E2E_P95_MAX_MS = 1000.0
 DEMO_USER = ("dr.ben", "dermatrack-demo")  # from seed_demo
 POLL_SECONDS = 0.02
-
-
-class Command(BaseCommand):
-    help = "Benchmark the analysis: engine latency, throughput, FLOP floor, memory, drift and upload-to-finished."
-
-    def add_arguments(self, parser: Any) -> None:
-        bench.add_arguments(parser)
-        parser.add_argument("--skip-end-to-end", action="store_true", help="only the engine parts")
-
-    def handle(self, *args: Any, **options: Any) -> None:
-        namespace = argparse.Namespace(**options)
-        namespace.end_to_end = namespace.end_to_end or not options["skip_end_to_end"]
-        report = bench.run(namespace)
-        if options["strict"] and not all(v.passed for v in report.verdicts):
-            raise CommandError("some targets failed")
 
 
 @dataclass
@@ -61,87 +34,6 @@ class EndToEnd:
     default_done_ms: list[float]
     failed: int
     worker_peak_mb: float | None
-
-
-@dataclass
-class Stack:
-    url: str
-    worker: subprocess.Popen[bytes]
-    logs: Path
-
-    def check_alive(self) -> None:
-        if self.worker.poll() is not None:
-            log = (self.logs / "worker.log").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the Celery worker exited ({self.worker.returncode}):\n{log}")
-
-
-@contextmanager
-def running_stack(weights_dir: Path, database: str) -> Iterator[Stack]:
-    """Own PostgreSQL database, Redis db 13, gunicorn and one Celery worker (``-c 1``).
-
-    Started as ``scripts/loadtest_stack.sh`` does; stopped, and the database dropped, on exit.
-    """
-    for tool in ("psql", "redis-cli"):
-        if shutil.which(tool) is None:
-            raise RuntimeError(f"{tool} not found: the end-to-end part needs PostgreSQL and Redis on this machine")
-    work = Path(tempfile.mkdtemp(prefix="dermatrack-bench."))
-    python = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv").is_dir() else sys.executable
-    bin_dir = Path(python).parent
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = os.environ | {
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "MEDIA_ROOT": str(work / "media"),
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "AXES_FAILURE_LIMIT": "1000",
-        "ML_WEIGHTS_DIR": str(weights_dir.resolve()),
-        "PGOPTIONS": "-c client_min_messages=warning",  # no NOTICE when the database is not there yet
-    }
-    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-q"]
-    redis = ["redis-cli", "-h", "127.0.0.1", "-p", "6379", "-n", "13", "flushdb"]
-    started: list[subprocess.Popen[bytes]] = []
-    try:
-        subprocess.run(
-            [*psql, "-c", f"DROP DATABASE IF EXISTS {database}", "-c", f"CREATE DATABASE {database}"],
-            env=env,
-            check=True,
-        )
-        subprocess.run([python, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)
-        subprocess.run([python, "manage.py", "seed_demo"], cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(redis, check=True, stdout=subprocess.DEVNULL)  # the demo photos' analyses are not measured
-        for command, log in (
-            (
-                [str(bin_dir / "celery"), "-A", "clinic", "worker", "-Q", "analysis", "-c", "1", "-l", "WARNING"],
-                "worker",
-            ),
-            (
-                [str(bin_dir / "gunicorn"), "clinic.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "120"],
-                "web",
-            ),
-        ):
-            with open(work / f"{log}.log", "wb") as handle:
-                started.append(
-                    subprocess.Popen(
-                        command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-                    )
-                )
-        yield Stack(url=f"http://127.0.0.1:{port}", worker=started[0], logs=work)
-    finally:
-        for process in started:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in started:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        subprocess.run(redis, check=False, stdout=subprocess.DEVNULL)
-        subprocess.run([*psql, "-c", f"DROP DATABASE IF EXISTS {database}"], env=env, check=False)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def worker_pool_peak_mb(worker_pid: int) -> float | None:
@@ -164,16 +56,10 @@ def end_to_end(weights_dir: Path, photo_sets: dict[str, list[Path]], uploads: in
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
     results = []
-    with running_stack(weights_dir, E2E_DATABASE) as stack:
+    with running_stack(database=E2E_DATABASE, broker_db=E2E_BROKER_DB, weights_dir=weights_dir) as stack:
         base_url = stack.url
         client = httpx.Client(base_url=base_url, timeout=60, follow_redirects=False)
-        for _ in range(120):
-            with suppress(httpx.HTTPError):
-                if client.get("/accounts/login/").status_code == 200:
-                    break
-            time.sleep(0.5)
-        else:
-            raise RuntimeError(f"the web server did not answer at {base_url}")
+        client.get("/accounts/login/")  # the CSRF cookie
         username, password = DEMO_USER
         login = client.post(
             "/accounts/login/",
@@ -246,7 +132,14 @@ def end_to_end(weights_dir: Path, photo_sets: dict[str, list[Path]], uploads: in
                 default_done.append(default)
                 failed += bad
             results.append(
-                EndToEnd(name, uploads, all_done, default_done, failed, worker_pool_peak_mb(stack.worker.pid))
+                EndToEnd(
+                    name,
+                    uploads,
+                    all_done,
+                    default_done,
+                    failed,
+                    worker_pool_peak_mb(stack.worker.pid) if stack.worker else None,
+                )
             )
         db.close()
         client.close()

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auditlog.models import LogEntry
 from django.test import Client
 from django.urls import reverse
 
@@ -99,3 +100,32 @@ def test_it_answers_404_for_a_prediction_without_maps(
     response = clinician_client.get(reverse(url_name, args=[pending.uuid]))
 
     assert response.status_code == 404
+
+
+def test_polling_a_pending_analysis_writes_no_audit_row_and_the_finished_answer_one(
+    clinician_client: Client, clinician: Any, lesion_image: LesionImage
+) -> None:
+    pending = PredictionFactory(image=lesion_image, pending=True)
+
+    for _ in range(5):  # the page polls every 2 s while the analysis runs
+        assert 'data-pending="1"' in _panel(clinician_client, lesion_image)
+    assert reads_of(lesion_image) == []
+
+    pending.status, pending.top_class, pending.probabilities = "done", "nv", {"nv": 0.9, "mel": 0.1}
+    pending.save()
+    assert "data-pending" not in _panel(clinician_client, lesion_image)  # the last poll of the page view
+    (entry,) = reads_of(lesion_image)
+    assert entry.actor == clinician
+
+
+def test_an_outsider_polling_gets_404_and_no_audit_row(login: Any, outsider: Any, lesion_image: LesionImage) -> None:
+    PredictionFactory(image=lesion_image, pending=True)
+
+    response = login(outsider).get(reverse("lesion-image-analysis", args=[lesion_image.uuid]))
+
+    assert response.status_code == 404
+    assert reads_of(lesion_image) == []
+
+
+def reads_of(image: LesionImage) -> list[LogEntry]:
+    return list(LogEntry.objects.get_for_object(image).filter(action=LogEntry.Action.ACCESS))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from ml import bench
-from tests.ml.conftest import SAMPLE, write_tiny_model
+from benchmarks import engine as bench
+from tests.helpers import SAMPLE_PHOTOS_DIR, write_tiny_model
 
 SECTIONS = (
     "Machine",
@@ -30,7 +30,16 @@ SECTIONS = (
 def test_benchmark_prints_every_section_on_a_tiny_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     weights = tmp_path / "weights"
     write_tiny_model(weights, "tiny_effnet")
-    argv = ["--weights-dir", str(weights), "--images", str(SAMPLE), "--limit", "2", "--phone-size", "320x240"]
+    argv = [
+        "--weights-dir",
+        str(weights),
+        "--images",
+        str(SAMPLE_PHOTOS_DIR),
+        "--limit",
+        "2",
+        "--phone-size",
+        "320x240",
+    ]
     argv += ["--repeats", "1", "--drift", "20", "--gemm-size", "128", "--batch-sizes", "2", "--batch-rounds", "1"]
     argv += ["--baseline-size", "64"]
 

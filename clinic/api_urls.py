@@ -1,5 +1,6 @@
-"""URLs of the REST API, mounted at ``/api/v1/`` by clinic/urls.py.
+"""URLs of the REST API, mounted at ``/api/v1/`` by clinic/urls.py: each app's viewsets on one router.
 
+Records are ``lesions.api``, analyses ``ml.api``, photos with their analyses ``followup.api``.
 Names start with ``api-`` so that they never clash with the pages' URL names.
 """
 
@@ -10,14 +11,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from clinic.api import AuthTokenRevokeView, AuthTokenView
+from followup import api as followup_api
 from lesions.api import views
+from ml import api as ml_api
 
 router = DefaultRouter()
 router.register("patients", views.PatientViewSet, basename="api-patient")
 router.register("lesions", views.LesionViewSet, basename="api-lesion")
 router.register("visits", views.VisitViewSet, basename="api-visit")
-router.register("images", views.LesionImageViewSet, basename="api-image")
-router.register("predictions", views.PredictionViewSet, basename="api-prediction")
+router.register("images", followup_api.LesionImageViewSet, basename="api-image")
+router.register("predictions", ml_api.PredictionViewSet, basename="api-prediction")
 
 urlpatterns = [
     path("auth/token/", AuthTokenView.as_view(), name="api-token"),
@@ -34,12 +37,12 @@ urlpatterns = [
     ),
     path(
         "lesions/<str:lesion_uuid>/timeline/",
-        views.LesionTimelineViewSet.as_view({"get": "list"}),
+        followup_api.LesionTimelineViewSet.as_view({"get": "list"}),
         name="api-lesion-timeline",
     ),
     path(
         "lesions/<str:lesion_uuid>/images/",
-        views.LesionImageUploadViewSet.as_view({"post": "create"}),
+        followup_api.LesionImageUploadViewSet.as_view({"post": "create"}),
         name="api-lesion-images",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

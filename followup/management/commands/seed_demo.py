@@ -1,4 +1,7 @@
-"""Create a demo: two clinics, three clinicians, patients with lesions, visits and real photos."""
+"""Create a demo: two clinics, three clinicians, patients with lesions, visits and real photos.
+
+Every photo is analysed by the installed models like an upload; the summary names them.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from lesions.models import Lesion, LesionImage, Patient
 from lesions.services import PhotoUpload, visit_create
 from ml.models import ModelVersion
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "ham10000_sample"
+SAMPLE_DIR = Path(__file__).resolve().parents[3] / "lesions" / "fixtures" / "ham10000_sample"
 DEMO_PASSWORD = "dermatrack-demo"
 
 CLINICS = {

@@ -12,27 +12,13 @@ from django.urls import reverse
 
 from lesions.models import Lesion, Patient
 from ml.models import ModelVersion
-from tests.factories import LesionFactory, LesionImageFactory, ModelVersionFactory, PredictionFactory, VisitFactory
-
-NAEVUS = {"akiec": 0.01, "bcc": 0.02, "bkl": 0.05, "df": 0.01, "mel": 0.06, "nv": 0.83, "vasc": 0.02}
-MELANOMA = {"akiec": 0.02, "bcc": 0.03, "bkl": 0.05, "df": 0.01, "mel": 0.62, "nv": 0.25, "vasc": 0.02}
+from tests.factories import LesionFactory, ModelVersionFactory
+from tests.helpers import MELANOMA, NAEVUS, photo_with
 
 
 @pytest.fixture
 def model(db: None) -> ModelVersion:
     return ModelVersionFactory(name="effnet-default", is_default=True)
-
-
-def photo_with(lesion: Lesion, day: dt.date, model: ModelVersion, probabilities: dict[str, float] | None) -> Any:
-    visit = lesion.patient.visits.filter(date=day).first() or VisitFactory(patient=lesion.patient, date=day)
-    image = LesionImageFactory(lesion=lesion, visit=visit)
-    if probabilities is not None:
-        image.predictions.filter(model_version=model).delete()  # the pending one queued on upload
-        top = max(probabilities, key=probabilities.__getitem__)
-        PredictionFactory(
-            image=image, model_version=model, probabilities=probabilities, top_class=top, confidence=probabilities[top]
-        )
-    return image
 
 
 def test_the_lesion_page_shows_status_diagnosis_and_flags_on_top(

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from clinic.models import Clinic, Membership
-from lesions.management.commands.seed_demo import DEMO_PASSWORD
+from followup.management.commands.seed_demo import DEMO_PASSWORD
 from lesions.models import Lesion, LesionImage, Patient, Visit
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """How fast is the analysis, next to what the hardware allows and to a typical demo app?
 
-    python -m ml.bench [--weights-dir ml/weights] [--images DIR] [--end-to-end]
+    python -m benchmarks [--weights-dir ml/weights] [--images DIR] [--end-to-end]
     python manage.py benchmark            # the same, plus the end-to-end part
 
 For every shipped model (``*.json`` manifests in the weights folder) on real photos (the
@@ -10,7 +10,7 @@ forward-only time against the FLOP floor of this machine's matrix-multiply rate,
 re-analysis throughput, peak memory of a worker process, drift over 1,000 analyses and,
 with ``--end-to-end``, upload-to-finished latency through gunicorn + Celery + Redis +
 PostgreSQL. Ends with PASS/FAIL per target. Needs no Django except for ``--end-to-end``,
-which starts the stack as ``scripts/loadtest_stack.sh`` does.
+which starts the stack through ``benchmarks.stack`` (see ``benchmarks.end_to_end``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ml.bench_support import (
+from benchmarks.end_to_end import run_end_to_end
+from benchmarks.support import (
+    Report,
     cpu_busy_percent,
     fmt,
     gemm_gflops,
@@ -45,6 +47,7 @@ from ml.bench_support import (
     phone_copies,
     photo_paths,
     print_machine,
+    print_verdicts,
     proc_status_mb,
     section,
     table,
@@ -64,33 +67,7 @@ STAGES = ("decode+preprocess", "forward", "gradcam", "overlay", "total")
 SPEEDUP_MIN = 3.0  # baseline / ours, classify + Grad-CAM per photo
 GRADCAM_OVER_FORWARD_MAX = 1.2  # (forward + Grad-CAM) / forward-only
 REANALYSIS_MIN_PER_S = 40.0  # EfficientNet, without Grad-CAM
-E2E_P95_MAX_MS = 1000.0
 DRIFT_MAX_PERCENT = 10.0
-
-
-# --- statistics and printing ------------------------------------------------------------------
-
-
-@dataclass
-class Verdict:
-    target: str
-    measured: str
-    passed: bool
-    note: str = ""
-
-
-@dataclass
-class Report:
-    verdicts: list[Verdict] = field(default_factory=list)
-
-    def check(self, target: str, measured: str, passed: bool, note: str = "") -> None:
-        self.verdicts.append(Verdict(target, measured, passed, note))
-
-
-# --- machine ------------------------------------------------------------------------------------
-
-
-# --- photos ---------------------------------------------------------------------------------------
 
 
 # --- the hardware limit ------------------------------------------------------------------------------
@@ -275,7 +252,7 @@ def memory_probe(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
 
 
 def measure_memory(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
-    command = [sys.executable, "-m", "ml.bench", "--memory-probe", str(photo), *map(str, manifests)]
+    command = [sys.executable, "-m", "benchmarks.engine", "--memory-probe", str(photo), *map(str, manifests)]
     done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"memory probe failed: {done.stderr[-2000:]}")
@@ -326,8 +303,6 @@ def run(args: argparse.Namespace) -> Report:
         )
         section("Upload to finished, through the real stack")
         if args.end_to_end:
-            from ml.management.commands.benchmark import run_end_to_end
-
             run_end_to_end(args, report, sets)
         else:
             print("Not run: pass `--end-to-end` (or use `manage.py benchmark`).")
@@ -475,14 +450,6 @@ def run_engine(
     print(table(["model", f"first {window}, median ms", f"last {window}, median ms", "drift"], rows))
 
 
-def print_verdicts(report: Report) -> None:
-    section("Targets")
-    rows = [[v.target, v.measured, "PASS" if v.passed else "FAIL"] for v in report.verdicts]
-    print(table(["target", "measured", "result"], rows))
-    failed = [v for v in report.verdicts if not v.passed]
-    print(f"\n{len(report.verdicts) - len(failed)} PASS, {len(failed)} FAIL")
-
-
 def size_arg(text: str) -> tuple[int, int]:
     width, height = (int(v) for v in text.lower().split("x"))
     return (width, height)
@@ -511,7 +478,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m ml.bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_arguments(parser)
     parser.add_argument("--memory-probe", nargs="+", metavar="PATH", help=argparse.SUPPRESS)

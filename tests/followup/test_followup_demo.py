@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
-from lesions.management.commands.seed_demo import DEMO_PASSWORD
+from followup.management.commands.seed_demo import DEMO_PASSWORD
 from lesions.models import Lesion, Patient
 from ml.models import Prediction
-from tests.ml.conftest import run_on_commit, tiny_models_source, tiny_weights_dir  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -45,10 +45,13 @@ def test_margaret_hales_lesion_has_three_visits_and_its_pages_render_without_a_m
     assert len(patient_page.context["markers"]) == lesion.patient.lesions.count()
 
 
-@pytest.mark.usefixtures("tiny_weights_dir", "run_on_commit")
+@pytest.mark.usefixtures("tiny_weights_dir")
 @pytest.mark.slow
-def test_with_a_model_the_demo_history_has_a_trend_and_a_comparison(client: Client) -> None:
-    call_command("seed_demo", stdout=StringIO())
+def test_with_a_model_the_demo_history_has_a_trend_and_a_comparison(
+    client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):  # the analyses queued on commit, run eagerly
+        call_command("seed_demo", stdout=StringIO())
     lesion = demo_lesion()
     assert not Prediction.objects.exclude(status=Prediction.Status.DONE).exists()
     client = logged_in_as_ben(client)

@@ -13,7 +13,7 @@ from django.urls import reverse
 from lesions.models import Lesion
 from ml.models import ModelVersion
 from tests.factories import LesionFactory, ModelVersionFactory
-from tests.lesions.test_followup_pages import MELANOMA, NAEVUS, photo_with
+from tests.helpers import MELANOMA, NAEVUS, photo_with
 
 DAYS = [dt.date(2024, 1, 10), dt.date(2024, 4, 2), dt.date(2024, 8, 20)]
 

@@ -1,4 +1,4 @@
-"""Helpers of the benchmark (``ml.bench``): statistics, tables, machine facts, test photos, FLOPs."""
+"""Helpers of the benchmarks: verdicts, statistics, tables, machine facts, test photos, FLOPs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import subprocess
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -15,6 +16,30 @@ from PIL import Image
 from torch import nn
 
 from ml.engine.classifier import available_cpus
+
+
+@dataclass
+class Verdict:
+    target: str
+    measured: str
+    passed: bool
+    note: str = ""
+
+
+@dataclass
+class Report:
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    def check(self, target: str, measured: str, passed: bool, note: str = "") -> None:
+        self.verdicts.append(Verdict(target, measured, passed, note))
+
+
+def print_verdicts(report: Report) -> None:
+    section("Targets")
+    rows = [[v.target, v.measured, "PASS" if v.passed else "FAIL"] for v in report.verdicts]
+    print(table(["target", "measured", "result"], rows))
+    failed = [v for v in report.verdicts if not v.passed]
+    print(f"\n{len(report.verdicts) - len(failed)} PASS, {len(failed)} FAIL")
 
 
 def median(values: Sequence[float]) -> float:

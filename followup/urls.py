@@ -1,0 +1,13 @@
+from django.urls import path
+
+from followup import views
+
+urlpatterns = [
+    path("patients/<uuid:uuid>/", views.patient_detail, name="patient-detail"),
+    path("lesions/<uuid:uuid>/", views.lesion_detail, name="lesion-detail"),
+    path("lesions/<uuid:uuid>/compare/", views.lesion_compare, name="lesion-compare"),
+    path("visits/<uuid:uuid>/", views.visit_detail, name="visit-detail"),
+    path("visits/<uuid:uuid>/report/", views.visit_report, name="visit-report"),
+    path("clinic/agreement/", views.clinic_agreement, name="clinic-agreement"),
+    path("images/<uuid:uuid>/analysis/", views.lesion_image_analysis, name="lesion-image-analysis"),
+]

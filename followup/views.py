@@ -1,0 +1,159 @@
+"""Pages that line up records with their analyses: patient, lesion history, comparison, visit, report, agreement."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from clinic.audit import audit_access, audit_access_many
+from clinic.selectors import get_for_user_or_404, scoped
+from followup import agreement, body_map, compare, flags, timeline
+from lesions.models import Lesion, LesionImage, Patient, Visit
+from ml import selectors
+
+
+@login_required
+@require_GET
+def patient_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    patient = get_for_user_or_404(Patient, request.user, uuid)
+    visits = patient.visits.select_related("clinician").prefetch_related("images__lesion")
+    followups = flags.patient_followups(
+        patient.lesions.all(),
+        selectors.images_with_predictions().filter(lesion__patient=patient),
+        patient_visit_dates=patient.visits.values_list("date", flat=True),
+    )
+    return render(
+        request,
+        "followup/patient_detail.html",
+        {
+            "patient": patient,
+            "lesions": [f.lesion for f in followups],
+            "followups": followups,
+            "markers": body_map.body_map_markers(followups),
+            "visits": visits,
+        },
+    )
+
+
+@login_required
+@require_GET
+def lesion_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """The lesion's history: flags, trend chart and every visit, newest first."""
+    lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
+    history = flags.lesion_followup(
+        lesion,
+        selectors.lesion_images(lesion),
+        patient_visit_dates=lesion.patient.visits.values_list("date", flat=True),
+    )
+    return render(
+        request,
+        "followup/lesion_detail.html",
+        {
+            "lesion": lesion,
+            "patient": lesion.patient,
+            "followup": history,
+            "timeline": list(reversed(history.timeline)),
+            "image_count": history.photo_count,
+            "analysed_count": sum(entry.is_analysed for entry in history.timeline),
+            "trend": compare.trend_data(history.timeline),
+        },
+    )
+
+
+@login_required
+@require_GET
+def lesion_compare(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """Two visits of a lesion side by side (``?a=<visit uuid>&b=<visit uuid>``; default first and latest)."""
+    lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
+    visits = timeline.lesion_timeline(selectors.lesion_images(lesion))
+    try:
+        pair = compare.compare_pair(visits, request.GET.get("a") or None, request.GET.get("b") or None)
+    except KeyError as exc:
+        raise Http404("No such visit of this lesion") from exc
+    context: dict[str, object] = {"lesion": lesion, "patient": lesion.patient, "timeline": visits, "pair": pair}
+    if pair is not None:
+        a, b = pair
+        index_b = visits.index(b)
+        context.update(
+            a=a,
+            b=b,
+            differences=compare.class_differences(a, b),
+            earlier_b=visits[index_b - 1] if index_b > 0 else None,
+            later_b=visits[index_b + 1] if index_b + 1 < len(visits) else None,
+        )
+    return render(request, "followup/lesion_compare.html", context)
+
+
+@login_required
+@require_GET
+def visit_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    visit = get_for_user_or_404(Visit, request.user, uuid, Visit.objects.select_related("patient", "clinician"))
+    images = selectors.visit_images(visit)
+    return render(request, "followup/visit_detail.html", {"visit": visit, "patient": visit.patient, "images": images})
+
+
+@login_required
+@require_GET
+def visit_report(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """A printable report of one visit: patient, lesions seen, photos, heatmaps and predictions."""
+    visit = get_for_user_or_404(
+        Visit, request.user, uuid, Visit.objects.select_related("patient", "patient__clinic", "clinician")
+    )
+    images = list(selectors.visit_images(visit))
+    entries = [(image.lesion, timeline.visit_analysis(visit, [image])) for image in images]
+    return render(
+        request,
+        "followup/visit_report.html",
+        {"visit": visit, "patient": visit.patient, "entries": entries, "printed_at": timezone.now()},
+    )
+
+
+@login_required
+@require_GET
+def clinic_agreement(request: HttpRequest) -> HttpResponse:
+    """The model's top class against confirmed diagnoses of the user's clinics' lesions."""
+    confirmation = request.GET.get("confirmation", Lesion.Confirmation.HISTOPATHOLOGY)
+    lesions = scoped(Lesion, request.user).exclude(diagnosis="").select_related("patient", "patient__clinic")
+    if confirmation != "any":
+        confirmation = (
+            confirmation if confirmation in Lesion.Confirmation.values else Lesion.Confirmation.HISTOPATHOLOGY
+        )
+        lesions = lesions.filter(diagnosis_confirmation=confirmation)
+    lesions = list(lesions.order_by("patient__last_name", "label", "pk"))
+    audit_access_many(lesions)  # the page shows these lesions' patients and diagnoses
+    images = selectors.images_with_predictions().filter(lesion__in=[lesion.pk for lesion in lesions])
+    by_lesion: dict[int, list[LesionImage]] = {}
+    for image in images:
+        by_lesion.setdefault(image.lesion_id, []).append(image)
+    summary = agreement.agreement_summary(
+        (lesion, timeline.lesion_timeline(by_lesion.get(lesion.pk, []))) for lesion in lesions
+    )
+    return render(
+        request,
+        "followup/agreement.html",
+        {
+            "summary": summary,
+            "confirmation": confirmation,
+            "confirmations": Lesion.Confirmation.choices,
+        },
+    )
+
+
+@login_required
+@require_GET
+def lesion_image_analysis(request: HttpRequest, uuid: UUID) -> HttpResponse:
+    """The analysis panel of one photo, re-fetched by the page every 2 s while analysis is pending.
+
+    A poll that finds the analysis still pending shows nothing of the record that the page did
+    not already show (and audit): only the answer with the finished analysis is recorded as a
+    read, once per page view, not one audit row per poll.
+    """
+    image = get_for_user_or_404(LesionImage, request.user, uuid, selectors.images_with_predictions(), audit=False)
+    if all(prediction.is_finished for prediction in image.predictions.all()):
+        audit_access(image)
+    return render(request, "snippets/analysis.html", {"image": image})

@@ -1,0 +1,151 @@
+"""Running one analysis, as the worker does: the loaded classifiers, the claim, the stored result.
+
+``prediction_run`` claims a prediction with a conditional update (a duplicate delivery finds
+it taken and does nothing), analyses the photo with the model loaded once per process and
+stores probabilities, heatmap and timings; an analysis that cannot succeed ends as failed
+with a readable reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db.models import F, Q
+from django.utils import timezone
+
+from clinic.files import atomic_with_files, track_file
+from ml.engine.manifest import ManifestError
+from ml.models import ModelVersion, Prediction
+
+if TYPE_CHECKING:
+    from ml.engine.classifier import Classifier
+
+
+class AnalysisError(Exception):
+    """An analysis that cannot succeed by retrying (bad weights, unreadable photo)."""
+
+
+# --- classifiers, loaded once per process --------------------------------------------------
+
+_classifiers: dict[tuple[int, str], Classifier] = {}
+_classifiers_lock = threading.Lock()
+
+
+def classifier_for(version: ModelVersion) -> Classifier:
+    """The loaded classifier for a model version (loaded on first use, then kept)."""
+    from ml.engine.classifier import Classifier  # torch is loaded by the worker, not by every web process
+
+    key = (version.pk, version.weights_sha256)
+    cached = _classifiers.get(key)
+    if cached is not None:
+        return cached
+    with _classifiers_lock:
+        cached = _classifiers.get(key)
+        if cached is None:
+            if settings.ML_TORCH_THREADS:
+                import torch
+
+                torch.set_num_threads(settings.ML_TORCH_THREADS)
+            try:
+                cached = Classifier.from_manifest(version.manifest_path)
+            except ManifestError as exc:
+                raise AnalysisError(f"Model {version.name} could not be loaded: {exc}") from exc
+            _classifiers[key] = cached
+    return cached
+
+
+def classifiers_clear() -> None:
+    with _classifiers_lock:
+        _classifiers.clear()
+
+
+# --- one prediction ------------------------------------------------------------------------
+
+
+def stale_running_before() -> timedelta:
+    # A worker that still runs after twice the hard time limit has died (killed, machine lost).
+    return timedelta(seconds=settings.ML_PREDICTION_TIME_LIMIT * 2)
+
+
+def prediction_claim(*, prediction_id: int) -> bool:
+    """Move a prediction from pending (or a stale running claim) to running; False if taken."""
+    now = timezone.now()
+    stale = now - stale_running_before()
+    claimed = Prediction.objects.filter(
+        Q(status=Prediction.Status.PENDING) | Q(status=Prediction.Status.RUNNING, started_at__lt=stale),
+        pk=prediction_id,
+    ).update(status=Prediction.Status.RUNNING, started_at=now, attempts=F("attempts") + 1, updated_at=now)
+    return claimed == 1
+
+
+def prediction_release(*, prediction_id: int) -> None:
+    """Give a claimed prediction back (before a retry)."""
+    Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.RUNNING).update(
+        status=Prediction.Status.PENDING, updated_at=timezone.now()
+    )
+
+
+def prediction_fail(*, prediction_id: int, reason: str) -> None:
+    now = timezone.now()
+    Prediction.objects.filter(pk=prediction_id).exclude(status=Prediction.Status.DONE).update(
+        status=Prediction.Status.FAILED, failure_reason=reason[:2000], finished_at=now, updated_at=now
+    )
+
+
+def prediction_run(*, prediction_id: int) -> Prediction | None:
+    """Claim and run one prediction; returns it when this call did the work, else None."""
+    if not prediction_claim(prediction_id=prediction_id):
+        return None
+    prediction = Prediction.objects.select_related("image", "model_version").get(pk=prediction_id)
+    try:
+        analysis = _analyse(prediction)
+    except AnalysisError as exc:
+        prediction_fail(prediction_id=prediction_id, reason=str(exc))
+        prediction.refresh_from_db()
+        return prediction
+    _store_result(prediction, analysis)
+    prediction.refresh_from_db()
+    return prediction
+
+
+def _analyse(prediction: Prediction) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    classifier = classifier_for(prediction.model_version)
+    try:
+        with prediction.image.image.open("rb") as handle, Image.open(handle) as photo:
+            # no photo.load(): the engine decodes big JPEGs at reduced size (draft mode)
+            return classifier.analyse(photo, gradcam=True)
+    except FileNotFoundError as exc:
+        raise AnalysisError("The photo file is missing from storage.") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise AnalysisError(f"The photo could not be read: {exc}") from exc
+
+
+def _store_result(prediction: Prediction, analysis: Any) -> None:
+    now = timezone.now()
+    with atomic_with_files():
+        locked = Prediction.objects.select_for_update().get(pk=prediction.pk)
+        if locked.status != Prediction.Status.RUNNING:
+            return  # another attempt finished it meanwhile
+        if analysis.overlay_png:
+            locked.heatmap.save(f"{locked.uuid}.png", ContentFile(analysis.overlay_png), save=False)
+            track_file(locked.heatmap.name)
+        cam_png = getattr(analysis, "cam_png", None)
+        if callable(cam_png):
+            cam_png = cam_png()
+        if cam_png:
+            locked.cam.save(f"{locked.uuid}_cam.png", ContentFile(cam_png), save=False)
+            track_file(locked.cam.name)
+        locked.probabilities = {k: round(float(v), 6) for k, v in analysis.probabilities.items()}
+        locked.top_class = analysis.top_class
+        locked.confidence = float(analysis.confidence)
+        locked.timings = {k: round(float(v), 2) for k, v in analysis.timings.items()}
+        locked.status = Prediction.Status.DONE
+        locked.failure_reason = ""
+        locked.finished_at = now
+        locked.save()

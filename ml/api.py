@@ -1,0 +1,122 @@
+"""The analyses in the REST API: one prediction (status, the 7 probabilities, heatmap files)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+
+from clinic.api import NOT_FOUND, FileViewSetMixin, ScopedViewSet, absolute_url, binary_responses
+from clinic.files import stream_file
+from clinic.selectors import scoped
+from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES
+from ml.models import ModelVersion, Prediction, class_probabilities
+
+
+class ProbabilitiesSerializer(serializers.Serializer):
+    """The 7 HAM10000 class probabilities (they add up to 1)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {code: serializers.FloatField(help_text=CLASS_NAMES[code]) for code in HAM10000_CLASSES}
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = ["name", "architecture", "is_default"]
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    url = serializers.HyperlinkedIdentityField(view_name="api-prediction-detail", lookup_field="uuid")
+    image = serializers.UUIDField(source="image.uuid", read_only=True)
+    model_version = ModelVersionSerializer(read_only=True)
+    probabilities = serializers.SerializerMethodField()
+    top_class = serializers.SerializerMethodField()
+    top_class_name = serializers.SerializerMethodField()
+    heatmap_url = serializers.SerializerMethodField()
+    cam_url = serializers.SerializerMethodField()
+    created = serializers.DateTimeField(source="created_at", read_only=True)
+    finished = serializers.DateTimeField(source="finished_at", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "id",
+            "url",
+            "image",
+            "model_version",
+            "status",
+            "probabilities",
+            "top_class",
+            "top_class_name",
+            "confidence",
+            "heatmap_url",
+            "cam_url",
+            "failure_reason",
+            "created",
+            "finished",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ProbabilitiesSerializer(allow_null=True))
+    def get_probabilities(self, prediction: Prediction) -> dict[str, float] | None:
+        if prediction.status != Prediction.Status.DONE or not prediction.probabilities:
+            return None
+        return class_probabilities(prediction.probabilities)
+
+    @extend_schema_field(serializers.ChoiceField(choices=list(HAM10000_CLASSES), allow_null=True))
+    def get_top_class(self, prediction: Prediction) -> str | None:
+        return prediction.top_class or None
+
+    def get_top_class_name(self, prediction: Prediction) -> str | None:
+        return prediction.top_class_name if prediction.top_class else None
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_heatmap_url(self, prediction: Prediction) -> str | None:
+        """Grad-CAM overlay on the photo (PNG); null until the analysis is done."""
+        if not prediction.heatmap:
+            return None
+        return absolute_url(self, reverse("api-prediction-heatmap", kwargs={"uuid": prediction.uuid}))
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_cam_url(self, prediction: Prediction) -> str | None:
+        """The bare class-activation map (PNG); null until the analysis is done."""
+        if not prediction.cam:
+            return None
+        return absolute_url(self, reverse("api-prediction-cam", kwargs={"uuid": prediction.uuid}))
+
+
+@extend_schema_view(
+    retrieve=extend_schema(
+        summary="One analysis: status, the 7 probabilities, top class, heatmap",
+        description="Decision support, not a diagnosis. Poll while status is pending or running.",
+        responses={200: PredictionSerializer, 404: NOT_FOUND},
+    ),
+    heatmap=extend_schema(summary="Grad-CAM overlay on the photo (PNG)", responses=binary_responses("image/png")),
+    cam=extend_schema(summary="Bare class-activation map (PNG)", responses=binary_responses("image/png")),
+)
+class PredictionViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+    serializer_class = PredictionSerializer
+    file_actions = frozenset({"heatmap", "cam"})
+
+    def get_queryset(self) -> QuerySet[Prediction]:
+        return scoped(Prediction, self.request.user).select_related("model_version", "image")
+
+    @action(detail=True, methods=["get"], url_path="heatmap", url_name="heatmap")
+    def heatmap(self, request: Request, uuid: str | None = None) -> HttpResponse:
+        prediction = self.get_object()
+        if not prediction.heatmap:
+            raise Http404("No heatmap for this prediction (yet).")
+        return stream_file(prediction.heatmap, "image/png")
+
+    @action(detail=True, methods=["get"], url_path="cam", url_name="cam")
+    def cam(self, request: Request, uuid: str | None = None) -> HttpResponse:
+        prediction = self.get_object()
+        if not prediction.cam:
+            raise Http404("No map for this prediction (yet).")
+        return stream_file(prediction.cam, "image/png")

@@ -1,0 +1,70 @@
+"""Plain rows (photos, visits, predictions) for the follow-up rule tests: no database needed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+from followup.flags import lesion_change_flags
+from followup.timeline import VisitAnalysis, lesion_timeline
+
+_ids = itertools.count(1)
+DEFAULT = SimpleNamespace(name="effnet", is_default=True)
+OTHER = SimpleNamespace(name="resnet", is_default=False)
+
+
+def probs(malignant: float, top: str = "nv") -> dict[str, float]:
+    """Probabilities whose mel + bcc + akiec sum to ``malignant`` (all of it on mel)."""
+    rest = {"akiec": 0.0, "bcc": 0.0, "bkl": 0.0, "df": 0.0, "mel": malignant, "nv": 0.0, "vasc": 0.0}
+    rest[top if top not in {"mel"} else "nv"] += 1.0 - malignant
+    return rest
+
+
+def prediction(
+    top: str = "nv", malignant: float = 0.1, *, status: str = "done", model: Any = DEFAULT
+) -> SimpleNamespace:
+    done = status == "done"
+    return SimpleNamespace(
+        status=status,
+        top_class=top if done else "",
+        probabilities=probs(malignant, top) if done else {},
+        confidence=0.7 if done else None,
+        model_version=model,
+        heatmap="",
+    )
+
+
+def visit(day: dt.date) -> SimpleNamespace:
+    pk = next(_ids)
+    return SimpleNamespace(
+        pk=pk, uuid=uuid.uuid4(), date=day, created_at=dt.datetime(2020, 1, 1) + dt.timedelta(seconds=pk)
+    )
+
+
+def image(on: SimpleNamespace, *predictions: SimpleNamespace, lesion_id: int = 1) -> SimpleNamespace:
+    pk = next(_ids)
+    return SimpleNamespace(
+        pk=pk,
+        visit=on,
+        visit_id=on.pk,
+        lesion_id=lesion_id,
+        created_at=dt.datetime(2020, 1, 1) + dt.timedelta(seconds=pk),
+        predictions=SimpleNamespace(all=lambda: list(predictions)),
+    )
+
+
+def timeline(*per_visit: SimpleNamespace | None, start: dt.date = dt.date(2024, 1, 1)) -> list[VisitAnalysis]:
+    """One visit per argument, 90 days apart; None: a photo without any prediction."""
+    images = []
+    for n, pred in enumerate(per_visit):
+        v = visit(start + dt.timedelta(days=90 * n))
+        images.append(image(v, *([pred] if pred is not None else [])))
+    return lesion_timeline(images)
+
+
+def flags(entries: list[VisitAnalysis], threshold: float = 0.10, dates: list[dt.date] | None = None) -> set[str]:
+    visit_dates = dates if dates is not None else [entry.date for entry in entries]
+    return {f.kind for f in lesion_change_flags(timeline=entries, patient_visit_dates=visit_dates, threshold=threshold)}

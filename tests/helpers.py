@@ -1,0 +1,112 @@
+"""Helpers shared by test modules: sample photos, API clients and uploads, tiny models, follow-up rows.
+
+Fixtures live in the conftest modules; plain functions and constants that tests import live
+here (a conftest module is pytest's to load, not a module to import from).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from lesions.models import Lesion
+from ml.models import ModelVersion
+from tests.factories import LesionImageFactory, PredictionFactory, VisitFactory, visit_form_data
+
+# The committed real HAM10000 dermoscopy photos (lesions/fixtures/ham10000_sample/images/).
+SAMPLE_PHOTOS_DIR = Path(__file__).resolve().parent.parent / "lesions" / "fixtures" / "ham10000_sample" / "images"
+
+# --- photos through the pages --------------------------------------------------------------
+
+
+def sample_photo(name: str = "photo.jpg") -> SimpleUploadedFile:
+    """The first committed sample photo as an upload."""
+    path = sorted(SAMPLE_PHOTOS_DIR.glob("*.jpg"))[0]
+    return SimpleUploadedFile(name, path.read_bytes(), content_type="image/jpeg")
+
+
+def upload_visit(client: Client, lesion: Lesion, photo: SimpleUploadedFile) -> Any:
+    """POST the new-visit form with one photo of ``lesion``."""
+    return client.post(
+        reverse("visit-create", args=[lesion.patient.uuid]),
+        visit_form_data({"lesion": str(lesion.uuid), "photo": photo}, date="2026-11-01"),
+    )
+
+
+# --- the API -------------------------------------------------------------------------------
+
+CALLERS = ["clinician", "clinic_admin", "outsider", "anonymous"]
+
+
+def token_client(user: Any) -> APIClient:
+    """A client that authenticates like a phone app: ``Authorization: Token <key>``."""
+    client = APIClient()
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def photo_upload(content: bytes, name: str = "photo.jpg", content_type: str = "image/jpeg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+def upload(client: APIClient, lesion: Lesion | str, photo: Any = None, **fields: Any) -> Any:
+    """POST a photo to a lesion through the API (multipart); ``photo`` bytes or an upload."""
+    lesion_id = lesion.uuid if isinstance(lesion, Lesion) else lesion
+    data: dict[str, Any] = {"image_type": "dermoscopic", **fields}
+    if photo is not None:
+        data["photo"] = photo_upload(photo) if isinstance(photo, bytes) else photo
+    headers = {}
+    if "idempotency_key" in data:
+        headers["HTTP_IDEMPOTENCY_KEY"] = data.pop("idempotency_key")
+    data = {k: v for k, v in data.items() if v is not None}
+    return client.post(reverse("api-lesion-images", args=[lesion_id]), data, format="multipart", **headers)
+
+
+def streamed(response: Any) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def image_from(response: Any) -> Any:
+    from PIL import Image
+
+    return Image.open(BytesIO(streamed(response)))
+
+
+# --- models on disk ------------------------------------------------------------------------
+
+
+def write_tiny_model(folder: Path, name: str, architecture: str = "tf_efficientnet_lite0", seed: int = 0) -> Path:
+    """The engine tests' tiny random model, with a temperature and metrics like a shipped manifest."""
+    from tests.ml.engine.synthetic import write_tiny_model as engine_tiny_model
+
+    manifest = engine_tiny_model(folder, name, architecture, seed, temperature=1.5, metrics={"test": {"accuracy": 0.5}})
+    return manifest.path
+
+
+# --- follow-up: photos with finished analyses ----------------------------------------------
+
+NAEVUS = {"akiec": 0.01, "bcc": 0.02, "bkl": 0.05, "df": 0.01, "mel": 0.06, "nv": 0.83, "vasc": 0.02}
+MELANOMA = {"akiec": 0.02, "bcc": 0.03, "bkl": 0.05, "df": 0.01, "mel": 0.62, "nv": 0.25, "vasc": 0.02}
+
+
+def photo_with(lesion: Lesion, day: dt.date, model: ModelVersion, probabilities: dict[str, float] | None) -> Any:
+    """A photo of ``lesion`` at the visit of ``day``, analysed by ``model`` (None: not analysed)."""
+    visit = lesion.patient.visits.filter(date=day).first() or VisitFactory(patient=lesion.patient, date=day)
+    image = LesionImageFactory(lesion=lesion, visit=visit)
+    if probabilities is not None:
+        image.predictions.filter(model_version=model).delete()  # the pending one queued on upload
+        top = max(probabilities, key=probabilities.__getitem__)
+        PredictionFactory(
+            image=image, model_version=model, probabilities=probabilities, top_class=top, confidence=probabilities[top]
+        )
+    return image

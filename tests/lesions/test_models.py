@@ -1,0 +1,41 @@
+"""The rules on the records themselves (clean()), which pages, API and services all run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from lesions.models import Lesion, Patient
+from ml.engine.architectures import HAM10000_CLASSES
+from tests.factories import PatientFactory
+
+
+def test_a_confirmed_diagnosis_is_one_of_the_models_classes_or_other() -> None:
+    assert Lesion.Diagnosis.values == [*HAM10000_CLASSES, "other"]
+
+
+@pytest.mark.django_db
+def test_the_date_of_confirmation_may_be_today_but_not_tomorrow(patient: Patient) -> None:
+    today = timezone.localdate()
+    lesion = Lesion(patient=patient, label="x", body_site="head/neck", diagnosis="mel", diagnosis_confirmation="histo")
+
+    lesion.diagnosis_date = today
+    lesion.full_clean()
+    lesion.diagnosis_date = today + dt.timedelta(days=1)
+    with pytest.raises(ValidationError) as refused:
+        lesion.full_clean()
+
+    assert refused.value.message_dict == {"diagnosis_date": ["The date of confirmation cannot be in the future."]}
+
+
+@pytest.mark.django_db
+def test_a_taken_record_number_is_one_message_on_its_field(patient: Patient) -> None:
+    clash = PatientFactory.build(clinic=patient.clinic, medical_record_number=patient.medical_record_number)
+
+    with pytest.raises(ValidationError) as refused:
+        clash.full_clean()
+
+    assert refused.value.message_dict == {"medical_record_number": [Patient.MRN_TAKEN]}

@@ -1,0 +1,173 @@
+"""The layout holds: no import cycles, dependencies one way, files of a size one can hold.
+
+Every import is counted, function-local ones included (read with ``ast``, nothing is
+imported). The layers, lowest first: ``clinic`` (project, accounts, the access check) ←
+``lesions`` (records) ← ``ml`` (analyses) ← ``followup`` (pages combining both) ← ``benchmarks``
+(tools). ``ml.engine`` imports no Django and none of the apps. Only the project's URL
+configuration (``clinic.urls``, ``clinic.api_urls``) reaches up: it mounts every app.
+Run alone with ``.venv/bin/pytest -q tests/test_dependencies.py``.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("clinic", "lesions", "ml", "followup", "benchmarks")
+LAYERS = {"clinic": 0, "lesions": 1, "ml": 2, "followup": 3, "benchmarks": 4}
+URLCONFS = {"clinic.urls", "clinic.api_urls"}
+MAX_LINES = 600
+# ml/engine/train.py is being split separately (issue 16, engine part).
+LINE_LIMIT_EXEMPT = {"ml/engine/train.py"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            found[module_name(path)] = path
+    return found
+
+
+def imported_names(path: Path, name: str) -> set[str]:
+    """Every module named by an import anywhere in the file (module level or inside functions)."""
+    is_package = path.name == "__init__.py"
+    package = name if is_package else name.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)  # ``from pkg import module``
+    return names
+
+
+@cache
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    edges: dict[str, set[str]] = {}
+    for name, path in known.items():
+        targets = set()
+        for imported in imported_names(path, name):
+            # Importing a.b.c runs a/__init__ and a/b/__init__ first: they are imported too.
+            parts = imported.split(".")
+            for end in range(1, len(parts) + 1):
+                candidate = ".".join(parts[:end])
+                if candidate in known and candidate != name:
+                    targets.add(candidate)
+        edges[name] = targets
+    return edges
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(edges.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def layer(name: str) -> int:
+    return LAYERS[name.split(".")[0]]
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    assert cycles(graph()) == []
+
+
+def test_the_cycle_check_sees_function_local_imports(tmp_path: Path) -> None:
+    source = tmp_path / "local.py"
+    source.write_text("def f():\n    from ml.services import x\n    import lesions.models\n")
+    assert {"ml.services", "ml.services.x", "lesions.models"} <= imported_names(source, "lesions.local")
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_dependencies_run_one_way(package: str) -> None:
+    upward = [
+        f"{name} imports {target}"
+        for name, targets in graph().items()
+        if name.split(".")[0] == package and name not in URLCONFS
+        for target in sorted(targets)
+        if layer(target) > layer(name)
+    ]
+    assert upward == []
+
+
+def test_no_module_in_lesions_imports_ml() -> None:
+    offending = [
+        f"{name} imports {target}"
+        for name, path in modules().items()
+        if name.split(".")[0] == "lesions"
+        for target in sorted(imported_names(path, name))
+        if target.split(".")[0] in {"ml", "followup", "benchmarks"}
+    ]
+    assert offending == []
+
+
+def test_the_engine_imports_no_django_and_no_app() -> None:
+    offending = [
+        f"{name} imports {target}"
+        for name, path in modules().items()
+        if name.startswith("ml.engine")
+        for target in sorted(imported_names(path, name))
+        if target.split(".")[0] in {"django", "rest_framework", "celery", *PACKAGES}
+        and not target.startswith("ml.engine")
+        and target != "ml"
+    ]
+    assert offending == []
+
+
+def test_no_file_is_over_600_lines() -> None:
+    long = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for path in modules().values()
+        if "migrations" not in path.parts and str(path.relative_to(ROOT)) not in LINE_LIMIT_EXEMPT
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES
+    ]
+    assert long == []
