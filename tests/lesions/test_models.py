@@ -10,11 +10,17 @@ from django.utils import timezone
 
 from lesions.models import Lesion, Patient
 from ml.engine.architectures import HAM10000_CLASSES
+from ml.engine.context import ISIC_SITES
 from tests.factories import PatientFactory
 
 
 def test_a_confirmed_diagnosis_is_one_of_the_models_classes_or_other() -> None:
     assert Lesion.Diagnosis.values == [*HAM10000_CLASSES, "other"]
+
+
+def test_body_sites_are_the_isic_sites_the_model_reads_as_patient_context() -> None:
+    # The analysis encodes Lesion.body_site by these strings (ml.engine.context): they must not drift apart.
+    assert Lesion.BodySite.values == list(ISIC_SITES)
 
 
 @pytest.mark.django_db
