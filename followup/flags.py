@@ -19,7 +19,7 @@ _RISE_TOLERANCE = 1e-9
 
 @dataclass(frozen=True)
 class ChangeFlag:
-    kind: str  # TOP_CLASS_CHANGED, MALIGNANT_ROSE or NEW_LESION
+    kind: str  # TOP_CLASS_CHANGED, MALIGNANT_ROSE, NEW_LESION or MELANOMA_FLAG
     title: str
     detail: str
 
@@ -27,6 +27,7 @@ class ChangeFlag:
 TOP_CLASS_CHANGED = "top_class_changed"
 MALIGNANT_ROSE = "malignant_rose"
 NEW_LESION = "new_lesion"
+MELANOMA_FLAG = "melanoma_flag"
 
 
 def lesion_change_flags(
@@ -41,7 +42,9 @@ def lesion_change_flags(
     - malignant probability (mel + bcc + akiec) rose by more than ``threshold`` (default
       ``settings.FOLLOWUP_MALIGNANT_RISE_THRESHOLD``) between those visits;
     - new lesion: first photographed at the patient's latest visit while the patient had
-      earlier visits.
+      earlier visits;
+    - suspicious for melanoma: the latest analysed visit's melanoma flag is raised (P(mel) at
+      or above the model's threshold, chosen on validation for high sensitivity).
 
     ``timeline`` is the lesion's ``lesion_timeline`` (oldest first); visits without a finished
     prediction take no part in the comparisons.
@@ -73,6 +76,19 @@ def lesion_change_flags(
                     f" (flagged above +{100 * threshold:.0f} points).",
                 )
             )
+    if analysed and analysed[-1].melanoma_flag:
+        latest = analysed[-1]
+        threshold_text = (
+            f" ≥ {100 * latest.prediction.melanoma_threshold:.0f}%" if latest.prediction.melanoma_threshold else ""
+        )
+        flags.append(
+            ChangeFlag(
+                MELANOMA_FLAG,
+                "Suspicious for melanoma",
+                f"P(mel) {100 * latest.probabilities.get('mel', 0.0):.0f}%{threshold_text} on {latest.date:%Y-%m-%d}: "
+                "consider excision/biopsy or specialist review.",
+            )
+        )
     dates = list(patient_visit_dates)
     if timeline and dates:
         latest_visit = max(dates)

@@ -77,6 +77,11 @@ class VisitAnalysis:
             return None
         return malignant_sum(self.probabilities)
 
+    @property
+    def melanoma_flag(self) -> bool | None:
+        """The analysis's melanoma triage flag (None without one)."""
+        return self.prediction.melanoma_flag if self.prediction else None
+
 
 def visit_analysis(visit: Any, images: Sequence[Any]) -> VisitAnalysis:
     """Pick the photo of a visit whose prediction speaks for it: default model first, then any."""

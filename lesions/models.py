@@ -66,11 +66,14 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
 
     @property
     def age(self) -> int | None:
-        if not self.date_of_birth:
+        return self.age_on(date.today())
+
+    def age_on(self, day: date) -> int | None:
+        """Age in whole years on ``day`` (None without a date of birth or before it)."""
+        if not self.date_of_birth or day < self.date_of_birth:
             return None
-        today = date.today()
         dob = self.date_of_birth
-        return today.year - dob.year - ((today.month, today.day) < (dob.month, dob.day))
+        return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
 
     def get_absolute_url(self) -> str:
         return reverse("patient-detail", args=[self.uuid])

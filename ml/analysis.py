@@ -22,7 +22,10 @@ from ml.engine.manifest import ManifestError
 from ml.models import ModelVersion, Prediction
 
 if TYPE_CHECKING:
+    from lesions.models import LesionImage
     from ml.engine.classifier import Classifier
+    from ml.engine.context import PatientContext
+    from ml.engine.ensemble import Ensemble
 
 
 class AnalysisError(Exception):
@@ -31,13 +34,13 @@ class AnalysisError(Exception):
 
 # --- classifiers, loaded once per process --------------------------------------------------
 
-_classifiers: dict[tuple[int, str], Classifier] = {}
+_classifiers: dict[tuple[int, str], Classifier | Ensemble] = {}
 _classifiers_lock = threading.Lock()
 
 
-def classifier_for(version: ModelVersion) -> Classifier:
-    """The loaded classifier for a model version (loaded on first use, then kept)."""
-    from ml.engine.classifier import Classifier  # torch is loaded by the worker, not by every web process
+def classifier_for(version: ModelVersion) -> Classifier | Ensemble:
+    """The loaded analyser (a model or an ensemble) for a model version (loaded on first use, then kept)."""
+    from ml.engine.ensemble import analyser_from_manifest  # torch is loaded by the worker, not by every web process
 
     key = (version.pk, version.weights_sha256)
     cached = _classifiers.get(key)
@@ -51,7 +54,7 @@ def classifier_for(version: ModelVersion) -> Classifier:
 
                 torch.set_num_threads(settings.ML_TORCH_THREADS)
             try:
-                cached = Classifier.from_manifest(version.manifest_path)
+                cached = analyser_from_manifest(version.manifest_path)
             except ManifestError as exc:
                 raise AnalysisError(f"Model {version.name} could not be loaded: {exc}") from exc
             _classifiers[key] = cached
@@ -100,7 +103,9 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
     """Claim and run one prediction; returns it when this call did the work, else None."""
     if not prediction_claim(prediction_id=prediction_id):
         return None
-    prediction = Prediction.objects.select_related("image", "model_version").get(pk=prediction_id)
+    prediction = Prediction.objects.select_related("image__lesion__patient", "image__visit", "model_version").get(
+        pk=prediction_id
+    )
     try:
         analysis = _analyse(prediction)
     except AnalysisError as exc:
@@ -112,14 +117,24 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
     return prediction
 
 
+def patient_context(image: LesionImage) -> PatientContext:
+    """What the analysis may know of the patient: age at the photo's visit, sex, the lesion's body site."""
+    from ml.engine.context import PatientContext
+
+    patient = image.lesion.patient
+    sex = patient.sex if patient.sex in (patient.Sex.FEMALE, patient.Sex.MALE) else None
+    return PatientContext(age=patient.age_on(image.visit.date), sex=sex, site=image.lesion.body_site or None)
+
+
 def _analyse(prediction: Prediction) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     classifier = classifier_for(prediction.model_version)
+    context = patient_context(prediction.image)
     try:
         with prediction.image.image.open("rb") as handle, Image.open(handle) as photo:
             # no photo.load(): the engine decodes big JPEGs at reduced size (draft mode)
-            return classifier.analyse(photo, gradcam=True)
+            return classifier.analyse(photo, gradcam=True, context=context)
     except FileNotFoundError as exc:
         raise AnalysisError("The photo file is missing from storage.") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
@@ -144,6 +159,9 @@ def _store_result(prediction: Prediction, analysis: Any) -> None:
         locked.probabilities = {k: round(float(v), 6) for k, v in analysis.probabilities.items()}
         locked.top_class = analysis.top_class
         locked.confidence = float(analysis.confidence)
+        locked.melanoma_flag = analysis.melanoma_flag
+        locked.melanoma_threshold = analysis.melanoma_threshold
+        locked.context = analysis.context or {}
         locked.timings = {k: round(float(v), 2) for k, v in analysis.timings.items()}
         locked.status = Prediction.Status.DONE
         locked.failure_reason = ""

@@ -24,6 +24,14 @@ class ProbabilitiesSerializer(serializers.Serializer):
         return {code: serializers.FloatField(help_text=CLASS_NAMES[code]) for code in HAM10000_CLASSES}
 
 
+class PatientContextSerializer(serializers.Serializer):
+    """What the analysis knew of the patient (null where unknown)."""
+
+    age = serializers.FloatField(allow_null=True, help_text="age in years at the photo's visit")
+    sex = serializers.CharField(allow_null=True)
+    site = serializers.CharField(allow_null=True, help_text="body site (ISIC anatom_site_general)")
+
+
 class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
@@ -40,6 +48,9 @@ class PredictionSerializer(serializers.ModelSerializer):
     top_class_name = serializers.SerializerMethodField()
     heatmap_url = serializers.SerializerMethodField()
     cam_url = serializers.SerializerMethodField()
+    melanoma_flag = serializers.SerializerMethodField()
+    melanoma_threshold = serializers.FloatField(read_only=True, allow_null=True)
+    context = serializers.SerializerMethodField()
     created = serializers.DateTimeField(source="created_at", read_only=True)
     finished = serializers.DateTimeField(source="finished_at", read_only=True, allow_null=True)
 
@@ -55,6 +66,9 @@ class PredictionSerializer(serializers.ModelSerializer):
             "top_class",
             "top_class_name",
             "confidence",
+            "melanoma_flag",
+            "melanoma_threshold",
+            "context",
             "heatmap_url",
             "cam_url",
             "failure_reason",
@@ -75,6 +89,18 @@ class PredictionSerializer(serializers.ModelSerializer):
 
     def get_top_class_name(self, prediction: Prediction) -> str | None:
         return prediction.top_class_name if prediction.top_class else None
+
+    @extend_schema_field(serializers.BooleanField(allow_null=True))
+    def get_melanoma_flag(self, prediction: Prediction) -> bool | None:
+        """Suspicious for melanoma (P(mel) >= melanoma_threshold, set on validation for >= 90% sensitivity):
+        consider excision/biopsy or specialist review. A decision apart from the top class; null until
+        done or for a model without a threshold."""
+        return prediction.melanoma_flag if prediction.status == Prediction.Status.DONE else None
+
+    @extend_schema_field(PatientContextSerializer(allow_null=True))
+    def get_context(self, prediction: Prediction) -> dict[str, object] | None:
+        """The patient context the analysis used (age at the visit, sex, body site); null if it used none."""
+        return prediction.context or None
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_heatmap_url(self, prediction: Prediction) -> str | None:

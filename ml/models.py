@@ -66,10 +66,14 @@ class ModelVersion(TimeStampedModel):
         # An evaluation report nests its numbers under "metrics"; a bare dict holds them directly.
         numbers = test.get("metrics") if isinstance(test.get("metrics"), dict) else test
         melanoma = numbers.get("melanoma") if isinstance(numbers.get("melanoma"), dict) else {}
+        flag = numbers.get("melanoma_flag") if isinstance(numbers.get("melanoma_flag"), dict) else {}
         summary = {
             "accuracy": numbers.get("accuracy"),
             "balanced_accuracy": numbers.get("balanced_accuracy"),
             "mel_sensitivity": melanoma.get("sensitivity"),
+            "mel_flag_threshold": flag.get("threshold"),
+            "mel_flag_sensitivity": flag.get("sensitivity"),
+            "mel_flag_specificity": flag.get("specificity"),
             "images": test.get("images", numbers.get("n")),
         }
         return summary if summary["accuracy"] is not None else {}
@@ -100,6 +104,12 @@ class Prediction(ClinicAuditMixin, TimeStampedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     timings = models.JSONField(default=dict, blank=True)
+    # The melanoma triage decision, kept apart from the top class: P(mel) >= the model's threshold
+    # (chosen on validation for high sensitivity). None for a model without a threshold.
+    melanoma_flag = models.BooleanField(null=True, blank=True)
+    melanoma_threshold = models.FloatField(null=True, blank=True)
+    # The patient context the analysis was given (age at the visit, sex, body site; None = unknown).
+    context = models.JSONField(default=dict, blank=True)
 
     CLINIC_PATH = "image__lesion__patient__clinic"
 
@@ -125,6 +135,12 @@ class Prediction(ClinicAuditMixin, TimeStampedModel):
     @property
     def top_class_name(self) -> str:
         return CLASS_NAMES.get(self.top_class, self.top_class)
+
+    MELANOMA_FLAG_TEXT = "Suspicious for melanoma: consider excision/biopsy or specialist review."
+
+    @property
+    def melanoma_probability(self) -> float | None:
+        return float(self.probabilities["mel"]) if "mel" in (self.probabilities or {}) else None
 
     @property
     def total_ms(self) -> float | None:

@@ -14,13 +14,23 @@ from django.db import transaction
 
 from lesions.models import LesionImage
 from ml import tasks
-from ml.engine.manifest import Manifest, ManifestError, find_manifests
+from ml.engine.ensemble import load_manifest
+from ml.engine.manifest import ManifestError, find_manifests, passes_bar
 from ml.models import ModelVersion, Prediction
 
 logger = logging.getLogger(__name__)
 
-# Name of the model marked default when nothing else says so: the EfficientNet.
-DEFAULT_MODEL_PREFERENCE = ("efficientnet", "tf_efficientnet")
+# The model marked default when nothing else says so: the deployed ensemble, else an EfficientNet.
+DEFAULT_MODEL_PREFERENCE = ("ensemble", "efficientnet", "tf_efficientnet")
+
+
+def _preferred(architectures: list[str]) -> int | None:
+    """Index of the first architecture in order of ``DEFAULT_MODEL_PREFERENCE`` (None if none matches)."""
+    for prefix in DEFAULT_MODEL_PREFERENCE:
+        for index, architecture in enumerate(architectures):
+            if architecture.startswith(prefix):
+                return index
+    return None
 
 
 # --- model versions ------------------------------------------------------------------------
@@ -29,13 +39,14 @@ DEFAULT_MODEL_PREFERENCE = ("efficientnet", "tf_efficientnet")
 def model_versions_sync(
     *, weights_dir: Path | None = None, default: str | None = None, active: list[str] | None = None
 ) -> list[ModelVersion]:
-    """Register every manifest in the weights folder as a ModelVersion, active unless left out.
+    """Register every manifest in the weights folder as a ModelVersion; choose the default and the active ones.
 
-    ``active`` (default: the ML_ACTIVE_MODELS setting) names the models that analyse new photos;
-    empty means all. Rows whose manifest disappeared are deactivated (predictions keep pointing
-    at them).
-    The default is ``default`` if given, else the current default if still active, else the
-    first EfficientNet, else the first model.
+    ``active`` (default: the ML_ACTIVE_MODELS setting) names the models that analyse new photos.
+    Left empty, the default analyses every photo, and any other model only if its measured test
+    figures in its manifest pass ``QUALITY_BAR``; the rest stay registered and inactive. Rows whose
+    manifest disappeared are deactivated (predictions keep pointing at them).
+    The default is ``default`` if given, else the current default if still there, else the
+    ensemble, else the first EfficientNet, else the first model.
     """
     weights_dir = Path(weights_dir or settings.ML_WEIGHTS_DIR)
     default = default or settings.ML_DEFAULT_MODEL or None
@@ -44,30 +55,48 @@ def model_versions_sync(
     with transaction.atomic():
         for path in find_manifests(weights_dir):
             try:
-                manifest = Manifest.load(path)
+                manifest = load_manifest(path)
             except ManifestError:
                 logger.exception("skipping unreadable manifest %s", path)
                 continue
             version, _ = ModelVersion.objects.update_or_create(
                 name=manifest.name,
                 defaults={
-                    "architecture": manifest.architecture,
+                    "architecture": manifest.architecture[:100],
                     "manifest_file": str(path.relative_to(weights_dir)),
                     "weights_sha256": manifest.weights_sha256,
                     "metrics": manifest.metrics,
                     "description": manifest.description,
-                    "is_active": not active_names or manifest.name in active_names,
                 },
             )
             seen.append(version)
         unknown = active_names - {v.name for v in seen}
         if unknown:
             raise ValueError(f"ML_ACTIVE_MODELS names models without a manifest: {', '.join(sorted(unknown))}")
-        ModelVersion.objects.exclude(pk__in=[v.pk for v in seen if v.is_active]).update(
-            is_active=False, is_default=False
-        )
-        model_version_set_default(name=default, candidates=[v for v in seen if v.is_active])
+        if active_names:
+            chosen = [v for v in seen if v.name in active_names]
+        else:
+            default_version = _default_among(seen, default)
+            chosen = [v for v in seen if v == default_version or passes_bar(v.metrics.get("test"))]
+        ModelVersion.objects.filter(pk__in=[v.pk for v in chosen]).update(is_active=True)
+        ModelVersion.objects.exclude(pk__in=[v.pk for v in chosen]).update(is_active=False, is_default=False)
+        for version in chosen:
+            version.is_active = True
+        model_version_set_default(name=default, candidates=chosen)
     return list(ModelVersion.objects.filter(pk__in=[v.pk for v in seen]))
+
+
+def _default_among(versions: list[ModelVersion], name: str | None) -> ModelVersion | None:
+    if not versions:
+        return None
+    if name:
+        named = next((v for v in versions if v.name == name), None)
+        if named is None:
+            raise ValueError(f"ML_DEFAULT_MODEL names no registered model: {name!r}")
+        return named
+    current = next((v for v in versions if v.is_default), None)
+    preferred = _preferred([v.architecture for v in versions])
+    return current or versions[preferred if preferred is not None else 0]
 
 
 def model_version_set_default(*, name: str | None = None, candidates: list[ModelVersion] | None = None) -> None:
@@ -81,8 +110,8 @@ def model_version_set_default(*, name: str | None = None, candidates: list[Model
             raise ValueError(f"no active model named {name!r}")
     if chosen is None:
         current = next((v for v in active if v.is_default), None)
-        efficientnets = [v for v in active if v.architecture.startswith(DEFAULT_MODEL_PREFERENCE)]
-        chosen = current or (efficientnets[0] if efficientnets else active[0])
+        preferred = _preferred([v.architecture for v in active])
+        chosen = current or active[preferred if preferred is not None else 0]
     ModelVersion.objects.exclude(pk=chosen.pk).filter(is_default=True).update(is_default=False)
     ModelVersion.objects.filter(pk=chosen.pk).update(is_default=True)
 
@@ -91,12 +120,13 @@ def manifest_path_by_name(name: str | None = None, *, weights_dir: Path | None =
     """A manifest by model name (or path); without a name the default model's manifest.
 
     Works without the database, for command-line use: the default is ``ML_DEFAULT_MODEL``,
-    else the first EfficientNet in the weights folder, else the first manifest.
+    else the ensemble, else the first EfficientNet in the weights folder, else the first manifest.
     """
     weights_dir = Path(weights_dir or settings.ML_WEIGHTS_DIR)
     if name and Path(name).suffix == ".json" and Path(name).is_file():
         return Path(name)
-    manifests = {Manifest.load(path).name: path for path in find_manifests(weights_dir)}
+    loaded = {path: load_manifest(path) for path in find_manifests(weights_dir)}
+    manifests = {manifest.name: path for path, manifest in loaded.items()}
     if not manifests:
         raise ManifestError(f"no model manifests in {weights_dir}")
     wanted = name or settings.ML_DEFAULT_MODEL
@@ -104,10 +134,9 @@ def manifest_path_by_name(name: str | None = None, *, weights_dir: Path | None =
         if wanted not in manifests:
             raise ManifestError(f"no model named {wanted!r} in {weights_dir} (have: {', '.join(sorted(manifests))})")
         return manifests[wanted]
-    for _, path in sorted(manifests.items()):
-        if Manifest.load(path).architecture.startswith(DEFAULT_MODEL_PREFERENCE):
-            return path
-    return manifests[sorted(manifests)[0]]
+    ordered = sorted(manifests)
+    preferred = _preferred([loaded[manifests[name]].architecture for name in ordered])
+    return manifests[ordered[preferred if preferred is not None else 0]]
 
 
 # --- predictions ---------------------------------------------------------------------------

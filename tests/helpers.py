@@ -85,11 +85,37 @@ def image_from(response: Any) -> Any:
 # --- models on disk ------------------------------------------------------------------------
 
 
-def write_tiny_model(folder: Path, name: str, architecture: str = "tf_efficientnet_lite0", seed: int = 0) -> Path:
-    """The engine tests' tiny random model, with a temperature and metrics like a shipped manifest."""
+# Test figures that pass ml.engine.manifest.QUALITY_BAR (a model with them analyses photos by default).
+PASSING_TEST_METRICS: dict[str, Any] = {
+    "test": {
+        "images": 100,
+        "metrics": {
+            "accuracy": 0.9,
+            "balanced_accuracy": 0.8,
+            "melanoma": {"sensitivity": 0.7},
+            "melanoma_flag": {"threshold": 0.2, "sensitivity": 0.95, "specificity": 0.85},
+        },
+    }
+}
+
+
+def write_tiny_model(
+    folder: Path,
+    name: str,
+    architecture: str = "tf_efficientnet_lite0",
+    seed: int = 0,
+    metrics: dict[str, Any] | None = None,
+    **options: Any,
+) -> Path:
+    """The engine tests' tiny random model, with a temperature and metrics like a shipped manifest.
+
+    Its default test figures (accuracy 0.5) fail the quality bar; pass ``PASSING_TEST_METRICS`` for
+    a model that analyses photos by default without being the default.
+    """
     from tests.ml.engine.synthetic import write_tiny_model as engine_tiny_model
 
-    manifest = engine_tiny_model(folder, name, architecture, seed, temperature=1.5, metrics={"test": {"accuracy": 0.5}})
+    metrics = {"test": {"accuracy": 0.5}} if metrics is None else metrics
+    manifest = engine_tiny_model(folder, name, architecture, seed, temperature=1.5, metrics=metrics, **options)
     return manifest.path
 
 

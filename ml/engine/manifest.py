@@ -193,6 +193,7 @@ def save_model(
     interpolation: str = "bicubic",
     temperature: float = 1.0,
     logit_bias: list[float] | None = None,
+    melanoma_threshold: float | None = None,
     dtype: torch.dtype = torch.float32,
     metrics: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
@@ -221,6 +222,7 @@ def save_model(
         interpolation=interpolation,
         temperature=float(temperature),
         logit_bias=logit_bias,
+        melanoma_threshold=melanoma_threshold,
         weights_dtype=str(dtype).removeprefix("torch."),
         metrics=metrics or {},
         training=training or {},
@@ -233,13 +235,45 @@ def save_model(
 
 
 def find_manifests(folder: Path | str) -> list[Path]:
-    """Manifest files in a weights folder (JSON files that name a weights file)."""
+    """Manifest files in a weights folder: models (they name a weights file) and ensembles (members)."""
     found = []
     for path in sorted(Path(folder).glob(f"*{MANIFEST_SUFFIX}")):
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if isinstance(data, dict) and "weights_file" in data:
+        if isinstance(data, dict) and (
+            "weights_file" in data or (data.get("kind") == "ensemble" and "members" in data)
+        ):
             found.append(path)
     return found
+
+
+# The bar a model must pass on the held-out test split to analyse new photos by default (issue
+# "Models a clinician can trust"); the model card states each model against it.
+QUALITY_BAR: dict[str, float] = {
+    "accuracy": 0.85,
+    "balanced_accuracy": 0.72,
+    "mel_flag_sensitivity": 0.90,
+    "mel_flag_specificity": 0.82,
+}
+
+
+def bar_figures(test: dict[str, Any]) -> dict[str, float | None]:
+    """The bar's four numbers from a manifest's ``metrics["test"]`` (an evaluation report or bare numbers)."""
+    numbers = test.get("metrics") if isinstance(test.get("metrics"), dict) else test
+    flag = numbers.get("melanoma_flag") if isinstance(numbers.get("melanoma_flag"), dict) else {}
+    return {
+        "accuracy": numbers.get("accuracy"),
+        "balanced_accuracy": numbers.get("balanced_accuracy"),
+        "mel_flag_sensitivity": flag.get("sensitivity"),
+        "mel_flag_specificity": flag.get("specificity"),
+    }
+
+
+def passes_bar(test: dict[str, Any] | None) -> bool:
+    """Whether measured test figures meet every number of ``QUALITY_BAR`` (missing figures fail)."""
+    if not isinstance(test, dict):
+        return False
+    figures = bar_figures(test)
+    return all(figures[k] is not None and float(figures[k]) >= v for k, v in QUALITY_BAR.items())  # type: ignore[arg-type]

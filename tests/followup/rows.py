@@ -24,7 +24,13 @@ def probs(malignant: float, top: str = "nv") -> dict[str, float]:
 
 
 def prediction(
-    top: str = "nv", malignant: float = 0.1, *, status: str = "done", model: Any = DEFAULT
+    top: str = "nv",
+    malignant: float = 0.1,
+    *,
+    status: str = "done",
+    model: Any = DEFAULT,
+    melanoma_flag: bool | None = None,
+    melanoma_threshold: float | None = None,
 ) -> SimpleNamespace:
     done = status == "done"
     return SimpleNamespace(
@@ -34,6 +40,8 @@ def prediction(
         confidence=0.7 if done else None,
         model_version=model,
         heatmap="",
+        melanoma_flag=melanoma_flag if done else None,
+        melanoma_threshold=melanoma_threshold,
     )
 
 

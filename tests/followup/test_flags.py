@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from followup.flags import MALIGNANT_ROSE, NEW_LESION, TOP_CLASS_CHANGED, lesion_change_flags, patient_followups
+from followup.flags import (
+    MALIGNANT_ROSE,
+    MELANOMA_FLAG,
+    NEW_LESION,
+    TOP_CLASS_CHANGED,
+    lesion_change_flags,
+    patient_followups,
+)
 from tests.followup.rows import flags, image, prediction, timeline, visit
 
 # --- malignant rise -----------------------------------------------------------------------------
@@ -139,3 +146,22 @@ def test_flagged_lesions_come_first_then_the_highest_risk() -> None:
     assert ordered[0].flagged
     assert ordered[1].latest_malignant_probability == pytest.approx(0.8)
     assert ordered[3].timeline == []
+
+
+# --- melanoma flag --------------------------------------------------------------------------------
+
+
+def test_the_latest_visits_melanoma_flag_is_a_follow_up_flag() -> None:
+    entries = timeline(
+        prediction(malignant=0.2), prediction(malignant=0.25, melanoma_flag=True, melanoma_threshold=0.2)
+    )
+    found = lesion_change_flags(timeline=entries, patient_visit_dates=[e.date for e in entries], threshold=0.10)
+    (flag,) = [f for f in found if f.kind == MELANOMA_FLAG]
+    assert flag.title == "Suspicious for melanoma"
+    assert "P(mel) 25% ≥ 20%" in flag.detail and "specialist review" in flag.detail
+
+
+def test_an_earlier_melanoma_flag_no_longer_raised_is_not_a_flag() -> None:
+    entries = timeline(prediction(melanoma_flag=True, melanoma_threshold=0.2), prediction(melanoma_flag=False))
+    assert MELANOMA_FLAG not in flags(entries)
+    assert MELANOMA_FLAG not in flags(timeline(prediction()))  # a model without a threshold

@@ -18,7 +18,7 @@ from ml.analysis import classifiers_clear, prediction_run
 from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES
 from ml.models import ModelVersion, Prediction
 from ml.services import model_versions_sync, predictions_queue_missing
-from tests.helpers import SAMPLE_PHOTOS_DIR, sample_photo, upload_visit, write_tiny_model
+from tests.helpers import PASSING_TEST_METRICS, SAMPLE_PHOTOS_DIR, sample_photo, upload_visit, write_tiny_model
 
 # Tests run inside a transaction that never commits: django_capture_on_commit_callbacks(execute=True)
 # runs the queued analyses (eager tasks) where a commit would.
@@ -130,7 +130,7 @@ def test_it_registers_manifests_and_prefers_the_efficientnet_as_default(tiny_wei
 
 
 def test_ml_active_models_leaves_the_other_models_registered_but_not_run(tiny_weights_dir, settings, lesion):
-    write_tiny_model(tiny_weights_dir, "aaa_resnet", architecture="resnet18")
+    write_tiny_model(tiny_weights_dir, "aaa_resnet", architecture="resnet18", metrics=PASSING_TEST_METRICS)
     settings.ML_ACTIVE_MODELS = ["tiny_effnet"]
     model_versions_sync(weights_dir=tiny_weights_dir)
     versions = {v.name: v for v in ModelVersion.objects.all()}
@@ -159,7 +159,7 @@ def test_reanalyse_queues_photos_without_a_prediction_by_the_new_model(
     with django_capture_on_commit_callbacks(execute=True):
         lesion_image_create(lesion=lesion, visit=visit, photo=sample_photo())
         lesion_image_create(lesion=lesion, visit=visit, photo=sample_photo())
-    write_tiny_model(tiny_weights_dir, "second_model", seed=1)
+    write_tiny_model(tiny_weights_dir, "second_model", seed=1, metrics=PASSING_TEST_METRICS)
     model_versions_sync(weights_dir=tiny_weights_dir)
     new = ModelVersion.objects.get(name="second_model")
 
