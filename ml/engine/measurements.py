@@ -14,7 +14,8 @@ Definitions:
 - diameter: the largest Feret diameter (longest distance between two boundary points);
   ``width`` is the lesion's extent perpendicular to that diameter.
 - asymmetry about an axis: the share of the lesion that does not overlap its mirror image
-  about that principal axis (through the centroid): 0 for a symmetric shape, at most 1.
+  about that principal axis (through the centroid): 0 for a symmetric shape, at most 1
+  (for nearly isotropic shapes see ``mirror_asymmetry``).
 - compactness: perimeter² / (4π·area); 1 for a disc, 4/π for a square, larger for ragged borders.
 - colours: see ``classify_colours``.
 """
@@ -45,6 +46,8 @@ MAX_COLOUR_DISTANCE = 40.0
 # A colour is present when at least this share of the lesion's pixels has it.
 MIN_COLOUR_SHARE = 0.05
 BOUNDARY_TOLERANCE_PX = 1.0
+# Below this ratio of second moments the principal axes are undefined (see ``mirror_asymmetry``).
+ISOTROPIC_ELONGATION = 1.05
 _LEVELS = 64  # colour lookup table resolution per channel
 
 
@@ -135,24 +138,32 @@ def feret(mask: np.ndarray) -> tuple[float, float, float]:
     return float(lengths[i, j]), float(across.max() - across.min()), angle
 
 
-def principal_axis_angle(mask: np.ndarray) -> tuple[float, float, float]:
-    """(centroid x, centroid y, angle of the major principal axis in radians) from image moments."""
+def principal_axes(mask: np.ndarray) -> tuple[float, float, float, float]:
+    """(centroid x, centroid y, angle of the major principal axis in radians, elongation) from image moments.
+
+    Elongation is the ratio of the second-moment eigenvalues (major / minor, at least 1).
+    """
     moments = cv2.moments(_as_mask(mask).astype(np.uint8), binaryImage=True)
     if moments["m00"] == 0:
         raise EmptyMaskError("the mask holds no lesion pixel")
     cx, cy = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
-    angle = 0.5 * math.atan2(2 * moments["mu11"], moments["mu20"] - moments["mu02"])
-    return cx, cy, angle
+    mu20, mu02, mu11 = moments["mu20"], moments["mu02"], moments["mu11"]
+    angle = 0.5 * math.atan2(2 * mu11, mu20 - mu02)
+    spread = math.hypot(mu20 - mu02, 2 * mu11)
+    minor = max((mu20 + mu02 - spread) / 2, 1e-12)
+    return cx, cy, angle, ((mu20 + mu02 + spread) / 2) / minor
 
 
 def mirror_asymmetry(mask: np.ndarray) -> tuple[float, float]:
     """Non-overlap fractions of the lesion with its mirror image about the major and the minor axis.
 
-    The mirror image is resampled bilinearly, so a digitised symmetric shape scores about 0.01,
-    not exactly 0.
+    The axes are the principal axes through the centroid. When the shape is nearly isotropic
+    (elongation below ``ISOTROPIC_ELONGATION``: discs, squares) those axes are undefined, and the
+    perpendicular pair with the least total asymmetry (searched in 3° steps) is used instead.
+    The mirror image is resampled bilinearly, so a digitised symmetric shape scores about 0.01.
     """
     mask = _as_mask(mask)
-    cx, cy, angle = principal_axis_angle(mask)
+    cx, cy, angle, elongation = principal_axes(mask)
     ys, xs = np.nonzero(mask)
     radius = math.ceil(float(np.hypot(xs - cx, ys - cy).max())) + 2
     # A square canvas centred on the centroid holds the lesion and both of its mirror images.
@@ -162,15 +173,18 @@ def mirror_asymmetry(mask: np.ndarray) -> tuple[float, float]:
     canvas[ys + oy, xs + ox] = 1.0
     centre = np.array([cx + ox, cy + oy])
     area = float(canvas.sum())
-    results = []
-    for axis in (angle, angle + math.pi / 2):
+
+    def about(axis: float) -> float:
         c, s = math.cos(2 * axis), math.sin(2 * axis)
         reflect = np.array([[c, s], [s, -c]])  # reflection about a line through 0 at ``axis``
         matrix = np.hstack([reflect, (centre - reflect @ centre)[:, None]])
         mirrored = cv2.warpAffine(canvas, matrix, (size, size), flags=cv2.INTER_LINEAR)
-        overlap = float(np.minimum(canvas, mirrored).sum())
-        results.append(max(0.0, 1.0 - overlap / area))
-    return results[0], results[1]
+        return max(0.0, 1.0 - float(np.minimum(canvas, mirrored).sum()) / area)
+
+    if elongation < ISOTROPIC_ELONGATION:
+        pairs = [(about(a), about(a + math.pi / 2)) for a in np.radians(np.arange(0.0, 90.0, 3.0))]
+        return min(pairs, key=sum)
+    return about(angle), about(angle + math.pi / 2)
 
 
 def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -307,5 +321,5 @@ __all__ = [
     "measure_lesion",
     "mirror_asymmetry",
     "perimeter",
-    "principal_axis_angle",
+    "principal_axes",
 ]

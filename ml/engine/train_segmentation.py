@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import shlex
 import sys
 import time
@@ -48,7 +49,6 @@ from ml.engine.data import (
     mask_path,
     read_metadata,
     split_by_lesion,
-    subsample,
 )
 from ml.engine.evaluate_segmentation import SegmentationReport, score_segmenter
 from ml.engine.manifest import file_sha256
@@ -181,30 +181,32 @@ def load_masks(masks_dir: Path | str, image_ids: list[str]) -> np.ndarray:
 def prepare_split(config: SegTrainConfig) -> Split:
     """The run's split: the saved one on resume, else the split file (or one computed from the metadata).
 
-    Only images with a mask are kept; with ``max_images`` only a stratified subset of whole lesions.
+    Only images with a mask are kept; with ``max_images`` a random share of each side (smoke
+    runs; each side is lesion-grouped already, so a subset of it is too).
     """
     saved = config.run_dir / "split.json"
     if config.resume and saved.is_file():
         return Split.load(saved)
     records = read_metadata(config.metadata_path)
-    if config.max_images:
-        records = subsample(records, config.max_images, seed=config.seed)
     known = {r.image_id for r in records}
     if config.split_file:
         split = Split.load(config.split_file)
-        if not config.max_images:
-            missing = [i for i in (*split.train, *split.val, *split.test) if i not in known]
-            if missing:
-                raise ValueError(
-                    f"split file {config.split_file} lists {len(missing)} image ids not in the metadata "
-                    f"(first: {missing[0]})"
-                )
+        missing = [i for i in (*split.train, *split.val, *split.test) if i not in known]
+        if missing:
+            raise ValueError(
+                f"split file {config.split_file} lists {len(missing)} image ids not in the metadata "
+                f"(first: {missing[0]})"
+            )
     else:
         split = split_by_lesion(records, seed=config.seed)
     masks = config.data_dir / MASKS_DIR
+    total = len(split.train) + len(split.val) + len(split.test)
+    share = min(1.0, config.max_images / total) if config.max_images else 1.0
+    rng = random.Random(config.seed)
 
     def keep(ids: list[str]) -> list[str]:
-        return [i for i in ids if i in known and mask_path(masks, i) is not None]
+        chosen = sorted(rng.sample(ids, max(1, round(len(ids) * share)))) if share < 1.0 and ids else ids
+        return [i for i in chosen if mask_path(masks, i) is not None]
 
     split = Split(
         train=keep(split.train), val=keep(split.val), test=keep(split.test), seed=split.seed, fractions=split.fractions
@@ -570,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pretrained", choices=PRETRAINED_CHOICES, default=d.pretrained)
     parser.add_argument("--resume", action="store_true", help="continue from runs/NAME/last.pt")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
-    parser.add_argument("--max-images", type=int, default=None, help="a stratified subset of the split (smoke runs)")
+    parser.add_argument("--max-images", type=int, default=None, help="a random subset of each split side (smoke runs)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
     parser.add_argument("--fp16-weights", action="store_true", help="store the weights as float16")
