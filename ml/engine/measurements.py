@@ -17,7 +17,8 @@ Definitions:
   about that principal axis (through the centroid): 0 for a symmetric shape, at most 1
   (for nearly isotropic shapes see ``mirror_asymmetry``).
 - compactness: perimeter² / (4π·area); 1 for a disc, 4/π for a square, larger for ragged borders.
-- colours: see ``classify_colours``.
+- colours: see ``classify_colours`` (white-balanced on the skin around the lesion, nearest
+  reference colour in CIELAB, present from 5% of the lesion's pixels).
 """
 
 from __future__ import annotations
@@ -30,19 +31,26 @@ from typing import Any
 import cv2
 import numpy as np
 
-# The six colours of the ABCD rule as approximate dermoscopic sRGB appearances. These are a
-# documented heuristic (nearest reference in CIELAB, see ``classify_colours``), not values
-# validated against annotated colours.
+# The six colours of the ABCD rule as sRGB after white balance on the skin (which then looks
+# like REFERENCE_SKIN). They were set in CIELAB (light brown L 58, dark brown L 35, black L 15,
+# red a* 48, white L 90, blue-grey b* -10) and checked for plausibility on HAM10000's masks
+# (naevi mostly light/dark brown; melanomas the most colours; vascular lesions red, blue-grey and
+# black); a documented heuristic, not validated against annotated colours.
 ABCD_COLOURS: dict[str, tuple[int, int, int]] = {
-    "light_brown": (180, 120, 80),
-    "dark_brown": (105, 60, 40),
-    "black": (35, 30, 30),
-    "red": (190, 55, 65),
-    "white": (235, 230, 230),
-    "blue_grey": (105, 115, 140),
+    "light_brown": (186, 125, 91),
+    "dark_brown": (118, 70, 51),
+    "black": (44, 36, 34),
+    "red": (194, 74, 73),
+    "white": (234, 225, 219),
+    "blue_grey": (114, 119, 136),
 }
+# The skin around the lesion is scaled per channel to this colour (von Kries white balance), so
+# dermatoscopes with other casts give the same colours. Lesion pixels nearest to it are skin-coloured
+# and count as none of the six.
+REFERENCE_SKIN: tuple[int, int, int] = (220, 182, 165)
+WHITE_BALANCE_GAIN_LIMITS = (0.6, 1.6)
 # A pixel further than this (CIE76 ΔE) from every reference colour counts as none of them.
-MAX_COLOUR_DISTANCE = 40.0
+MAX_COLOUR_DISTANCE = 25.0
 # A colour is present when at least this share of the lesion's pixels has it.
 MIN_COLOUR_SHARE = 0.05
 BOUNDARY_TOLERANCE_PX = 1.0
@@ -193,15 +201,32 @@ def _rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _colour_table(max_distance: float) -> np.ndarray:
-    """Index of the nearest reference colour (-1: none) for every RGB at 6 bits per channel."""
+    """Index of the nearest ABCD colour (-1: skin-coloured or none) for every RGB at 6 bits per channel."""
     levels = (np.arange(_LEVELS) * (255 / (_LEVELS - 1))).astype(np.float32)
     r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
     lab = _rgb_to_lab(np.stack([r, g, b], axis=-1).reshape(-1, 3))
-    references = _rgb_to_lab(np.array(list(ABCD_COLOURS.values()), dtype=np.float32))
+    references = _rgb_to_lab(np.array([*ABCD_COLOURS.values(), REFERENCE_SKIN], dtype=np.float32))
     distances = np.linalg.norm(lab[:, None, :] - references[None, :, :], axis=2)
     table = distances.argmin(axis=1).astype(np.int8)
-    table[distances.min(axis=1) > max_distance] = -1
+    table[(distances.min(axis=1) > max_distance) | (table == len(ABCD_COLOURS))] = -1
     return table
+
+
+def skin_white_balance(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per-channel gains that turn the median skin colour in a ring around the lesion into ``REFERENCE_SKIN``.
+
+    The ring is about a tenth of the lesion's size wide; gains are clipped to
+    ``WHITE_BALANCE_GAIN_LIMITS``, and are 1 when no skin is visible around the lesion.
+    """
+    mask = _as_mask(mask)
+    width = max(3, round(0.1 * math.sqrt(float(np.count_nonzero(mask)))))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * width + 1, 2 * width + 1))
+    ring = (cv2.dilate(mask.astype(np.uint8), kernel) > 0) & ~mask
+    if np.count_nonzero(ring) < 20:
+        return np.ones(3, dtype=np.float32)
+    skin = np.median(np.asarray(rgb)[ring].astype(np.float32), axis=0)
+    gains = np.asarray(REFERENCE_SKIN, dtype=np.float32) / np.maximum(skin, 1.0)
+    return np.clip(gains, *WHITE_BALANCE_GAIN_LIMITS).astype(np.float32)
 
 
 def classify_colours(
@@ -210,21 +235,26 @@ def classify_colours(
     *,
     min_share: float = MIN_COLOUR_SHARE,
     max_distance: float = MAX_COLOUR_DISTANCE,
+    white_balance: bool = True,
 ) -> tuple[tuple[str, ...], dict[str, float]]:
     """ABCD colours present in the lesion and the share of lesion pixels of each.
 
-    Each lesion pixel takes the nearest of the six reference colours (``ABCD_COLOURS``) in
-    CIELAB (CIE76 ΔE), or none when every reference is further than ``max_distance``. A colour
-    is present when at least ``min_share`` of the lesion's pixels take it. Pixels are looked
-    up at 6 bits per channel (a table computed once), which moves ΔE by about 1 at most.
+    The photo is first white-balanced on the skin around the lesion (``skin_white_balance``).
+    Each lesion pixel then takes the nearest of the six reference colours (``ABCD_COLOURS``) or
+    of the reference skin in CIELAB (CIE76 ΔE); skin-coloured pixels, and pixels further than
+    ``max_distance`` from every reference, count as none. A colour is present when at least
+    ``min_share`` of the lesion's pixels take it. Pixels are looked up at 6 bits per channel (a
+    table computed once), which moves ΔE by about 1 at most.
     """
     mask = _as_mask(mask)
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[:2] != mask.shape or rgb.shape[2] != 3:
         raise ValueError(f"photo of shape {rgb.shape} does not fit the mask {mask.shape}")
-    pixels = rgb[mask].astype(np.uint8, copy=False)
+    pixels = rgb[mask]
     if len(pixels) == 0:
         raise EmptyMaskError("the mask holds no lesion pixel")
+    if white_balance:
+        pixels = np.clip(pixels.astype(np.float32) * skin_white_balance(rgb, mask) + 0.5, 0, 255)
     # Round each 8-bit channel to the nearest of the table's 64 levels.
     q = ((pixels.astype(np.uint16) * (_LEVELS - 1) + 127) // 255).astype(np.int32)
     nearest = _colour_table(float(max_distance))[(q[:, 0] * _LEVELS + q[:, 1]) * _LEVELS + q[:, 2]]
@@ -312,6 +342,7 @@ __all__ = [
     "ABCD_COLOURS",
     "MAX_COLOUR_DISTANCE",
     "MIN_COLOUR_SHARE",
+    "REFERENCE_SKIN",
     "EmptyMaskError",
     "LesionMeasurements",
     "boundary_contours",
@@ -322,4 +353,5 @@ __all__ = [
     "mirror_asymmetry",
     "perimeter",
     "principal_axes",
+    "skin_white_balance",
 ]

@@ -9,6 +9,7 @@ import pytest
 
 from ml.engine.measurements import (
     ABCD_COLOURS,
+    REFERENCE_SKIN,
     EmptyMaskError,
     cam_mass_in_mask,
     classify_colours,
@@ -132,7 +133,7 @@ def test_a_mask_measured_at_half_size_reports_photo_pixels_through_scale() -> No
     assert within_2_percent(m.diameter_mm, 6.0)
 
 
-def _photo_with(colours: dict[str, np.ndarray], background: tuple[int, int, int] = (225, 190, 170)) -> np.ndarray:
+def _photo_with(colours: dict[str, np.ndarray], background: tuple[int, int, int] = REFERENCE_SKIN) -> np.ndarray:
     rgb = np.empty((HEIGHT, WIDTH, 3), dtype=np.uint8)
     rgb[:] = background
     for name, region in colours.items():
@@ -152,17 +153,27 @@ def test_two_colours_are_found_and_nothing_else() -> None:
     assert sum(m.colour_shares.values()) == pytest.approx(1.0)
 
 
-def test_a_colour_below_the_minimum_share_is_not_present_and_the_skin_outside_does_not_count() -> None:
+def test_a_colour_below_the_minimum_share_and_skin_coloured_pixels_are_not_colours() -> None:
     lesion = disc(60)
     u, v = rotated(0.0)
     speck = lesion & (u * u + v * v <= 10**2)  # under 3% of the lesion
-    rgb = _photo_with({"light_brown": lesion, "black": speck})
-    rgb[~lesion] = ABCD_COLOURS["white"]  # white skin around the lesion is not a lesion colour
+    skin_coloured = lesion & (u > 30)
+    rgb = _photo_with({"light_brown": lesion & ~skin_coloured, "black": speck})
 
     present, shares = classify_colours(rgb, lesion)
     assert present == ("light_brown",)
     assert 0 < shares["black"] < 0.05
-    assert shares["white"] == 0.0
+    assert sum(shares.values()) == pytest.approx(1 - skin_coloured.sum() / lesion.sum(), abs=0.01)
+
+
+def test_a_colour_cast_of_the_dermatoscope_is_white_balanced_on_the_skin() -> None:
+    lesion = disc(60)
+    u, _ = rotated(0.0)
+    rgb = _photo_with({"dark_brown": lesion & (u < 0), "blue_grey": lesion & (u >= 0)})
+    cast = np.clip(rgb * np.array([1.1, 0.8, 0.7]), 0, 255).astype(np.uint8)  # a warm, reddish cast
+
+    assert classify_colours(cast, lesion)[0] == ("dark_brown", "blue_grey")
+    assert classify_colours(cast, lesion, white_balance=False)[0] != ("dark_brown", "blue_grey")
 
 
 def test_every_reference_colour_is_recognised_as_itself() -> None:
