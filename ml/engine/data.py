@@ -216,6 +216,14 @@ def decode_image(path: Path | str, height: int = STORAGE_HEIGHT, width: int = ST
     return _fit(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), height, width)
 
 
+def decode_mask(path: Path | str, height: int = STORAGE_HEIGHT, width: int = STORAGE_WIDTH) -> np.ndarray:
+    """Decode a segmentation mask as uint8 (height, width), 255 = lesion, fitted like ``decode_image``."""
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise DataError(f"cannot decode mask {path}")
+    return np.where(_fit(mask, height, width) >= 128, 255, 0).astype(np.uint8)
+
+
 def load_images(
     images_dir: Path | str,
     image_ids: Sequence[str],
@@ -275,6 +283,7 @@ __all__ = [
     "Record",
     "Split",
     "decode_image",
+    "decode_mask",
     "image_path",
     "load_images",
     "mask_path",

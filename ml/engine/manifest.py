@@ -24,6 +24,8 @@ from ml.engine.architectures import HAM10000_CLASSES, UnknownArchitectureError, 
 SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 MANIFEST_SUFFIX = ".json"
 MANIFEST_VERSION = 1
+# Classifier manifests carry no "kind"; other shipped models (e.g. "segmentation") name theirs.
+CLASSIFIER_KIND = "classifier"
 
 
 class ManifestError(ValueError):
@@ -108,6 +110,8 @@ class Manifest:
             raise ManifestError(f"manifest {path} is not readable JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ManifestError(f"manifest {path} must be a JSON object")
+        if data.get("kind", CLASSIFIER_KIND) != CLASSIFIER_KIND:
+            raise ManifestError(f"manifest {path} describes a {data['kind']!r} model, not a classifier")
         known = {f for f in cls.__dataclass_fields__ if f != "path"}
         missing = {"name", "architecture", "weights_file", "weights_sha256"} - data.keys()
         if missing:
@@ -234,17 +238,27 @@ def save_model(
     return manifest
 
 
-def find_manifests(folder: Path | str) -> list[Path]:
-    """Manifest files in a weights folder: models (they name a weights file) and ensembles (members)."""
+def find_manifests(folder: Path | str, kind: str = CLASSIFIER_KIND) -> list[Path]:
+    """Manifest files of one kind in a weights folder.
+
+    ``classifier`` (the default) lists what can analyse a photo: single models (they name a
+    weights file and no other kind) and ensembles (``"kind": "ensemble"`` naming members);
+    ``segmentation`` lists the lesion segmenters.
+    """
     found = []
     for path in sorted(Path(folder).glob(f"*{MANIFEST_SUFFIX}")):
         try:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if isinstance(data, dict) and (
-            "weights_file" in data or (data.get("kind") == "ensemble" and "members" in data)
-        ):
+        if not isinstance(data, dict):
+            continue
+        own_kind = data.get("kind", CLASSIFIER_KIND)
+        if kind == CLASSIFIER_KIND and own_kind == "ensemble":
+            matches = "members" in data
+        else:
+            matches = "weights_file" in data and own_kind == kind
+        if matches:
             found.append(path)
     return found
 

@@ -1,0 +1,507 @@
+"""Train the lesion segmentation model on the HAM10000 masks.
+
+``python -m ml.engine.train_segmentation --data DATA --split-file SPLIT --output NAME [--time-budget-min M] [--resume]``
+(SPLIT: the classifiers' ``ml/weights/efficientnet_lite0_ham10000.split.json``)
+
+The split is the classifiers' lesion-grouped one (``--split-file``), so no lesion of the
+classifiers' validation or test photos is trained on here. Images and masks are decoded once
+into memory; each batch is rotated, flipped, zoomed and shifted with its mask in one
+``grid_sample`` (the mask rides along as a fourth channel) and colour-jittered. Loss: BCE +
+soft Dice. timm's AdamW (``create_optimizer_v2``), cosine schedule per update
+(``CosineLRScheduler``) and weight EMA (``ModelEmaV3``), as the classifier trainer. After each
+epoch the EMA weights segment the validation photos through the app's own path and are scored
+at the photo's resolution; the best epoch by validation Jaccard is kept. Checkpoints in
+``runs/NAME/`` (``--resume``); at the end weights + manifest go to ``ml/weights/`` and the test
+split is evaluated into the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from timm.optim import create_optimizer_v2
+from timm.utils import ModelEmaV3
+from torch import nn
+from tqdm import tqdm
+
+from ml.engine.augment import AugmentConfig, colour_jitter, normalise, random_affine, to_float
+from ml.engine.data import (
+    IMAGES_DIR,
+    MASKS_DIR,
+    STORAGE_HEIGHT,
+    STORAGE_WIDTH,
+    Split,
+    decode_mask,
+    load_images,
+    mask_path,
+    read_metadata,
+    split_by_lesion,
+)
+from ml.engine.evaluate_segmentation import SegmentationReport, score_segmenter
+from ml.engine.manifest import file_sha256
+from ml.engine.pretrained import normalisation_for
+from ml.engine.segmentation import (
+    LesionUNet,
+    SegmentationManifest,
+    Segmenter,
+    create_segmentation_model,
+    save_segmentation_model,
+)
+from ml.engine.train import build_scheduler, resolve_device
+from ml.engine.train_segmentation_config import SegTrainConfig, config_from_args
+from ml.engine.training_utils import Checkpoint, ThreadTuner, freeze_early_layers, hardware_description
+
+
+@dataclass
+class SegTrainResult:
+    """What a run produced."""
+
+    manifest_path: Path
+    best_epoch: int
+    best_val: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    test: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+# -- pieces ----------------------------------------------------------------------------------------
+def dice_bce_loss(logits: torch.Tensor, targets: torch.Tensor, dice_weight: float = 1.0) -> torch.Tensor:
+    """BCE with logits plus ``dice_weight`` x (1 - soft Dice), the Dice per image (smoothed by 1) and averaged."""
+    logits = logits.float()
+    bce = F.binary_cross_entropy_with_logits(logits, targets)
+    probabilities = torch.sigmoid(logits).flatten(1)
+    flat = targets.flatten(1)
+    intersection = (probabilities * flat).sum(dim=1)
+    dice = (2 * intersection + 1) / (probabilities.sum(dim=1) + flat.sum(dim=1) + 1)
+    return bce + dice_weight * (1 - dice).mean()
+
+
+def augment_pair(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    height: int,
+    width: int,
+    config: AugmentConfig,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images (N, 3, h, w) and masks (N, 1, h, w) -> float images in [0, 1] and soft masks, same geometry.
+
+    The mask is a fourth channel of the one ``random_affine`` call, so it moves exactly with
+    its image; the colour jitter touches the image only.
+    """
+    stacked = torch.cat([to_float(images), to_float(masks)], dim=1)
+    moved = random_affine(stacked, height, width, config, generator)
+    return colour_jitter(moved[:, :3].contiguous(), config, generator), moved[:, 3:].clamp(0, 1)
+
+
+def load_masks(masks_dir: Path | str, image_ids: list[str]) -> np.ndarray:
+    """Masks as uint8 (N, 1, H, W) at the in-memory storage size, 255 = lesion."""
+    out = np.empty((len(image_ids), 1, STORAGE_HEIGHT, STORAGE_WIDTH), dtype=np.uint8)
+    for index, image_id in enumerate(image_ids):
+        path = mask_path(masks_dir, image_id)
+        if path is None:
+            raise FileNotFoundError(f"no mask for {image_id} in {masks_dir}")
+        out[index, 0] = decode_mask(path)
+    return out
+
+
+def prepare_split(config: SegTrainConfig) -> Split:
+    """The run's split: the saved one on resume, else the split file (or one computed from the metadata).
+
+    Only images with a mask are kept; with ``max_images`` a random share of each side (smoke
+    runs; each side is lesion-grouped already, so a subset of it is too).
+    """
+    saved = config.run_dir / "split.json"
+    if config.resume and saved.is_file():
+        return Split.load(saved)
+    records = read_metadata(config.metadata_path)
+    known = {r.image_id for r in records}
+    if config.split_file:
+        split = Split.load(config.split_file)
+        missing = [i for i in (*split.train, *split.val, *split.test) if i not in known]
+        if missing:
+            raise ValueError(
+                f"split file {config.split_file} lists {len(missing)} image ids not in the metadata "
+                f"(first: {missing[0]})"
+            )
+    else:
+        split = split_by_lesion(records, seed=config.seed)
+    masks = config.data_dir / MASKS_DIR
+    total = len(split.train) + len(split.val) + len(split.test)
+    share = min(1.0, config.max_images / total) if config.max_images else 1.0
+    rng = random.Random(config.seed)
+
+    def keep(ids: list[str]) -> list[str]:
+        chosen = sorted(rng.sample(ids, max(1, round(len(ids) * share)))) if share < 1.0 and ids else ids
+        return [i for i in chosen if mask_path(masks, i) is not None]
+
+    split = Split(
+        train=keep(split.train), val=keep(split.val), test=keep(split.test), seed=split.seed, fractions=split.fractions
+    )
+    split.save(saved, metadata=str(config.metadata_path), source=str(config.split_file or "computed"))
+    return split
+
+
+def validation_segmenter(model: nn.Module, config: SegTrainConfig, device: torch.device) -> Segmenter:
+    """A ``Segmenter`` around a model being trained, preprocessing photos as the shipped one will."""
+    height, width = config.image_size
+    mean, std = normalisation_for(config.encoder)
+    manifest = SegmentationManifest(
+        name=config.output,
+        encoder=config.encoder,
+        weights_file="(in training)",
+        weights_sha256="",
+        decoder_channels=list(config.decoder_channels),
+        input_size=[3, height, width],
+        mean=list(mean),
+        std=list(std),
+    )
+    return Segmenter(model, manifest, device=device)
+
+
+def validate(model: nn.Module, config: SegTrainConfig, split: Split, device: torch.device) -> dict[str, float]:
+    """Validation Dice, Jaccard and threshold Jaccard at the photos' resolution, through the app's path."""
+    segmenter = validation_segmenter(model, config, device)
+    report = score_segmenter(
+        segmenter,
+        config.data_dir / IMAGES_DIR,
+        config.data_dir / MASKS_DIR,
+        split.val,
+        batch_size=config.eval_batch_size,
+    )
+    return {
+        "val_dice": report.dice,
+        "val_jaccard": report.jaccard,
+        "val_threshold_jaccard": report.threshold_jaccard,
+    }
+
+
+@dataclass
+class _Loop:
+    """The parts one training epoch works with."""
+
+    model: LesionUNet
+    ema: ModelEmaV3
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    generator: torch.Generator
+    tuner: ThreadTuner
+    total_steps: int
+    budget_s: float | None
+    loop_start: float
+
+    def time_progress(self) -> float:
+        return 0.0 if self.budget_s is None else (time.time() - self.loop_start) / self.budget_s
+
+
+def train_one_epoch(
+    loop: _Loop,
+    images: np.ndarray,
+    masks: np.ndarray,
+    config: SegTrainConfig,
+    device: torch.device,
+    step: int,
+    epoch: int,
+) -> tuple[int, float, list[float]]:
+    """One pass over the shuffled training images; returns (step, mean loss, seconds per step)."""
+    height, width = config.image_size
+    mean, std = normalisation_for(config.encoder)
+    augment = AugmentConfig()
+    loop.model.train()
+    order = torch.randperm(len(images), generator=loop.generator).numpy()
+    batches = min(len(images) // config.batch_size or 1, loop.total_steps - step)
+    running, seen, step_seconds = 0.0, 0, []
+    bar = tqdm(range(batches), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress, file=sys.stdout)
+    for b in bar:
+        if loop.time_progress() >= 1.0:
+            break
+        step_start = time.time()
+        index = np.sort(order[b * config.batch_size : (b + 1) * config.batch_size])
+        batch, target = augment_pair(
+            torch.from_numpy(images[index]), torch.from_numpy(masks[index]), height, width, augment, loop.generator
+        )
+        batch = normalise(batch, mean, std).to(device).contiguous(memory_format=torch.channels_last)
+        target = target.to(device)
+        # The schedule follows whichever is further along: updates or the wall-clock budget.
+        loop.scheduler.step_update(num_updates=max(step, int(loop.time_progress() * loop.total_steps)))
+        loss = dice_bce_loss(loop.model(batch), target, config.dice_weight)
+        loop.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        loop.optimizer.step()
+        step += 1
+        loop.ema.update(loop.model, step=step)
+        running += float(loss.item()) * len(index)
+        seen += len(index)
+        seconds = time.time() - step_start
+        step_seconds.append(seconds)
+        loop.tuner.record(seconds)
+        bar.set_postfix(loss=f"{running / seen:.4f}", threads=loop.tuner.current, refresh=False)
+    bar.close()
+    return step, running / max(1, seen), step_seconds
+
+
+# -- the run ---------------------------------------------------------------------------------------
+def train_segmentation(config: SegTrainConfig) -> SegTrainResult:
+    """Run training end to end and write weights + manifest with test metrics; see the module docstring."""
+    started = time.time()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    tuner = ThreadTuner(config.threads or torch.get_num_threads())
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    device = resolve_device(config.device)
+    run_dir = config.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_path = run_dir / "log.jsonl"
+
+    split = prepare_split(config)
+    t0 = time.time()
+    images = load_images(config.data_dir / IMAGES_DIR, split.train)
+    masks = load_masks(config.data_dir / MASKS_DIR, split.train)
+    print(
+        f"decoded {len(images)} training images with masks in {time.time() - t0:.1f}s; "
+        f"{len(split.val)} validation and {len(split.test)} test photos",
+        flush=True,
+    )
+
+    model, pretrained = create_segmentation_model(config.encoder, config.decoder_channels, config.pretrained)
+    freeze = config.freeze_blocks
+    if freeze < 0:
+        freeze = 2 if config.pretrained != "none" else 0
+    frozen = freeze_early_layers(model.encoder, freeze)
+    model = model.to(device).to(memory_format=torch.channels_last)
+
+    steps_per_epoch = max(1, len(images) // config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    warmup = min(total_steps // 2, int(config.warmup_epochs * steps_per_epoch))
+    optimizer = create_optimizer_v2(model, opt="adamw", lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = build_scheduler(optimizer, total_steps, warmup, config.lr)
+    generator = torch.Generator().manual_seed(config.seed)
+    ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
+
+    history: list[dict[str, Any]] = []
+    start_epoch, step, stale = 0, 0, 0
+    best: dict[str, Any] = {"score": -1.0, "epoch": -1, "metrics": {}}
+    checkpoint = Checkpoint(run_dir / "last.pt")
+    original_command = config.command
+    if config.resume and checkpoint.exists():
+        state = checkpoint.load(device)
+        model.load_state_dict(state["model"])
+        ema.module.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        start_epoch, step, best, history, stale = (
+            state["epoch"] + 1,
+            state["step"],
+            state["best"],
+            state["history"],
+            state["stale"],
+        )
+        original_command = state.get("config", {}).get("command") or original_command
+        started_at = state.get("started_at", started_at)
+        print(f"resumed from {checkpoint.path} after epoch {start_epoch}", flush=True)
+    elif log_path.exists():
+        log_path.unlink()
+
+    budget_s = config.time_budget_min * 60 if config.time_budget_min else None
+    elapsed_before = float(history[-1].get("elapsed_seconds", 0.0)) if history else 0.0
+    loop_start = time.time() - elapsed_before
+    loop = _Loop(model, ema, optimizer, scheduler, generator, tuner, total_steps, budget_s, loop_start)
+    stopped = "epochs"
+    for epoch in range(start_epoch, config.epochs):
+        if loop.time_progress() >= 1.0:
+            stopped = "time_budget"
+            break
+        if step >= total_steps:
+            stopped = "max_steps"
+            break
+        if stale >= config.patience:
+            stopped = "early_stopping"
+            break
+        epoch_start = time.time()
+        step, train_loss, step_seconds = train_one_epoch(loop, images, masks, config, device, step, epoch)
+        train_seconds = time.time() - epoch_start
+        entry: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": step,
+            "lr": optimizer.param_groups[0]["lr"],
+            "train_loss": train_loss,
+            **validate(ema.module, config, split, device),
+            "train_seconds": round(train_seconds, 1),
+            "seconds_per_step": round(float(np.median(step_seconds)), 3) if step_seconds else None,
+            "epoch_seconds": round(time.time() - epoch_start, 1),
+            "elapsed_seconds": round(time.time() - loop.loop_start, 1),
+        }
+        score = float(entry["val_jaccard"])
+        if score > best["score"]:
+            best = {"score": score, "epoch": epoch + 1, "metrics": entry}
+            torch.save(ema.module.state_dict(), run_dir / "best.pt")
+            stale = 0
+        else:
+            stale += 1
+        entry["best_epoch"] = best["epoch"]
+        history.append(entry)
+        with log_path.open("a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+        print(
+            f"epoch {epoch + 1}: train_loss {train_loss:.4f} | val Dice {entry['val_dice']:.4f} "
+            f"Jaccard {entry['val_jaccard']:.4f} threshold Jaccard {entry['val_threshold_jaccard']:.4f} | "
+            f"{entry['epoch_seconds']:.0f}s, {entry['seconds_per_step']}s/step (best epoch {best['epoch']})",
+            flush=True,
+        )
+        checkpoint.save(
+            model=model.state_dict(),
+            ema=ema.module.state_dict(),
+            optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(),
+            generator=generator.get_state(),
+            epoch=epoch,
+            step=step,
+            best=best,
+            history=history,
+            stale=stale,
+            config={**asdict(config), "command": original_command},
+            started_at=started_at,
+        )
+    if loop.time_progress() >= 1.0 and stopped == "epochs":
+        stopped = "time_budget"
+    if step >= total_steps and stopped == "epochs" and config.max_steps:
+        stopped = "max_steps"
+    if best["epoch"] < 0:
+        raise RuntimeError(f"no epoch finished in {run_dir}; nothing to ship")
+
+    final, _ = create_segmentation_model(config.encoder, config.decoder_channels)
+    final.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True))
+    recipe = {
+        "command": original_command,
+        "resumed_with": config.command if config.resume else None,
+        "config": asdict(config),
+        "started_at": started_at,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_seconds": float(history[-1].get("elapsed_seconds", 0.0)) if history else 0.0,
+        "hardware": {**hardware_description(device), "torch_threads": tuner.max_threads},
+        "pretrained": asdict(pretrained),
+        "frozen": frozen,
+        "loss": f"BCE + {config.dice_weight} x (1 - soft Dice per image)",
+        "augment": asdict(AugmentConfig()),
+        "optimizer": "timm create_optimizer_v2 adamw, CosineLRScheduler per update, ModelEmaV3",
+        "selection": "best epoch by mean validation Jaccard (EMA weights)",
+        "epochs_run": len(history),
+        "stopped_by": stopped,
+        "best_epoch": best["epoch"],
+        "history": history,
+        "train_images": len(split.train),
+        "val_images": len(split.val),
+        "test_images": len(split.test),
+    }
+    best_val = {k: v for k, v in best["metrics"].items() if k.startswith("val_")}
+    manifest_path, test = finalize(config, final, split, recipe, best_val, device)
+    return SegTrainResult(
+        manifest_path=manifest_path,
+        best_epoch=best["epoch"],
+        best_val=best_val,
+        history=history,
+        test=test.summary(),
+        seconds=time.time() - started,
+    )
+
+
+def _shipped_split(config: SegTrainConfig, split: Split) -> str:
+    """The split file's name in the weights folder: the given one if it lives there, else a copy."""
+    weights_dir = config.weights_dir
+    if config.split_file and Path(config.split_file).resolve().parent == weights_dir.resolve():
+        return Path(config.split_file).name
+    name = f"{config.output}.split.json"
+    split.save(weights_dir / name, metadata=config.metadata_path.name, grouping="lesion_id", stratified_by="dx")
+    return name
+
+
+def finalize(
+    config: SegTrainConfig,
+    model: LesionUNet,
+    split: Split,
+    recipe: dict[str, Any],
+    best_val: dict[str, float],
+    device: torch.device,
+) -> tuple[Path, SegmentationReport]:
+    """Save weights + manifest, then score the test split with the shipped (sha-verified) model into it."""
+    height, width = config.image_size
+    mean, std = normalisation_for(config.encoder)
+    config.weights_dir.mkdir(parents=True, exist_ok=True)
+    split_name = _shipped_split(config, split)
+    manifest = save_segmentation_model(
+        model,
+        config.manifest_path,
+        dtype=torch.float16 if config.fp16_weights else torch.float32,
+        name=config.output,
+        encoder=config.encoder,
+        decoder_channels=list(config.decoder_channels),
+        input_size=[3, height, width],
+        mean=list(mean),
+        std=list(std),
+        metrics={"val": best_val},
+        training=recipe,
+        split_file=split_name,
+        split_sha256=file_sha256(config.weights_dir / split_name),
+        description=f"U-Net on {config.encoder} (ImageNet-initialised), HAM10000 lesion masks",
+    )
+    segmenter = Segmenter.from_manifest(config.manifest_path, device=device)
+    report = score_segmenter(
+        segmenter,
+        config.data_dir / IMAGES_DIR,
+        config.data_dir / MASKS_DIR,
+        split.test,
+        batch_size=config.eval_batch_size,
+    )
+    report.split = "test"
+    manifest.metrics["test"] = report.summary()
+    manifest.write(config.manifest_path)
+    reports = config.weights_dir / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / f"{config.output}.test.json").write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+    print(
+        f"test: Dice {report.dice:.4f}, Jaccard {report.jaccard:.4f}, threshold Jaccard "
+        f"{report.threshold_jaccard:.4f} on {report.n} photos; wrote {config.manifest_path}",
+        flush=True,
+    )
+    return config.manifest_path, report
+
+
+__all__ = [
+    "SegTrainConfig",
+    "SegTrainResult",
+    "augment_pair",
+    "config_from_args",
+    "dice_bce_loss",
+    "finalize",
+    "load_masks",
+    "prepare_split",
+    "train_one_epoch",
+    "train_segmentation",
+    "validate",
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    result = train_segmentation(config_from_args(argv))
+    print(
+        f"best epoch {result.best_epoch} (val {result.best_val}); test {result.test.get('dice')} Dice; "
+        f"manifest {result.manifest_path}; {result.seconds / 60:.1f} min"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
