@@ -40,7 +40,6 @@ from benchmarks.support import (
     fmt,
     gemm_gflops,
     median,
-    model_flops,
     ms_since,
     other_heavy_processes,
     p95,
@@ -52,7 +51,7 @@ from benchmarks.support import (
     section,
     table,
 )
-from ml.engine.architectures import target_layer
+from ml.engine.architectures import model_flops, target_layer
 from ml.engine.classifier import Classifier, configure_torch_threads
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, find_manifests
 from ml.engine.preprocess import open_oriented, prepare_model_input

@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
 from ml.engine.classifier import available_cpus
 
@@ -146,16 +145,6 @@ def phone_copies(paths: Sequence[Path], folder: Path, size: tuple[int, int]) -> 
         rgb.resize(target, Image.Resampling.BICUBIC).save(copy, "JPEG", quality=90)
         out.append(copy)
     return out
-
-
-def model_flops(model: nn.Module, input_size: Sequence[int]) -> int:
-    """FLOPs of one forward pass at batch 1, as torch counts them: 2 × multiply-adds of conv/matmul."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    with torch.inference_mode(), counter:
-        model(torch.zeros(1, *input_size))
-    return int(counter.get_total_flops())
 
 
 def gemm_gflops(n: int, repeats: int = 10) -> float:

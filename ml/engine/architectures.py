@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from torch import nn
 
 # The order every model, manifest and database row uses.
@@ -66,6 +68,17 @@ def create_classifier_model(name: str, num_classes: int = len(HAM10000_CLASSES))
     return model
 
 
+def model_flops(model: nn.Module, input_size: Sequence[int]) -> int:
+    """FLOPs of one forward pass at batch 1, as torch counts them: 2 x multiply-adds of conv/matmul."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(torch.zeros(1, *input_size))
+    return int(counter.get_total_flops())
+
+
 def target_layer(model: nn.Module, name: str) -> nn.Module:
     """Return the module Grad-CAM hooks for the given architecture name."""
     path = target_layer_name(model, name)
@@ -85,6 +98,7 @@ __all__ = [
     "TARGET_LAYER_OVERRIDES",
     "UnknownArchitectureError",
     "create_classifier_model",
+    "model_flops",
     "target_layer",
     "target_layer_name",
 ]

@@ -9,7 +9,7 @@ eight test-time views (cached under ``runs/logits``). Then, choosing only on val
 
 1. the views (none, the four flips, all eight) and the way to combine (mean of calibrated
    probabilities, a fusion head over the logits, the same head with the patient context),
-2. the members (every subset), within a per-photo cost budget measured on this machine,
+2. the members (every subset), within a per-photo budget of counted GFLOPs (``--max-gflops``),
 3. the decision rule: a logit adjustment for accuracy + balanced accuracy, kept only if it
    survives the halves cross-check, then the temperature,
 4. the melanoma threshold: the highest P(mel) threshold that flags ``--mel-sensitivity`` of
@@ -36,9 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ml.engine.architectures import HAM10000_CLASSES
+from ml.engine.architectures import HAM10000_CLASSES, model_flops
 from ml.engine.calibration import fit_logit_bias, fit_temperature, logit_bias_cross_check, softmax
 from ml.engine.context import PatientContext, context_matrix, context_of
 from ml.engine.data import IMAGES_DIR, METADATA_NAME, Record, Split, read_metadata
@@ -61,6 +60,10 @@ DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "runs" / "logits"
 # Aim above the 90% melanoma sensitivity asked of the flag: with ~150 validation melanomas the
 # sensitivity measured on them is itself uncertain by about two points.
 DEFAULT_MEL_SENSITIVITY = 0.92
+# About 350 ms of forward passes per photo on the 2-core development CPU (the benchmark measured
+# EfficientNet-Lite0 at 0.75 GFLOPs in 16 ms), leaving room in the 1 s upload-to-finished target
+# for decoding, Grad-CAM, the overlay and the segmentation.
+DEFAULT_MAX_GFLOPS = 16.0
 
 
 @dataclass(frozen=True)
@@ -115,23 +118,13 @@ def view_logits(
     return logits
 
 
-@torch.inference_mode()
-def member_cost_ms(manifest: Manifest, views: int, repeats: int = 15) -> float:
-    """Fastest of ``repeats`` timings (ms) of one photo's ``views`` views through the member (forward only).
+def member_gflops(manifest: Manifest) -> float:
+    """GFLOPs of one forward pass of one view through the member (torch's FlopCounterMode).
 
-    The fastest, not the median: on a machine busy with other work (a training run) the median
-    measures the other work; the minimum is what the member costs on a quiet worker.
+    Counted, not timed: a timing taken while a training run shares the CPU measures the training
+    run. The benchmark then times the chosen analysis on a quiet machine.
     """
-    model = manifest.build_model().to(memory_format=torch.channels_last)
-    x = torch.rand(views, 3, manifest.height, manifest.width).contiguous(memory_format=torch.channels_last)
-    for _ in range(3):
-        model(x)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        model(x)
-        times.append((time.perf_counter() - started) * 1000)
-    return float(np.min(times))
+    return model_flops(manifest.build_model(), manifest.input_size) / 1e9
 
 
 # -- candidates ---------------------------------------------------------------------------
@@ -272,11 +265,11 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     val_views = [view_logits(m, data / IMAGES_DIR, val_ids, cache, args.device) for m in manifests]
     test_views = [view_logits(m, data / IMAGES_DIR, test_ids, cache, args.device) for m in manifests]
     temperatures = [float(m.temperature) for m in manifests]
-    costs = {n: {str(v): member_cost_ms(m, v) for v in (1, 4, 8)} for n, m in zip(names, manifests, strict=True)}
-    print(f"forward ms per photo (1 / 4 / 8 views): {json.dumps(costs)}", flush=True)
+    costs = {n: round(member_gflops(m), 3) for n, m in zip(names, manifests, strict=True)}
+    print(f"GFLOPs per view: {json.dumps(costs)}", flush=True)
 
     def cost(c: Candidate) -> float:
-        return sum(costs[names[m]][str(len(VIEW_SETS[c.views]))] for m in c.members)
+        return sum(costs[names[m]] for m in c.members) * len(VIEW_SETS[c.views])
 
     fitted: dict[Candidate, Fitted] = {}
     rows: list[dict[str, Any]] = []
@@ -292,26 +285,26 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
                 {
                     "candidate": c.describe(names),
                     **asdict(c),
-                    "cost_ms": round(cost(c), 1),
+                    "gflops": round(cost(c), 2),
                     "val": headline(val),
                     "logit_bias_kept": decision.logit_bias is not None,
                     "score": round(held_out_score(decision), 4),
                 }
             )
-            print(f"  {c.describe(names):<90} val {rows[-1]['val']}  ({rows[-1]['cost_ms']} ms)", flush=True)
+            print(f"  {c.describe(names):<90} val {rows[-1]['val']}  ({rows[-1]['gflops']} GFLOPs)", flush=True)
         return next(r["score"] for r in rows if r["candidate"] == c.describe(names))
 
     everyone = tuple(range(len(manifests)))
     combines = [COMBINE_MEAN, COMBINE_FUSION] + ([] if args.no_context else ["fusion+context"])
     # 1. views and combination with every member; 2. the members with those; all within the budget.
     stage_one = [Candidate(everyone, v, c) for v in VIEW_SETS for c in combines]
-    affordable = [c for c in stage_one if cost(c) <= args.max_ms] or [min(stage_one, key=cost)]
+    affordable = [c for c in stage_one if cost(c) <= args.max_gflops] or [min(stage_one, key=cost)]
     best = max(affordable, key=evaluate_candidate)
     subsets = [s for r in range(1, len(manifests) + 1) for s in itertools.combinations(everyone, r)]
     stage_two = [Candidate(s, best.views, best.combine) for s in subsets]
     for views in VIEW_SETS:  # fewer members may afford more views
         stage_two += [Candidate(s, views, best.combine) for s in subsets if views != best.views]
-    affordable = [c for c in stage_two if cost(c) <= args.max_ms] or [best]
+    affordable = [c for c in stage_two if cost(c) <= args.max_gflops] or [best]
     best = max(affordable, key=evaluate_candidate)
     chosen = fitted[best]
     decision = fit_decision(chosen.val_logits, val_labels, args.mel_sensitivity)
@@ -326,7 +319,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         return {
             "lever": lever,
             "analysis": c.describe(names) + ("" if with_decision else " | plain argmax"),
-            "cost_ms": round(cost(c), 1),
+            "gflops": round(cost(c), 2),
             "val": headline(measure(f.val_logits, val_labels, d)),
             "test": headline(measure(f.test_logits, test_labels, d)),
         }
@@ -372,8 +365,8 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
             "choice": {**asdict(best), "description": best.describe(names), "fusion_C": chosen.fusion_C},
             "decision": asdict(decision),
             "mel_sensitivity_target": args.mel_sensitivity,
-            "max_ms": args.max_ms,
-            "member_cost_ms": costs,
+            "max_gflops": args.max_gflops,
+            "member_gflops_per_view": costs,
             "selection": "mean of accuracy and balanced accuracy on held-out halves of validation (out-of-fold "
             "logits for fitted heads), under each candidate's decision rule",
         },
@@ -390,7 +383,7 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
         "chosen": best.describe(names),
         "decision": asdict(decision),
         "ablation": ablation,
-        "member_cost_ms": costs,
+        "member_gflops_per_view": costs,
     }
     report_path = weights_dir / "reports" / f"{args.output}.build.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -424,7 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, help="name of the ensemble manifest")
     parser.add_argument("--out-dir", default=str(SHIPPED_WEIGHTS_DIR), help="folder of the members and the output")
     parser.add_argument("--cache", default=str(DEFAULT_CACHE), help="folder for cached member logits")
-    parser.add_argument("--max-ms", type=float, default=450.0, help="forward budget per photo on this machine")
+    parser.add_argument(
+        "--max-gflops",
+        type=float,
+        default=DEFAULT_MAX_GFLOPS,
+        help="forward budget per photo, all members and views (GFLOPs, counted)",
+    )
     parser.add_argument("--mel-sensitivity", type=float, default=DEFAULT_MEL_SENSITIVITY)
     parser.add_argument("--no-context", action="store_true", help="do not consider the patient context")
     parser.add_argument("--device", default="cpu")

@@ -29,7 +29,7 @@ def test_build_writes_an_ensemble_the_app_reproduces(trained: tuple[Path, Path],
     code = build_main(
         [
             "--data", str(ham), "--members", "first", "second", "--output", "tiny_ensemble",
-            "--out-dir", str(weights), "--cache", str(tmp_path / "cache"), "--max-ms", "100000",
+            "--out-dir", str(weights), "--cache", str(tmp_path / "cache"), "--max-gflops", "1000",
         ]
     )  # fmt: skip
     assert code == 0
