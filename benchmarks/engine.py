@@ -53,6 +53,7 @@ from benchmarks.support import (
 )
 from ml.engine.architectures import model_flops, target_layer
 from ml.engine.classifier import Classifier, configure_torch_threads
+from ml.engine.ensemble import Ensemble, analyser_from_manifest, load_manifest
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, find_manifests
 from ml.engine.preprocess import open_oriented, prepare_model_input
 
@@ -79,11 +80,14 @@ def model_input(classifier: Classifier, path: Path) -> torch.Tensor:
     return tensor.contiguous(memory_format=torch.channels_last) if classifier.channels_last else tensor
 
 
-def forward_only_once(classifier: Classifier, tensor: torch.Tensor) -> float:
-    """The model alone on a preprocessed input (inference mode), in ms."""
+def forward_only_once(classifier: Classifier | Ensemble, tensor: torch.Tensor) -> float:
+    """The model alone (an ensemble: every member on every view) on a preprocessed input, in ms."""
     started = time.perf_counter()
     with torch.inference_mode():
-        classifier.model(tensor)
+        if isinstance(classifier, Ensemble):
+            classifier.logits(tensor)
+        else:
+            classifier.model(tensor)
     return ms_since(started)
 
 
@@ -176,7 +180,9 @@ class PhotoRun:
     forward_only: list[float] = field(default_factory=list)
 
     @property
-    def speedup(self) -> float:
+    def speedup(self) -> float | None:
+        if not self.baseline["total"]:
+            return None
         return median(self.baseline["total"]) / median(self.ours["total"])
 
     @property
@@ -191,22 +197,32 @@ class PhotoRun:
 
 
 def side_by_side(
-    classifier: Classifier, baseline: BaselineApp, paths: Sequence[Path], repeats: int, baseline_repeats: int
+    classifier: Classifier | Ensemble,
+    baseline: BaselineApp | None,
+    paths: Sequence[Path],
+    repeats: int,
+    baseline_repeats: int,
 ) -> PhotoRun:
-    """Ours, the model's forward alone and the baseline photo after photo: all see the machine at the same moment."""
+    """Ours, the model's forward alone and the baseline photo after photo: all see the machine at the same moment.
+
+    An ensemble has no single-model baseline (a demo app runs one model): ``baseline`` is None.
+    """
     run = PhotoRun()
     inputs = {path: model_input(classifier, path) for path in paths}
+    if baseline is None:
+        baseline_repeats = 0
     for path in paths[:2]:  # warm-up: allocator, oneDNN primitives, file cache
         ours_once(classifier, path)
         forward_only_once(classifier, inputs[path])
-        baseline.analyse(path)
+        if baseline is not None:
+            baseline.analyse(path)
     for round_ in range(max(repeats, baseline_repeats)):
         for path in paths:
             if round_ < repeats:
                 for stage, value in ours_once(classifier, path).items():
                     run.ours[stage].append(value)
                 run.forward_only.append(forward_only_once(classifier, inputs[path]))
-            if round_ < baseline_repeats:
+            if baseline is not None and round_ < baseline_repeats:
                 for stage, value in baseline.analyse(path)[2].items():
                     run.baseline[stage].append(value)
     return run
@@ -242,7 +258,7 @@ def drift(classifier: Classifier, paths: Sequence[Path], count: int) -> tuple[fl
 def memory_probe(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
     """In this (fresh) process: load every model, analyse one photo with each, report peak RSS."""
     configure_torch_threads()
-    classifiers = [Classifier.from_manifest(path) for path in manifests]
+    classifiers = [analyser_from_manifest(path) for path in manifests]
     loaded_mb = proc_status_mb("VmRSS")
     for classifier in classifiers:
         with Image.open(photo) as image:
@@ -265,8 +281,9 @@ def stage_cells(stages: dict[str, list[float]]) -> list[str]:
     return [f"{fmt(median(stages[s]))} / {fmt(p95(stages[s]))}" for s in STAGES]
 
 
-def is_efficientnet(manifest: Manifest) -> bool:
-    return "efficientnet" in manifest.architecture
+def is_efficientnet(manifest: Any) -> bool:
+    """A single EfficientNet (an ensemble is held to its own targets)."""
+    return isinstance(manifest, Manifest) and "efficientnet" in manifest.architecture
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -277,7 +294,7 @@ def run(args: argparse.Namespace) -> Report:
 
     manifests = find_manifests(args.weights_dir)
     if args.models:
-        manifests = [p for p in manifests if Manifest.load(p).name in args.models]
+        manifests = [p for p in manifests if load_manifest(p).name in args.models]
     if not manifests:
         raise SystemExit(f"no model manifests in {args.weights_dir}")
     workdir = Path(tempfile.mkdtemp(prefix="dermatrack-bench-photos."))
@@ -292,7 +309,7 @@ def run(args: argparse.Namespace) -> Report:
                 photos, workdir, args.phone_size
             ),
         }
-        classifiers = {p: Classifier.from_manifest(p) for p in manifests}
+        classifiers = {p: analyser_from_manifest(p) for p in manifests}
         run_engine(args, report, classifiers, sets)
         section("Peak memory of a worker process")
         memory = measure_memory(manifests, list(sets.values())[1][0])
@@ -317,13 +334,32 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
+def analysis_flops(classifier: Classifier | Ensemble) -> tuple[int, int]:
+    """(FLOPs of one photo's forward passes, parameters): an ensemble counts every member on every view."""
+    if isinstance(classifier, Ensemble):
+        flops = sum(model_flops(m.build_model(), m.input_size) for m in classifier.member_manifests)
+        params = sum(p.numel() for model in classifier.models for p in model.parameters())
+        return flops * len(classifier.views), params
+    manifest = classifier.manifest
+    return model_flops(manifest.build_model(), manifest.input_size), sum(
+        p.numel() for p in classifier.model.parameters()
+    )
+
+
 def run_engine(
-    args: argparse.Namespace, report: Report, classifiers: dict[Path, Classifier], sets: dict[str, list[Path]]
+    args: argparse.Namespace,
+    report: Report,
+    classifiers: dict[Path, Classifier | Ensemble],
+    sets: dict[str, list[Path]],
 ) -> None:
     rate = gemm_gflops(args.gemm_size)
     runs = {
         (set_name, path): side_by_side(
-            classifier, BaselineApp(classifier.manifest, args.baseline_size), paths, args.repeats, args.baseline_repeats
+            classifier,
+            None if isinstance(classifier, Ensemble) else BaselineApp(classifier.manifest, args.baseline_size),
+            paths,
+            args.repeats,
+            args.baseline_repeats,
         )
         for set_name, paths in sets.items()
         for path, classifier in classifiers.items()
@@ -340,7 +376,7 @@ def run_engine(
     rows = []
     for path, classifier in classifiers.items():
         manifest = classifier.manifest
-        flops = model_flops(manifest.build_model().eval(), manifest.input_size)
+        flops, params = analysis_flops(classifier)
         forward = runs[(first_set, path)].forward_only
         floor = flops / (rate * 1e9) * 1000
         rows.append(
@@ -348,7 +384,7 @@ def run_engine(
                 manifest.name,
                 manifest.architecture,
                 "×".join(map(str, manifest.input_size)),
-                fmt(sum(p.numel() for p in classifier.model.parameters()) / 1e6, 1) + " M",
+                fmt(params / 1e6, 1) + " M",
                 fmt(flops / 1e9, 2),
                 fmt(floor, 1),
                 f"{fmt(median(forward))} / {fmt(p95(forward))}",
@@ -366,8 +402,10 @@ def run_engine(
             name = classifier.manifest.name
             photo_run = runs[(set_name, path)]
             cam_ratio, full_ratio = photo_run.classify_and_cam_ratio, photo_run.full_ratio
-            rows.append([name, "ours", *stage_cells(photo_run.ours), fmt(photo_run.speedup, 1) + "×"])
-            rows.append([name, "baseline", *stage_cells(photo_run.baseline), ""])
+            speedup = photo_run.speedup
+            rows.append([name, "ours", *stage_cells(photo_run.ours), fmt(speedup, 1) + "×" if speedup else ""])
+            if speedup is not None:
+                rows.append([name, "baseline", *stage_cells(photo_run.baseline), ""])
             forward = photo_run.forward_only
             rows.append(
                 [
@@ -381,11 +419,12 @@ def run_engine(
                     f"ours: fwd+CAM {fmt(cam_ratio, 2)}×, total {fmt(full_ratio, 1)}×",
                 ]
             )
-            report.check(
-                f"{name}, {short}: ours ≥ {SPEEDUP_MIN:.0f}× faster than the baseline",
-                f"{fmt(photo_run.speedup, 1)}×",
-                photo_run.speedup >= SPEEDUP_MIN,
-            )
+            if speedup is not None:
+                report.check(
+                    f"{name}, {short}: ours ≥ {SPEEDUP_MIN:.0f}× faster than the baseline",
+                    f"{fmt(speedup, 1)}×",
+                    speedup >= SPEEDUP_MIN,
+                )
             report.check(
                 f"{name}, {short}: classify + Grad-CAM ≤ {GRADCAM_OVER_FORWARD_MAX}× forward-only",
                 f"{fmt(cam_ratio, 2)}× (full pipeline {fmt(full_ratio, 1)}×)",

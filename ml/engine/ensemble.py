@@ -380,6 +380,21 @@ class Ensemble:
         stacked = torch.stack([v for v in per_view if v is not None])
         return stacked.float().mean(dim=0), kept
 
+    def logits(self, inputs: torch.Tensor, context: PatientContext | None = None) -> torch.Tensor:
+        """The ensemble's logits for prepared inputs in [0, 1] (N, 3, H, W): every member on every view, fused.
+
+        The forward-only path (no Grad-CAM), e.g. for timing the analysis against its own forward passes.
+        """
+        context_tensor = None
+        if self.uses_context:
+            row = (context or PatientContext()).features()
+            context_tensor = torch.from_numpy(np.repeat(row[None], inputs.shape[0], axis=0)).to(self.device)
+        with torch.inference_mode():
+            members = [self._member_pass(m, inputs.to(self.device), False)[0] for m in range(len(self.models))]
+            return combine_member_logits(
+                torch.stack(members, dim=1), self.manifest, self._member_temperatures, context_tensor
+            )
+
     def _cams(self, score: torch.Tensor, kept: list[list[tuple[list[int], torch.Tensor]]], n: int) -> np.ndarray:
         """Grad-CAM of the fused score on every member and view, back in the photo's orientation, averaged."""
         activations = [act for member in kept for _, act in member]
