@@ -164,8 +164,14 @@ class TrainingRun:
             state = self.checkpoint.load(device)
             parts["model"].load_state_dict(state["model"])
             parts["ema"].module.load_state_dict(state["ema"])
-            parts["optimizer"].load_state_dict(state["optimizer"])
-            parts["scheduler"].load_state_dict(state["scheduler"])
+            if "scheduler" in state:
+                parts["optimizer"].load_state_dict(state["optimizer"])
+                parts["scheduler"].load_state_dict(state["scheduler"])
+            else:
+                # A checkpoint of the earlier hand-written loop: its AdamW grouped the parameters
+                # in another order and it kept no schedule (a function of the step, as timm's is).
+                # The weights, EMA, step and history carry over; the optimizer's moments restart.
+                print("resuming an earlier-format checkpoint: optimizer moments start afresh", flush=True)
             parts["generator"].set_state(state["generator"])
             self.start_epoch, self.step = state["epoch"] + 1, state["step"]
             self.best, self.history, self.stale = state["best"], state["history"], state["stale"]

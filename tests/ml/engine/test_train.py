@@ -231,3 +231,19 @@ def test_distillation_from_an_ensemble_teacher_averages_its_members(ham_folder: 
     assert np.allclose(mean, (single[0] + single[1]) / 2, atol=1e-5)
     student = train(config)
     assert Manifest.load(student.manifest_path).training["config"]["teacher"] == str(teacher)
+
+
+def test_a_checkpoint_of_the_earlier_loop_resumes_its_weights_and_history(ham_folder: Path, tmp_path: Path) -> None:
+    train(tiny_config(ham_folder, tmp_path, max_steps=None, epochs=1, batch_size=16, fit_logit_bias=False))
+    checkpoint = tmp_path / "runs" / "tiny" / "last.pt"
+    state = torch.load(checkpoint, weights_only=False)
+    # The earlier loop saved no scheduler, an EMA update count and its own AdamW grouping.
+    del state["scheduler"]
+    state["ema_updates"] = state["step"]
+    state["optimizer"]["param_groups"] = state["optimizer"]["param_groups"][::-1]
+    torch.save(state, checkpoint)
+    resumed = train(
+        tiny_config(ham_folder, tmp_path, max_steps=None, epochs=2, batch_size=16, resume=True, fit_logit_bias=False)
+    )
+    assert [entry["epoch"] for entry in resumed.history] == [1, 2]
+    assert resumed.history[1]["step"] == 2 * resumed.history[0]["step"]
