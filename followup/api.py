@@ -165,6 +165,7 @@ class LesionImageUploadViewSet(mixins.CreateModelMixin, LesionChildViewSet):
             image_type=upload.validated_data["image_type"],
             visit=upload.validated_data.get("visit"),
             uploaded_by=request.user,
+            mm_per_pixel=upload.validated_data.get("mm_per_pixel"),
         )
         image = selectors.images_with_predictions().get(pk=image.pk)
         body = LesionImageSerializer(image, context=self.get_serializer_context()).data

@@ -3,7 +3,9 @@
 ``prediction_run`` claims a prediction with a conditional update (a duplicate delivery finds
 it taken and does nothing), analyses the photo with the model loaded once per process and
 stores probabilities, heatmap and timings; an analysis that cannot succeed ends as failed
-with a readable reason.
+with a readable reason. Then, in the same task and on the photo already decoded, the photo's
+lesion outline is made if it is still waiting (``ml.outlines``): once per photo, after the
+classification is stored, so a failed outline never costs the classification.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.files import atomic_with_files, track_file
+from ml import outlines
 from ml.engine.manifest import ManifestError
 from ml.models import ModelVersion, Prediction
 
@@ -110,9 +113,13 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
         analysis = _analyse(prediction)
     except AnalysisError as exc:
         prediction_fail(prediction_id=prediction_id, reason=str(exc))
+        # The photo still gets its outline (decoded again: the classifier could not do it).
+        outlines.outline_run_for_image(image_id=prediction.image_id)
         prediction.refresh_from_db()
         return prediction
     _store_result(prediction, analysis)
+    outlines.outline_run_for_image(image_id=prediction.image_id, model_input=analysis.model_input)
+    outlines.cam_shares_update(image_id=prediction.image_id)
     prediction.refresh_from_db()
     return prediction
 
