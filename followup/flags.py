@@ -167,6 +167,12 @@ class LesionFollowUp:
         return analysed[-1] if analysed else None
 
     @property
+    def latest_measured(self) -> VisitAnalysis | None:
+        """The latest visit whose photo was outlined and measured."""
+        measured = [entry for entry in self.timeline if entry.measured is not None]
+        return measured[-1] if measured else None
+
+    @property
     def latest_malignant_probability(self) -> float | None:
         latest = self.latest_analysis
         return latest.malignant_probability if latest else None

@@ -228,6 +228,14 @@ class Measured:
     def colour_names(self) -> list[str]:
         return [COLOUR_NAMES.get(code, code) for code in self.colours]
 
+    @property
+    def colour_rows(self) -> list[dict[str, Any]]:
+        """The colours present with their names and share of the lesion, for the pages."""
+        return [
+            {"code": code, "name": COLOUR_NAMES.get(code, code), "share": self.colour_shares.get(code)}
+            for code in self.colours
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         """The API's shape: every size in mm (null without a pixel size) and relative to the photo."""
 

@@ -122,17 +122,18 @@ def outline_send(outline_id: int) -> None:
 
 
 def outlines_requeue_stuck() -> int:
-    """Queue again outlines left pending with no analysis task of their photo still to come, or running on a dead worker.
+    """Queue again outlines left pending (no analysis task of their photo to come) or running on a dead worker.
 
     A pending outline whose photo still has a pending or running prediction is that task's to make.
     """
     now = timezone.now()
     unfinished = Prediction.objects.filter(status__in=[Prediction.Status.PENDING, Prediction.Status.RUNNING])
-    stuck = LesionOutline.objects.filter(
-        Q(status=LesionOutline.Status.PENDING, updated_at__lt=now - timedelta(seconds=settings.ML_PREDICTION_STUCK_AFTER))
-        & ~Q(image__in=unfinished.values("image_id"))
-        | Q(status=LesionOutline.Status.RUNNING, started_at__lt=now - analysis.stale_running_before())
-    )
+    waiting = Q(
+        status=LesionOutline.Status.PENDING,
+        updated_at__lt=now - timedelta(seconds=settings.ML_PREDICTION_STUCK_AFTER),
+    ) & ~Q(image__in=unfinished.values("image_id"))
+    abandoned = Q(status=LesionOutline.Status.RUNNING, started_at__lt=now - analysis.stale_running_before())
+    stuck = LesionOutline.objects.filter(waiting | abandoned)
     count = 0
     for outline_id in stuck.values_list("pk", flat=True):
         outline_send(outline_id)

@@ -31,9 +31,7 @@ class Command(BaseCommand):
                 version = ModelVersion.objects.get(name=options["model"], is_active=True)
             except ModelVersion.DoesNotExist as exc:
                 names = ", ".join(ModelVersion.objects.filter(is_active=True).values_list("name", flat=True))
-                raise CommandError(
-                    f"no active model named {options['model']!r} (active: {names or 'none'})"
-                ) from exc
+                raise CommandError(f"no active model named {options['model']!r} (active: {names or 'none'})") from exc
             count = predictions_queue_missing(version=version)
             self.stdout.write(f"Queued {count} photo(s) for analysis by {version.name}.")
         if options["outlines"]:
