@@ -125,14 +125,16 @@ def _outline_flags(timeline: Sequence[VisitAnalysis]) -> list[ChangeFlag]:
     flags = []
     growth, limit = change.area_change, float(settings.FOLLOWUP_GROWTH_THRESHOLD)
     if growth is not None and growth > limit + _RISE_TOLERANCE:
-        scale = "" if change.in_mm else " (relative to the photo: no pixel size)"
         area_before, area_after = change.area_before or 0.0, change.area_after or 0.0
+        if change.in_mm:
+            sizes = f"{area_before:.1f} → {area_after:.1f} mm²"
+        else:
+            sizes = f"{area_before:.1f}% → {area_after:.1f}% of the photo (relative: no pixel size)"
         flags.append(
             ChangeFlag(
                 GREW,
                 f"Grew +{100 * growth:.0f}%",
-                f"Outlined area {area_before:.1f} → {area_after:.1f} {change.area_unit}{scale} {since}"
-                f" (flagged above +{100 * limit:.0f}%).",
+                f"Outlined area {sizes} {since} (flagged above +{100 * limit:.0f}%).",
             )
         )
     new = change.new_colours(float(settings.FOLLOWUP_NEW_COLOUR_MIN_SHARE))

@@ -208,6 +208,19 @@ class Measured:
         return self.mm_per_pixel is None
 
     @property
+    def area_percent(self) -> float:
+        """Area in % of the photo."""
+        return 100 * self.area_fraction
+
+    @property
+    def diameter_percent(self) -> float:
+        return 100 * self.diameter_fraction
+
+    @property
+    def width_percent(self) -> float:
+        return 100 * self.width_fraction
+
+    @property
     def area_mm2(self) -> float | None:
         return None if self.mm_per_pixel is None else self.area_px * self.mm_per_pixel**2
 

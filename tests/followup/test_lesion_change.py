@@ -83,6 +83,15 @@ def test_growth_exactly_at_the_threshold_is_not_flagged_and_just_above_is(settin
     assert flag_kinds(outlined_timeline(measured(area=0.10), measured(area=0.1201))) == [GREW]
 
 
+def test_growth_in_mm2_says_so(settings: Any) -> None:
+    entries = outlined_timeline(measured(area=0.10, mm_per_pixel=0.05), measured(area=0.20, mm_per_pixel=0.05))
+
+    (flag,) = lesion_change_flags(timeline=entries, patient_visit_dates=[e.date for e in entries])
+
+    assert flag.title == "Grew +100%"
+    assert "Outlined area 7.5 → 15.0 mm² since 2024-01-01" in flag.detail
+
+
 def test_the_growth_threshold_comes_from_the_settings(settings: Any) -> None:
     entries = outlined_timeline(measured(area=0.10), measured(area=0.115))
     settings.FOLLOWUP_GROWTH_THRESHOLD = 0.20
@@ -98,7 +107,7 @@ def test_the_growth_flag_says_by_how_much_in_which_unit_and_since_when(settings:
     (flag,) = lesion_change_flags(timeline=entries, patient_visit_dates=[e.date for e in entries])
 
     assert flag.title == "Grew +69%"
-    assert "10.0 → 16.9 % of the photo (relative to the photo: no pixel size) since 2024-01-01" in flag.detail
+    assert "10.0% → 16.9% of the photo (relative: no pixel size) since 2024-01-01" in flag.detail
     assert "flagged above +20%" in flag.detail
 
 

@@ -107,7 +107,7 @@ def test_the_compare_view_shows_the_growth_new_colours_and_asymmetry_change(
 
     rows = dict(re.findall(r'data-measure="(\w+)">.*?<td class="delta[^"]*">([^<]+)</td>', html, re.S))
     assert rows["area"] == "▲ +69%"
-    assert rows["diameter"] == "▲ +30.0 %"
+    assert rows["diameter"] == "▲ +30.0%"
     assert rows["colours"] == "new: black"
     assert rows["asymmetry"] == "0.00"
     assert "Area (% of the photo)" in html and "Sizes are relative to the photos" in html
