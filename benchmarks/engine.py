@@ -5,7 +5,9 @@
 
 For every shipped model (``*.json`` manifests in the weights folder) on real photos (the
 HAM10000 sample, and the same photos upscaled to a phone's 4032×3024 as JPEG quality 90):
-per-photo latency of ``Classifier.analyse`` by stage against a straightforward baseline,
+per-photo latency of ``Classifier.analyse`` by stage against a straightforward baseline, and
+of the lesion outline the worker makes on the same decoded photo when a segmentation model is
+installed (segmentation, measurements, mask PNG and outline polygon),
 forward-only time against the FLOP floor of this machine's matrix-multiply rate, batch
 re-analysis throughput, peak memory of a worker process, drift over 1,000 analyses and,
 with ``--end-to-end``, upload-to-finished latency through gunicorn + Celery + Redis +
@@ -54,13 +56,17 @@ from benchmarks.support import (
 from ml.engine.architectures import model_flops, target_layer
 from ml.engine.classifier import Classifier, configure_torch_threads
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, find_manifests
+from ml.engine.measurements import EmptyMaskError
 from ml.engine.preprocess import open_oriented, prepare_model_input
+from ml.engine.segmentation import SEGMENTATION_KIND, Segmenter
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = SHIPPED_WEIGHTS_DIR
 DEFAULT_IMAGES = REPO / "lesions" / "fixtures" / "ham10000_sample" / "images"
 PHONE_SIZE = (4032, 3024)
 STAGES = ("decode+preprocess", "forward", "gradcam", "overlay", "total")
+# The outline of the same photo, as the worker makes it after the classification (ml.outlines).
+OUTLINE_STAGES = ("outline", "total + outline")
 
 # Targets of the issue "analysis speed near the hardware limit".
 SPEEDUP_MIN = 3.0  # baseline / ours, classify + Grad-CAM per photo
@@ -98,21 +104,61 @@ def decode_ms(path: Path, classifier: Classifier | None) -> tuple[float, tuple[i
 # --- our pipeline and the baseline, photo by photo ------------------------------------------------------
 
 
-def ours_once(classifier: Classifier, path: Path) -> dict[str, float]:
-    """``analyse`` of one photo file, the decode included (the file is opened inside the timing)."""
+def ours_once(classifier: Classifier, path: Path, segmenter: Segmenter | None = None) -> dict[str, float]:
+    """``analyse`` of one photo file, the decode included (the file is opened inside the timing).
+
+    With a ``segmenter``, then the outline as the worker makes it on the same decoded photo.
+    """
     started = time.perf_counter()
     with Image.open(path) as photo:
         analysis = classifier.analyse(photo)
     total = ms_since(started)
     timings = analysis.timings
     inner = timings["forward"] + timings["gradcam"] + timings["overlay"]
-    return {
+    stages = {
         "decode+preprocess": total - inner,  # open, decode, resize, normalise and the glue around
         "forward": timings["forward"],
         "gradcam": timings["gradcam"],
         "overlay": timings["overlay"],
         "total": total,
     }
+    if segmenter is not None and analysis.model_input is not None:
+        outline = outline_once(segmenter, analysis.model_input)
+        stages["outline"] = outline["total"]
+        stages["total + outline"] = total + outline["total"]
+    return stages
+
+
+OUTLINE_PARTS = ("segment", "measure", "mask PNG + polygon", "total")
+
+
+def outline_once(segmenter: Segmenter, model_input: Any) -> dict[str, float]:
+    """What ``ml.outlines`` does with the classifier's prepared input: segment, measure, mask PNG and polygon (ms)."""
+    started = time.perf_counter()
+    segmentation = segmenter.segment(model_input)
+    segmented = time.perf_counter()
+    try:
+        if segmentation.found:
+            segmentation.measure(model_input.photo)
+    except EmptyMaskError:
+        pass
+    measured = time.perf_counter()
+    if segmentation.found:
+        segmentation.mask_png()
+        segmentation.outline_points()
+    ended = time.perf_counter()
+    return {
+        "segment": (segmented - started) * 1000,
+        "measure": (measured - segmented) * 1000,
+        "mask PNG + polygon": (ended - measured) * 1000,
+        "total": (ended - started) * 1000,
+    }
+
+
+def load_segmenter(weights_dir: Path) -> Segmenter | None:
+    """The first segmentation model in the weights folder, as the app picks it (None without one)."""
+    paths = find_manifests(weights_dir, kind=SEGMENTATION_KIND)
+    return Segmenter.from_manifest(paths[0]) if paths else None
 
 
 class BaselineApp:
@@ -171,7 +217,7 @@ class BaselineApp:
 
 @dataclass
 class PhotoRun:
-    ours: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    ours: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES + OUTLINE_STAGES})
     baseline: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     forward_only: list[float] = field(default_factory=list)
 
@@ -191,19 +237,24 @@ class PhotoRun:
 
 
 def side_by_side(
-    classifier: Classifier, baseline: BaselineApp, paths: Sequence[Path], repeats: int, baseline_repeats: int
+    classifier: Classifier,
+    baseline: BaselineApp,
+    paths: Sequence[Path],
+    repeats: int,
+    baseline_repeats: int,
+    segmenter: Segmenter | None = None,
 ) -> PhotoRun:
     """Ours, the model's forward alone and the baseline photo after photo: all see the machine at the same moment."""
     run = PhotoRun()
     inputs = {path: model_input(classifier, path) for path in paths}
     for path in paths[:2]:  # warm-up: allocator, oneDNN primitives, file cache
-        ours_once(classifier, path)
+        ours_once(classifier, path, segmenter)
         forward_only_once(classifier, inputs[path])
         baseline.analyse(path)
     for round_ in range(max(repeats, baseline_repeats)):
         for path in paths:
             if round_ < repeats:
-                for stage, value in ours_once(classifier, path).items():
+                for stage, value in ours_once(classifier, path, segmenter).items():
                     run.ours[stage].append(value)
                 run.forward_only.append(forward_only_once(classifier, inputs[path]))
             if round_ < baseline_repeats:
@@ -240,14 +291,27 @@ def drift(classifier: Classifier, paths: Sequence[Path], count: int) -> tuple[fl
 
 
 def memory_probe(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
-    """In this (fresh) process: load every model, analyse one photo with each, report peak RSS."""
+    """In this (fresh) process: load every model (and segmenter), analyse one photo with each, report peak RSS."""
     configure_torch_threads()
-    classifiers = [Classifier.from_manifest(path) for path in manifests]
+    classifiers = [Classifier.from_manifest(path) for path in manifests if _is_classifier(path)]
+    segmenters = [Segmenter.from_manifest(path) for path in manifests if not _is_classifier(path)]
     loaded_mb = proc_status_mb("VmRSS")
     for classifier in classifiers:
         with Image.open(photo) as image:
-            classifier.analyse(image)
-    return {"models": len(classifiers), "loaded_mb": loaded_mb, "peak_mb": proc_status_mb("VmHWM")}
+            analysis = classifier.analyse(image)
+        for segmenter in segmenters:
+            if analysis.model_input is not None:
+                outline_once(segmenter, analysis.model_input)
+    return {
+        "models": len(classifiers),
+        "segmenters": len(segmenters),
+        "loaded_mb": loaded_mb,
+        "peak_mb": proc_status_mb("VmHWM"),
+    }
+
+
+def _is_classifier(path: Path) -> bool:
+    return json.loads(path.read_text()).get("kind", "classifier") != SEGMENTATION_KIND
 
 
 def measure_memory(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
@@ -261,8 +325,13 @@ def measure_memory(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
 # --- the run ---------------------------------------------------------------------------------------------
 
 
+def cell(values: list[float]) -> str:
+    """Median / p95 of timings in ms."""
+    return f"{fmt(median(values))} / {fmt(p95(values))}"
+
+
 def stage_cells(stages: dict[str, list[float]]) -> list[str]:
-    return [f"{fmt(median(stages[s]))} / {fmt(p95(stages[s]))}" for s in STAGES]
+    return [cell(stages[s]) for s in STAGES]
 
 
 def is_efficientnet(manifest: Manifest) -> bool:
@@ -293,12 +362,16 @@ def run(args: argparse.Namespace) -> Report:
             ),
         }
         classifiers = {p: Classifier.from_manifest(p) for p in manifests}
-        run_engine(args, report, classifiers, sets)
+        segmenter = load_segmenter(args.weights_dir)
+        run_engine(args, report, classifiers, sets, segmenter)
         section("Peak memory of a worker process")
-        memory = measure_memory(manifests, list(sets.values())[1][0])
+        segmenter_paths = [segmenter.manifest.path] if segmenter and segmenter.manifest.path else []
+        memory = measure_memory([*manifests, *segmenter_paths], list(sets.values())[1][0])
+        outlined = " and outlines it with the segmentation model" if memory["segmenters"] else ""
         print(
-            f"A fresh process that loads all {memory['models']} models and analyses one phone-size photo with each: "
-            f"{fmt(memory['loaded_mb'], 0)} MB resident after loading, peak (VmHWM) {fmt(memory['peak_mb'], 0)} MB."
+            f"A fresh process that loads all {memory['models']} models and analyses one phone-size photo with each"
+            f"{outlined}: {fmt(memory['loaded_mb'], 0)} MB resident after loading, peak (VmHWM) "
+            f"{fmt(memory['peak_mb'], 0)} MB."
         )
         section("Upload to finished, through the real stack")
         if args.end_to_end:
@@ -318,12 +391,21 @@ def run(args: argparse.Namespace) -> Report:
 
 
 def run_engine(
-    args: argparse.Namespace, report: Report, classifiers: dict[Path, Classifier], sets: dict[str, list[Path]]
+    args: argparse.Namespace,
+    report: Report,
+    classifiers: dict[Path, Classifier],
+    sets: dict[str, list[Path]],
+    segmenter: Segmenter | None = None,
 ) -> None:
     rate = gemm_gflops(args.gemm_size)
     runs = {
         (set_name, path): side_by_side(
-            classifier, BaselineApp(classifier.manifest, args.baseline_size), paths, args.repeats, args.baseline_repeats
+            classifier,
+            BaselineApp(classifier.manifest, args.baseline_size),
+            paths,
+            args.repeats,
+            args.baseline_repeats,
+            segmenter,
         )
         for set_name, paths in sets.items()
         for path, classifier in classifiers.items()
@@ -358,16 +440,23 @@ def run_engine(
     headers = ["model", "architecture", "input", "params", "GFLOPs", "floor ms", "forward-only ms (median / p95)"]
     print(table([*headers, "forward ÷ floor"], rows))
 
+    outline_columns = list(OUTLINE_STAGES) if segmenter is not None else []
     for set_name in sets:
         section(f"Per photo, {set_name}: milliseconds, median / p95")
+        if segmenter is not None:
+            print(
+                f"`outline`: the lesion outline by {segmenter.manifest.name} on the photo the classifier decoded "
+                "(segmentation, measurements, mask PNG, polygon), as the worker makes it after the classification.\n"
+            )
         rows = []
         short = set_name.split(" (")[0]
         for path, classifier in classifiers.items():
             name = classifier.manifest.name
             photo_run = runs[(set_name, path)]
             cam_ratio, full_ratio = photo_run.classify_and_cam_ratio, photo_run.full_ratio
-            rows.append([name, "ours", *stage_cells(photo_run.ours), fmt(photo_run.speedup, 1) + "×"])
-            rows.append([name, "baseline", *stage_cells(photo_run.baseline), ""])
+            outline_cells = [cell(photo_run.ours[stage]) for stage in outline_columns]
+            rows.append([name, "ours", *stage_cells(photo_run.ours), *outline_cells, fmt(photo_run.speedup, 1) + "×"])
+            rows.append([name, "baseline", *stage_cells(photo_run.baseline), *["–" for _ in outline_columns], ""])
             forward = photo_run.forward_only
             rows.append(
                 [
@@ -378,6 +467,7 @@ def run_engine(
                     "",
                     "",
                     "",
+                    *["" for _ in outline_columns],
                     f"ours: fwd+CAM {fmt(cam_ratio, 2)}×, total {fmt(full_ratio, 1)}×",
                 ]
             )
@@ -391,7 +481,10 @@ def run_engine(
                 f"{fmt(cam_ratio, 2)}× (full pipeline {fmt(full_ratio, 1)}×)",
                 cam_ratio <= GRADCAM_OVER_FORWARD_MAX,
             )
-        print(table(["model", "pipeline", *STAGES, "baseline ÷ ours; ours ÷ forward-only"], rows))
+        print(table(["model", "pipeline", *STAGES, *outline_columns, "baseline ÷ ours; ours ÷ forward-only"], rows))
+
+    if segmenter is not None:
+        outline_section(args, segmenter, next(iter(classifiers.values())), sets)
 
     section("Decoding: open and decode to RGB, ms (median / p95)")
     classifier = next(iter(classifiers.values()))
@@ -447,6 +540,35 @@ def run_engine(
             abs(change) <= DRIFT_MAX_PERCENT,
         )
     print(table(["model", f"first {window}, median ms", f"last {window}, median ms", "drift"], rows))
+
+
+def outline_section(
+    args: argparse.Namespace, segmenter: Segmenter, classifier: Classifier, sets: dict[str, list[Path]]
+) -> None:
+    """The outline's own stages, on inputs the first classifier prepared (as in the worker)."""
+    manifest = segmenter.manifest
+    section(f"Lesion outline per photo ({manifest.name}, input {manifest.width}×{manifest.height}): ms, median / p95")
+    print(
+        f"On the input {classifier.manifest.name} prepared from each photo: the segmentation (resize or re-prepare, "
+        "forward, mask), the measurements (area, Feret diameters, asymmetry, border, colours on a mask at most "
+        "1024 px long), then the mask PNG and the outline polygon the pages draw.\n"
+    )
+    rows = []
+    for set_name, paths in sets.items():
+        inputs = []
+        for path in paths:
+            with Image.open(path) as photo:
+                analysis = classifier.analyse(photo, gradcam=False)
+            inputs.append(analysis.model_input)
+        for item in inputs[:2]:  # warm-up
+            outline_once(segmenter, item)
+        parts: dict[str, list[float]] = {part: [] for part in OUTLINE_PARTS}
+        for _ in range(args.repeats):
+            for item in inputs:
+                for part, value in outline_once(segmenter, item).items():
+                    parts[part].append(value)
+        rows.append([set_name.split(" (")[0], *(cell(parts[part]) for part in OUTLINE_PARTS)])
+    print(table(["photos", *OUTLINE_PARTS], rows))
 
 
 def size_arg(text: str) -> tuple[int, int]:
