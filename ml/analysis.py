@@ -11,7 +11,6 @@ classification is stored, so a failed outline never costs the classification.
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -22,7 +21,7 @@ from django.utils import timezone
 from clinic.files import atomic_with_files, track_file
 from ml import outlines
 from ml.engine.manifest import ManifestError
-from ml.models import ModelVersion, Prediction
+from ml.models import ModelVersion, Prediction, stale_running_before
 
 if TYPE_CHECKING:
     from lesions.models import LesionImage
@@ -70,11 +69,6 @@ def classifiers_clear() -> None:
 
 
 # --- one prediction ------------------------------------------------------------------------
-
-
-def stale_running_before() -> timedelta:
-    # A worker that still runs after twice the hard time limit has died (killed, machine lost).
-    return timedelta(seconds=settings.ML_PREDICTION_TIME_LIMIT * 2)
 
 
 def prediction_claim(*, prediction_id: int) -> bool:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,12 @@ from clinic.audit import ClinicAuditMixin
 from clinic.models import TimeStampedModel
 from lesions.models import LesionImage
 from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES, MALIGNANT_CLASSES
+
+
+def stale_running_before() -> timedelta:
+    """How long a claimed prediction or outline may run: a worker still at it after twice the
+    task's hard time limit has died (killed, machine lost), and the row may be taken over."""
+    return timedelta(seconds=settings.ML_PREDICTION_TIME_LIMIT * 2)
 
 
 def class_probabilities(probabilities: dict[str, Any]) -> dict[str, float]:

@@ -31,7 +31,7 @@ from django.utils import timezone
 from clinic.files import atomic_with_files, track_file
 from lesions.models import LesionImage
 from ml.engine.manifest import ManifestError, find_manifests
-from ml.models import LesionOutline, Prediction
+from ml.models import LesionOutline, Prediction, stale_running_before
 
 if TYPE_CHECKING:
     from ml.engine.preprocess import ModelInput
@@ -120,12 +120,6 @@ def outline_create_for_image(*, image: LesionImage) -> LesionOutline | None:
         return None
     outline, _ = LesionOutline.objects.get_or_create(image=image)
     return outline
-
-
-def stale_running_before() -> Any:
-    from ml.analysis import stale_running_before as prediction_stale
-
-    return prediction_stale()
 
 
 def outline_claim(*, outline_id: int) -> bool:
