@@ -36,6 +36,7 @@ import torch
 from PIL import Image
 
 from benchmarks.end_to_end import run_end_to_end
+from benchmarks.outline import OUTLINE_STAGES, is_segmentation_manifest, load_segmenter, outline_once, outline_section
 from benchmarks.support import (
     Report,
     cpu_busy_percent,
@@ -55,18 +56,16 @@ from benchmarks.support import (
 )
 from ml.engine.architectures import model_flops, target_layer
 from ml.engine.classifier import Classifier, configure_torch_threads
+from ml.engine.ensemble import Ensemble, analyser_from_manifest, load_manifest
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, find_manifests
-from ml.engine.measurements import EmptyMaskError
 from ml.engine.preprocess import open_oriented, prepare_model_input
-from ml.engine.segmentation import SEGMENTATION_KIND, Segmenter
+from ml.engine.segmentation import Segmenter
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = SHIPPED_WEIGHTS_DIR
 DEFAULT_IMAGES = REPO / "lesions" / "fixtures" / "ham10000_sample" / "images"
 PHONE_SIZE = (4032, 3024)
 STAGES = ("decode+preprocess", "forward", "gradcam", "overlay", "total")
-# The outline of the same photo, as the worker makes it after the classification (ml.outlines).
-OUTLINE_STAGES = ("outline", "total + outline")
 
 # Targets of the issue "analysis speed near the hardware limit".
 SPEEDUP_MIN = 3.0  # baseline / ours, classify + Grad-CAM per photo
@@ -85,11 +84,14 @@ def model_input(classifier: Classifier, path: Path) -> torch.Tensor:
     return tensor.contiguous(memory_format=torch.channels_last) if classifier.channels_last else tensor
 
 
-def forward_only_once(classifier: Classifier, tensor: torch.Tensor) -> float:
-    """The model alone on a preprocessed input (inference mode), in ms."""
+def forward_only_once(classifier: Classifier | Ensemble, tensor: torch.Tensor) -> float:
+    """The model alone (an ensemble: every member on every view) on a preprocessed input, in ms."""
     started = time.perf_counter()
     with torch.inference_mode():
-        classifier.model(tensor)
+        if isinstance(classifier, Ensemble):
+            classifier.logits(tensor)
+        else:
+            classifier.model(tensor)
     return ms_since(started)
 
 
@@ -127,38 +129,6 @@ def ours_once(classifier: Classifier, path: Path, segmenter: Segmenter | None = 
         stages["outline"] = outline["total"]
         stages["total + outline"] = total + outline["total"]
     return stages
-
-
-OUTLINE_PARTS = ("segment", "measure", "mask PNG + polygon", "total")
-
-
-def outline_once(segmenter: Segmenter, model_input: Any) -> dict[str, float]:
-    """What ``ml.outlines`` does with the classifier's prepared input: segment, measure, mask PNG and polygon (ms)."""
-    started = time.perf_counter()
-    segmentation = segmenter.segment(model_input)
-    segmented = time.perf_counter()
-    try:
-        if segmentation.found:
-            segmentation.measure(model_input.photo)
-    except EmptyMaskError:
-        pass
-    measured = time.perf_counter()
-    if segmentation.found:
-        segmentation.mask_png()
-        segmentation.outline_points()
-    ended = time.perf_counter()
-    return {
-        "segment": (segmented - started) * 1000,
-        "measure": (measured - segmented) * 1000,
-        "mask PNG + polygon": (ended - measured) * 1000,
-        "total": (ended - started) * 1000,
-    }
-
-
-def load_segmenter(weights_dir: Path) -> Segmenter | None:
-    """The first segmentation model in the weights folder, as the app picks it (None without one)."""
-    paths = find_manifests(weights_dir, kind=SEGMENTATION_KIND)
-    return Segmenter.from_manifest(paths[0]) if paths else None
 
 
 class BaselineApp:
@@ -222,7 +192,9 @@ class PhotoRun:
     forward_only: list[float] = field(default_factory=list)
 
     @property
-    def speedup(self) -> float:
+    def speedup(self) -> float | None:
+        if not self.baseline["total"]:
+            return None
         return median(self.baseline["total"]) / median(self.ours["total"])
 
     @property
@@ -237,27 +209,33 @@ class PhotoRun:
 
 
 def side_by_side(
-    classifier: Classifier,
-    baseline: BaselineApp,
+    classifier: Classifier | Ensemble,
+    baseline: BaselineApp | None,
     paths: Sequence[Path],
     repeats: int,
     baseline_repeats: int,
     segmenter: Segmenter | None = None,
 ) -> PhotoRun:
-    """Ours, the model's forward alone and the baseline photo after photo: all see the machine at the same moment."""
+    """Ours, the model's forward alone and the baseline photo after photo: all see the machine at the same moment.
+
+    An ensemble has no single-model baseline (a demo app runs one model): ``baseline`` is None.
+    """
     run = PhotoRun()
     inputs = {path: model_input(classifier, path) for path in paths}
+    if baseline is None:
+        baseline_repeats = 0
     for path in paths[:2]:  # warm-up: allocator, oneDNN primitives, file cache
         ours_once(classifier, path, segmenter)
         forward_only_once(classifier, inputs[path])
-        baseline.analyse(path)
+        if baseline is not None:
+            baseline.analyse(path)
     for round_ in range(max(repeats, baseline_repeats)):
         for path in paths:
             if round_ < repeats:
                 for stage, value in ours_once(classifier, path, segmenter).items():
                     run.ours[stage].append(value)
                 run.forward_only.append(forward_only_once(classifier, inputs[path]))
-            if round_ < baseline_repeats:
+            if baseline is not None and round_ < baseline_repeats:
                 for stage, value in baseline.analyse(path)[2].items():
                     run.baseline[stage].append(value)
     return run
@@ -293,8 +271,8 @@ def drift(classifier: Classifier, paths: Sequence[Path], count: int) -> tuple[fl
 def memory_probe(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
     """In this (fresh) process: load every model (and segmenter), analyse one photo with each, report peak RSS."""
     configure_torch_threads()
-    classifiers = [Classifier.from_manifest(path) for path in manifests if _is_classifier(path)]
-    segmenters = [Segmenter.from_manifest(path) for path in manifests if not _is_classifier(path)]
+    classifiers = [analyser_from_manifest(path) for path in manifests if not is_segmentation_manifest(path)]
+    segmenters = [Segmenter.from_manifest(path) for path in manifests if is_segmentation_manifest(path)]
     loaded_mb = proc_status_mb("VmRSS")
     for classifier in classifiers:
         with Image.open(photo) as image:
@@ -308,10 +286,6 @@ def memory_probe(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
         "loaded_mb": loaded_mb,
         "peak_mb": proc_status_mb("VmHWM"),
     }
-
-
-def _is_classifier(path: Path) -> bool:
-    return json.loads(path.read_text()).get("kind", "classifier") != SEGMENTATION_KIND
 
 
 def measure_memory(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
@@ -334,8 +308,9 @@ def stage_cells(stages: dict[str, list[float]]) -> list[str]:
     return [cell(stages[s]) for s in STAGES]
 
 
-def is_efficientnet(manifest: Manifest) -> bool:
-    return "efficientnet" in manifest.architecture
+def is_efficientnet(manifest: Any) -> bool:
+    """A single EfficientNet (an ensemble is held to its own targets)."""
+    return isinstance(manifest, Manifest) and "efficientnet" in manifest.architecture
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -346,7 +321,7 @@ def run(args: argparse.Namespace) -> Report:
 
     manifests = find_manifests(args.weights_dir)
     if args.models:
-        manifests = [p for p in manifests if Manifest.load(p).name in args.models]
+        manifests = [p for p in manifests if load_manifest(p).name in args.models]
     if not manifests:
         raise SystemExit(f"no model manifests in {args.weights_dir}")
     workdir = Path(tempfile.mkdtemp(prefix="dermatrack-bench-photos."))
@@ -361,7 +336,7 @@ def run(args: argparse.Namespace) -> Report:
                 photos, workdir, args.phone_size
             ),
         }
-        classifiers = {p: Classifier.from_manifest(p) for p in manifests}
+        classifiers = {p: analyser_from_manifest(p) for p in manifests}
         segmenter = load_segmenter(args.weights_dir)
         run_engine(args, report, classifiers, sets, segmenter)
         section("Peak memory of a worker process")
@@ -390,10 +365,22 @@ def run(args: argparse.Namespace) -> Report:
     return report
 
 
+def analysis_flops(classifier: Classifier | Ensemble) -> tuple[int, int]:
+    """(FLOPs of one photo's forward passes, parameters): an ensemble counts every member on every view."""
+    if isinstance(classifier, Ensemble):
+        flops = sum(model_flops(m.build_model(), m.input_size) for m in classifier.member_manifests)
+        params = sum(p.numel() for model in classifier.models for p in model.parameters())
+        return flops * len(classifier.views), params
+    manifest = classifier.manifest
+    return model_flops(manifest.build_model(), manifest.input_size), sum(
+        p.numel() for p in classifier.model.parameters()
+    )
+
+
 def run_engine(
     args: argparse.Namespace,
     report: Report,
-    classifiers: dict[Path, Classifier],
+    classifiers: dict[Path, Classifier | Ensemble],
     sets: dict[str, list[Path]],
     segmenter: Segmenter | None = None,
 ) -> None:
@@ -401,7 +388,7 @@ def run_engine(
     runs = {
         (set_name, path): side_by_side(
             classifier,
-            BaselineApp(classifier.manifest, args.baseline_size),
+            None if isinstance(classifier, Ensemble) else BaselineApp(classifier.manifest, args.baseline_size),
             paths,
             args.repeats,
             args.baseline_repeats,
@@ -422,7 +409,7 @@ def run_engine(
     rows = []
     for path, classifier in classifiers.items():
         manifest = classifier.manifest
-        flops = model_flops(manifest.build_model().eval(), manifest.input_size)
+        flops, params = analysis_flops(classifier)
         forward = runs[(first_set, path)].forward_only
         floor = flops / (rate * 1e9) * 1000
         rows.append(
@@ -430,7 +417,7 @@ def run_engine(
                 manifest.name,
                 manifest.architecture,
                 "×".join(map(str, manifest.input_size)),
-                fmt(sum(p.numel() for p in classifier.model.parameters()) / 1e6, 1) + " M",
+                fmt(params / 1e6, 1) + " M",
                 fmt(flops / 1e9, 2),
                 fmt(floor, 1),
                 f"{fmt(median(forward))} / {fmt(p95(forward))}",
@@ -454,9 +441,13 @@ def run_engine(
             name = classifier.manifest.name
             photo_run = runs[(set_name, path)]
             cam_ratio, full_ratio = photo_run.classify_and_cam_ratio, photo_run.full_ratio
+            speedup = photo_run.speedup
             outline_cells = [cell(photo_run.ours[stage]) for stage in outline_columns]
-            rows.append([name, "ours", *stage_cells(photo_run.ours), *outline_cells, fmt(photo_run.speedup, 1) + "×"])
-            rows.append([name, "baseline", *stage_cells(photo_run.baseline), *["–" for _ in outline_columns], ""])
+            rows.append(
+                [name, "ours", *stage_cells(photo_run.ours), *outline_cells, fmt(speedup, 1) + "×" if speedup else ""]
+            )
+            if speedup is not None:
+                rows.append([name, "baseline", *stage_cells(photo_run.baseline), *["–" for _ in outline_columns], ""])
             forward = photo_run.forward_only
             rows.append(
                 [
@@ -471,11 +462,12 @@ def run_engine(
                     f"ours: fwd+CAM {fmt(cam_ratio, 2)}×, total {fmt(full_ratio, 1)}×",
                 ]
             )
-            report.check(
-                f"{name}, {short}: ours ≥ {SPEEDUP_MIN:.0f}× faster than the baseline",
-                f"{fmt(photo_run.speedup, 1)}×",
-                photo_run.speedup >= SPEEDUP_MIN,
-            )
+            if speedup is not None:
+                report.check(
+                    f"{name}, {short}: ours ≥ {SPEEDUP_MIN:.0f}× faster than the baseline",
+                    f"{fmt(speedup, 1)}×",
+                    speedup >= SPEEDUP_MIN,
+                )
             report.check(
                 f"{name}, {short}: classify + Grad-CAM ≤ {GRADCAM_OVER_FORWARD_MAX}× forward-only",
                 f"{fmt(cam_ratio, 2)}× (full pipeline {fmt(full_ratio, 1)}×)",
@@ -540,35 +532,6 @@ def run_engine(
             abs(change) <= DRIFT_MAX_PERCENT,
         )
     print(table(["model", f"first {window}, median ms", f"last {window}, median ms", "drift"], rows))
-
-
-def outline_section(
-    args: argparse.Namespace, segmenter: Segmenter, classifier: Classifier, sets: dict[str, list[Path]]
-) -> None:
-    """The outline's own stages, on inputs the first classifier prepared (as in the worker)."""
-    manifest = segmenter.manifest
-    section(f"Lesion outline per photo ({manifest.name}, input {manifest.width}×{manifest.height}): ms, median / p95")
-    print(
-        f"On the input {classifier.manifest.name} prepared from each photo: the segmentation (resize or re-prepare, "
-        "forward, mask), the measurements (area, Feret diameters, asymmetry, border, colours on a mask at most "
-        "1024 px long), then the mask PNG and the outline polygon the pages draw.\n"
-    )
-    rows = []
-    for set_name, paths in sets.items():
-        inputs = []
-        for path in paths:
-            with Image.open(path) as photo:
-                analysis = classifier.analyse(photo, gradcam=False)
-            inputs.append(analysis.model_input)
-        for item in inputs[:2]:  # warm-up
-            outline_once(segmenter, item)
-        parts: dict[str, list[float]] = {part: [] for part in OUTLINE_PARTS}
-        for _ in range(args.repeats):
-            for item in inputs:
-                for part, value in outline_once(segmenter, item).items():
-                    parts[part].append(value)
-        rows.append([set_name.split(" (")[0], *(cell(parts[part]) for part in OUTLINE_PARTS)])
-    print(table(["photos", *OUTLINE_PARTS], rows))
 
 
 def size_arg(text: str) -> tuple[int, int]:

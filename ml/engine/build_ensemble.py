@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 
 from ml.engine.architectures import HAM10000_CLASSES, model_flops
-from ml.engine.calibration import fit_logit_bias, fit_temperature, logit_bias_cross_check, softmax
 from ml.engine.context import PatientContext, context_matrix, context_of
 from ml.engine.data import IMAGES_DIR, METADATA_NAME, Record, Split, read_metadata
+from ml.engine.decision_rule import fit_logit_bias, fit_temperature, logit_bias_cross_check, softmax
 from ml.engine.ensemble import COMBINE_FUSION, COMBINE_MEAN, EnsembleManifest
 from ml.engine.fusion import cross_validate_fusion
 from ml.engine.logits import batched_logits, file_batches

@@ -25,14 +25,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ml.engine.calibration import (
+from ml.engine.data import IMAGES_DIR, METADATA_NAME, Split
+from ml.engine.decision_rule import (
     can_cross_check,
     fit_logit_bias,
     fit_temperature,
     logit_bias_cross_check,
     softmax,
 )
-from ml.engine.data import IMAGES_DIR, METADATA_NAME, Split
 from ml.engine.manifest import Manifest, ManifestError
 
 MASKS_DIR = "masks"

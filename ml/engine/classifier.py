@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -125,7 +125,40 @@ def calibrated_probabilities(
     return torch.softmax(logits / float(temperature), dim=-1)
 
 
-class Classifier:
+class Analyser:
+    """What a ``Classifier`` and an ``Ensemble`` share: the class order, and a lifetime that releases hooks."""
+
+    classes: tuple[str, ...]
+
+    def class_index(self, target_class: str | int) -> int:
+        """Index of a class given by code (``"mel"``) or position."""
+        if isinstance(target_class, str):
+            try:
+                return self.classes.index(target_class)
+            except ValueError:
+                raise ValueError(f"unknown class {target_class!r}; classes are {list(self.classes)}") from None
+        index = int(target_class)
+        if not 0 <= index < len(self.classes):
+            raise ValueError(f"class index {index} out of range for {len(self.classes)} classes")
+        return index
+
+    def close(self) -> None:
+        """Remove the Grad-CAM hooks."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Classifier(Analyser):
     """A loaded model with its manifest, preprocessing and a reusable Grad-CAM.
 
     The model is put in eval mode with frozen parameters (inference only). Close the
@@ -225,18 +258,6 @@ class Classifier:
         """Calibrated probabilities (temperature and logit bias of the manifest) from raw logits."""
         return calibrated_probabilities(logits, self.temperature, self.logit_bias)
 
-    def class_index(self, target_class: str | int) -> int:
-        """Index of a class given by code (``"mel"``) or position."""
-        if isinstance(target_class, str):
-            try:
-                return self.classes.index(target_class)
-            except ValueError:
-                raise ValueError(f"unknown class {target_class!r}; classes are {list(self.classes)}") from None
-        index = int(target_class)
-        if not 0 <= index < len(self.classes):
-            raise ValueError(f"class index {index} out of range for {len(self.classes)} classes")
-        return index
-
     def _analyse_chunk(
         self, images: Sequence[Image.Image], *, gradcam: bool, target_class: str | int | None
     ) -> list[Analysis]:
@@ -313,17 +334,6 @@ class Classifier:
         """Remove the Grad-CAM hook from the model."""
         self.gradcam.close()
 
-    def __enter__(self) -> Classifier:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"Classifier({self.manifest.name!r}, {self.manifest.architecture}, {self.device})"
 
@@ -381,6 +391,7 @@ def _ms_since(started: float) -> float:
 
 __all__ = [
     "TIMING_KEYS",
+    "Analyser",
     "Analysis",
     "Classifier",
     "available_cpus",

@@ -20,10 +20,8 @@ import json
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -36,6 +34,7 @@ from ml.engine import overlay
 from ml.engine.architectures import HAM10000_CLASSES, UnknownArchitectureError, target_layer
 from ml.engine.classifier import (
     TIMING_KEYS,
+    Analyser,
     Analysis,
     calibrated_probabilities,
     configure_torch_threads,
@@ -46,7 +45,7 @@ from ml.engine.classifier import (
 from ml.engine.context import PatientContext
 from ml.engine.fusion import FusionHead
 from ml.engine.gradcam import GradCAM, grad_cam_maps, normalise_cams
-from ml.engine.manifest import MANIFEST_VERSION, Manifest, ManifestError
+from ml.engine.manifest import MANIFEST_VERSION, Manifest, ManifestError, ManifestFile, read_manifest_json
 from ml.engine.preprocess import PreprocessConfig
 from ml.engine.views import apply_view, check_views, undo_view, views_by_shape
 
@@ -56,7 +55,7 @@ COMBINE_MEAN = "mean"
 
 
 @dataclass
-class EnsembleManifest:
+class EnsembleManifest(ManifestFile):
     """What the engine needs to rebuild, verify and describe a deployed ensemble."""
 
     name: str
@@ -95,52 +94,12 @@ class EnsembleManifest:
         return digest.hexdigest()
 
     @property
-    def height(self) -> int:
-        return int(self.input_size[1])
-
-    @property
-    def width(self) -> int:
-        return int(self.input_size[2])
-
-    @property
-    def folder(self) -> Path:
-        if self.path is None:
-            raise ManifestError(f"manifest {self.name!r} has not been saved to or loaded from a file")
-        return self.path.parent
-
-    @property
-    def split_path(self) -> Path | None:
-        return self.folder / self.split_file if self.split_file else None
-
-    @property
     def fusion_head(self) -> FusionHead | None:
         return FusionHead.from_dict(self.fusion) if self.fusion else None
 
-    # -- (de)serialisation ----------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("path")
-        return data
-
-    def write(self, path: Path | str) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.created_at:
-            self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
-        self.validate()
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        self.path = path
-        return path
-
     @classmethod
     def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> EnsembleManifest:
-        known = {f for f in cls.__dataclass_fields__ if f != "path"}
-        missing = {"name", "members"} - data.keys()
-        if missing:
-            raise ManifestError(f"ensemble manifest {path} lacks {', '.join(sorted(missing))}")
-        manifest = cls(**{k: v for k, v in data.items() if k in known})
-        manifest.path = path
-        manifest.validate()
+        manifest: EnsembleManifest = cls.from_json(data, path, {"name", "members"})
         return manifest
 
     def validate(self) -> None:
@@ -200,13 +159,8 @@ AnyManifest = Manifest | EnsembleManifest
 def load_manifest(path: Path | str) -> AnyManifest:
     """A model manifest or an ensemble manifest, by its ``kind``."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ManifestError(f"manifest not found: {path}") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"manifest {path} is not readable JSON: {exc}") from exc
-    if isinstance(data, dict) and data.get("kind") == ENSEMBLE_KIND:
+    data = read_manifest_json(path)
+    if data.get("kind") == ENSEMBLE_KIND:
         return EnsembleManifest.from_dict(data, path)
     return Manifest.load(path)
 
@@ -228,7 +182,7 @@ def combine_member_logits(
     return torch.logsumexp(log_probs, dim=1) - math.log(member_logits.shape[1])
 
 
-class Ensemble:
+class Ensemble(Analyser):
     """Loaded members sharing one preprocessing, with a Grad-CAM each; same calls as ``Classifier``."""
 
     def __init__(
@@ -346,16 +300,6 @@ class Ensemble:
             )
         return results
 
-    def class_index(self, target_class: str | int) -> int:
-        if isinstance(target_class, str):
-            if target_class not in self.classes:
-                raise ValueError(f"unknown class {target_class!r}; classes are {list(self.classes)}")
-            return self.classes.index(target_class)
-        index = int(target_class)
-        if not 0 <= index < len(self.classes):
-            raise ValueError(f"class index {index} out of range for {len(self.classes)} classes")
-        return index
-
     def _member_pass(
         self, m: int, inputs: torch.Tensor, gradcam: bool
     ) -> tuple[torch.Tensor, list[tuple[list[int], torch.Tensor]]]:
@@ -379,6 +323,21 @@ class Ensemble:
                 per_view[i] = logits[j * n : (j + 1) * n]
         stacked = torch.stack([v for v in per_view if v is not None])
         return stacked.float().mean(dim=0), kept
+
+    def logits(self, inputs: torch.Tensor, context: PatientContext | None = None) -> torch.Tensor:
+        """The ensemble's logits for prepared inputs in [0, 1] (N, 3, H, W): every member on every view, fused.
+
+        The forward-only path (no Grad-CAM), e.g. for timing the analysis against its own forward passes.
+        """
+        context_tensor = None
+        if self.uses_context:
+            row = (context or PatientContext()).features()
+            context_tensor = torch.from_numpy(np.repeat(row[None], inputs.shape[0], axis=0)).to(self.device)
+        with torch.inference_mode():
+            members = [self._member_pass(m, inputs.to(self.device), False)[0] for m in range(len(self.models))]
+            return combine_member_logits(
+                torch.stack(members, dim=1), self.manifest, self._member_temperatures, context_tensor
+            )
 
     def _cams(self, score: torch.Tensor, kept: list[list[tuple[list[int], torch.Tensor]]], n: int) -> np.ndarray:
         """Grad-CAM of the fused score on every member and view, back in the photo's orientation, averaged."""
@@ -493,17 +452,6 @@ class Ensemble:
         """Remove every member's Grad-CAM hook."""
         for cam in self.gradcams:
             cam.close()
-
-    def __enter__(self) -> Ensemble:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Ensemble({self.manifest.name!r}, {len(self.models)} members, {len(self.views)} views, {self.device})"

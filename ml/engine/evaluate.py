@@ -28,9 +28,9 @@ import numpy as np
 from PIL import Image
 from torch import nn
 
-from ml.engine.calibration import softmax
 from ml.engine.context import context_of
 from ml.engine.data import DataError, Record, image_path, read_metadata
+from ml.engine.decision_rule import softmax
 from ml.engine.ensemble import AnyManifest, EnsembleManifest, analyser_from_manifest, load_manifest
 from ml.engine.evaluation_report import EvaluationReport
 from ml.engine.localisation import gradcam_localisation

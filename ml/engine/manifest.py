@@ -32,8 +32,108 @@ class ManifestError(ValueError):
     """A manifest or its weights file is missing, malformed or does not match."""
 
 
+def read_manifest_json(path: Path | str) -> dict[str, Any]:
+    """A manifest file's JSON object, or a ManifestError that says what is wrong with the file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ManifestError(f"manifest not found: {path}") from exc
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"manifest {path} is not readable JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ManifestError(f"manifest {path} must be a JSON object")
+    return data
+
+
+class ManifestFile:
+    """What every manifest (model, ensemble, segmenter) does with its file: JSON out and in, paths beside it.
+
+    Subclasses are dataclasses with ``name``, ``created_at``, ``split_file``, ``input_size`` and a
+    ``path`` field that is not written; ``validate()`` checks their own rules.
+    """
+
+    name: str
+    created_at: str
+    split_file: str | None
+    input_size: list[int]
+    path: Path | None
+
+    @property
+    def folder(self) -> Path:
+        if self.path is None:
+            raise ManifestError(f"manifest {self.name!r} has not been saved to or loaded from a file")
+        return self.path.parent
+
+    @property
+    def split_path(self) -> Path | None:
+        return self.folder / self.split_file if self.split_file else None
+
+    @property
+    def height(self) -> int:
+        return int(self.input_size[1])
+
+    @property
+    def width(self) -> int:
+        return int(self.input_size[2])
+
+    def validate(self) -> None:
+        """Check the manifest's own consistency (each kind adds its rules)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)  # type: ignore[call-overload]
+        data.pop("path")
+        return data
+
+    def write(self, path: Path | str) -> Path:
+        """Write the manifest as indented JSON (after ``validate``) and remember where it lives."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.created_at:
+            self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.validate()
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        self.path = path
+        return path
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], path: Path | None, required: set[str]) -> Any:
+        """A validated manifest from its JSON object (unknown keys ignored, ``required`` ones checked)."""
+        missing = required - data.keys()
+        if missing:
+            raise ManifestError(f"manifest {path} lacks {', '.join(sorted(missing))}")
+        known = {f for f in cls.__dataclass_fields__ if f != "path"}  # type: ignore[attr-defined]
+        manifest = cls(**{k: v for k, v in data.items() if k in known})
+        manifest.path = path
+        manifest.validate()
+        return manifest
+
+
+class WeightsFile(ManifestFile):
+    """A manifest of one network whose safetensors file lies beside it, pinned by sha256."""
+
+    weights_file: str
+    weights_sha256: str
+
+    @property
+    def weights_path(self) -> Path:
+        return self.folder / self.weights_file
+
+    def verify(self) -> None:
+        """Refuse weights that are missing or whose sha256 differs from the manifest."""
+        weights = self.weights_path
+        if not weights.is_file():
+            raise ManifestError(f"weights file of {self.name!r} not found: {weights}")
+        digest = file_sha256(weights)
+        if digest != self.weights_sha256:
+            raise ManifestError(
+                f"weights file {weights.name} does not match its manifest "
+                f"(sha256 {digest[:12]}…, manifest says {self.weights_sha256[:12]}…)"
+            )
+
+
 @dataclass
-class Manifest:
+class Manifest(WeightsFile):
     """What the engine needs to rebuild, verify and describe one trained model."""
 
     name: str
@@ -59,66 +159,14 @@ class Manifest:
     version: int = MANIFEST_VERSION
     path: Path | None = field(default=None, compare=False, repr=False)
 
-    # -- paths -----------------------------------------------------------------
-    @property
-    def folder(self) -> Path:
-        if self.path is None:
-            raise ManifestError(f"manifest {self.name!r} has not been saved to or loaded from a file")
-        return self.path.parent
-
-    @property
-    def weights_path(self) -> Path:
-        return self.folder / self.weights_file
-
-    @property
-    def split_path(self) -> Path | None:
-        return self.folder / self.split_file if self.split_file else None
-
-    @property
-    def height(self) -> int:
-        return int(self.input_size[1])
-
-    @property
-    def width(self) -> int:
-        return int(self.input_size[2])
-
-    # -- (de)serialisation -----------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("path")
-        return data
-
-    def write(self, path: Path | str) -> Path:
-        """Write the manifest as indented JSON and remember where it lives."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.created_at:
-            self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
-        self.path = path
-        return path
-
     @classmethod
     def load(cls, path: Path | str) -> Manifest:
         """Read and validate a manifest file (the weights are checked by ``verify``)."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise ManifestError(f"manifest not found: {path}") from exc
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ManifestError(f"manifest {path} is not readable JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ManifestError(f"manifest {path} must be a JSON object")
+        data = read_manifest_json(path)
         if data.get("kind", CLASSIFIER_KIND) != CLASSIFIER_KIND:
             raise ManifestError(f"manifest {path} describes a {data['kind']!r} model, not a classifier")
-        known = {f for f in cls.__dataclass_fields__ if f != "path"}
-        missing = {"name", "architecture", "weights_file", "weights_sha256"} - data.keys()
-        if missing:
-            raise ManifestError(f"manifest {path} lacks {', '.join(sorted(missing))}")
-        manifest = cls(**{k: v for k, v in data.items() if k in known})
-        manifest.path = path
-        manifest.validate()
+        manifest: Manifest = cls.from_json(data, path, {"name", "architecture", "weights_file", "weights_sha256"})
         return manifest
 
     def validate(self) -> None:
@@ -138,19 +186,6 @@ class Manifest:
             raise ManifestError(f"manifest {self.name!r}: logit_bias needs one value per class")
         if self.melanoma_threshold is not None and not 0.0 <= self.melanoma_threshold <= 1.0:
             raise ManifestError(f"manifest {self.name!r}: melanoma_threshold must lie in [0, 1]")
-
-    # -- weights ----------------------------------------------------------------
-    def verify(self) -> None:
-        """Refuse weights that are missing or whose sha256 differs from the manifest."""
-        weights = self.weights_path
-        if not weights.is_file():
-            raise ManifestError(f"weights file of {self.name!r} not found: {weights}")
-        digest = file_sha256(weights)
-        if digest != self.weights_sha256:
-            raise ManifestError(
-                f"weights file {weights.name} does not match its manifest "
-                f"(sha256 {digest[:12]}…, manifest says {self.weights_sha256[:12]}…)"
-            )
 
     def build_model(self) -> nn.Module:
         """Verify the weights, build the architecture and load them (float32, eval mode)."""

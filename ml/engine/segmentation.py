@@ -14,11 +14,9 @@ the encoder initialisation from the packaged ImageNet weights is ours either way
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +29,7 @@ from torch import nn
 
 from ml.engine import overlay
 from ml.engine.classifier import configure_torch_threads
-from ml.engine.manifest import ManifestError, file_sha256
+from ml.engine.manifest import ManifestError, WeightsFile, file_sha256, read_manifest_json
 from ml.engine.measurements import LesionMeasurements, measure_lesion
 from ml.engine.preprocess import CropGeometry, ModelInput, PreprocessConfig, prepare_model_input
 from ml.engine.pretrained import PRETRAINED_CHOICES, PretrainedReport, load_pretrained
@@ -128,7 +126,7 @@ def create_segmentation_model(
 
 # -- the manifest --------------------------------------------------------------------------------
 @dataclass
-class SegmentationManifest:
+class SegmentationManifest(WeightsFile):
     """What the engine needs to rebuild, verify and describe a shipped segmentation model."""
 
     name: str
@@ -153,28 +151,6 @@ class SegmentationManifest:
     version: int = 1
     path: Path | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def folder(self) -> Path:
-        if self.path is None:
-            raise ManifestError(f"manifest {self.name!r} has not been saved to or loaded from a file")
-        return self.path.parent
-
-    @property
-    def weights_path(self) -> Path:
-        return self.folder / self.weights_file
-
-    @property
-    def split_path(self) -> Path | None:
-        return self.folder / self.split_file if self.split_file else None
-
-    @property
-    def height(self) -> int:
-        return int(self.input_size[1])
-
-    @property
-    def width(self) -> int:
-        return int(self.input_size[2])
-
     def preprocess_config(self, allow_rotation: bool = True) -> PreprocessConfig:
         """The preprocessing the model was trained with."""
         mean, std = self.mean, self.std
@@ -187,40 +163,15 @@ class SegmentationManifest:
             allow_rotation=allow_rotation,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("path")
-        return data
-
-    def write(self, path: Path | str) -> Path:
-        """Write the manifest as indented JSON and remember where it lives."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.created_at:
-            self.created_at = datetime.now(UTC).isoformat(timespec="seconds")
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        self.path = path
-        return path
-
     @classmethod
     def load(cls, path: Path | str) -> SegmentationManifest:
         """Read and validate a segmentation manifest (the weights are checked by ``verify``)."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise ManifestError(f"manifest not found: {path}") from exc
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ManifestError(f"manifest {path} is not readable JSON: {exc}") from exc
-        if not isinstance(data, dict) or data.get("kind") != SEGMENTATION_KIND:
+        data = read_manifest_json(path)
+        if data.get("kind") != SEGMENTATION_KIND:
             raise ManifestError(f"{path} is not a segmentation manifest (kind {SEGMENTATION_KIND!r})")
-        missing = {"name", "encoder", "weights_file", "weights_sha256"} - data.keys()
-        if missing:
-            raise ManifestError(f"manifest {path} lacks {', '.join(sorted(missing))}")
-        known = {f for f in cls.__dataclass_fields__ if f != "path"}
-        manifest = cls(**{k: v for k, v in data.items() if k in known})
-        manifest.path = path
-        manifest.validate()
+        required = {"name", "encoder", "weights_file", "weights_sha256"}
+        manifest: SegmentationManifest = cls.from_json(data, path, required)
         return manifest
 
     def validate(self) -> None:
@@ -233,18 +184,6 @@ class SegmentationManifest:
             raise ManifestError(f"manifest {self.name!r}: mean and std need 3 values")
         if not 0.0 < self.threshold < 1.0:
             raise ManifestError(f"manifest {self.name!r}: threshold must lie in (0, 1)")
-
-    def verify(self) -> None:
-        """Refuse weights that are missing or whose sha256 differs from the manifest."""
-        weights = self.weights_path
-        if not weights.is_file():
-            raise ManifestError(f"weights file of {self.name!r} not found: {weights}")
-        digest = file_sha256(weights)
-        if digest != self.weights_sha256:
-            raise ManifestError(
-                f"weights file {weights.name} does not match its manifest "
-                f"(sha256 {digest[:12]}…, manifest says {self.weights_sha256[:12]}…)"
-            )
 
     def build_model(self) -> LesionUNet:
         """Verify the weights, build the network and load them (float32, eval mode)."""

@@ -11,7 +11,6 @@ the app's own preprocessing, and weights + manifest + split are written.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -46,8 +45,8 @@ from ml.engine.preprocess import PreprocessConfig
 from ml.engine.pretrained import load_pretrained, normalisation_for
 from ml.engine.train_config import TrainConfig, config_from_args
 from ml.engine.training_utils import (
-    Checkpoint,
     ThreadTuner,
+    TrainingRun,
     class_weights,
     earlier_stages_of,
     freeze_early_layers,
@@ -230,9 +229,7 @@ def train(config: TrainConfig) -> TrainResult:
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     device = resolve_device(config.device)
-    run_dir = config.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = run_dir / "log.jsonl"
+    run = TrainingRun(config.run_dir, command=config.command, started_at=started_at, budget_min=config.time_budget_min)
 
     records = read_metadata(config.metadata_path)
     if config.max_images:
@@ -279,115 +276,52 @@ def train(config: TrainConfig) -> TrainResult:
         )
     generator = torch.Generator().manual_seed(config.seed)
 
-    history: list[dict[str, Any]] = []
-    start_epoch, step = 0, 0
-    best: dict[str, Any] = {"score": -1.0, "epoch": -1, "metrics": {}}
-    stale = 0
-    checkpoint = Checkpoint(run_dir / "last.pt")
-    original_command = config.command
     ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
-    if config.resume and checkpoint.exists():
-        state = checkpoint.load(device)
-        model.load_state_dict(state["model"])
-        ema.module.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        start_epoch, step, best, history, stale = (
-            state["epoch"] + 1,
-            state["step"],
-            state["best"],
-            state["history"],
-            state["stale"],
-        )
-        original_command = state.get("config", {}).get("command") or original_command
-        started_at = state.get("started_at", started_at)
-        print(f"resumed from {checkpoint.path} after epoch {start_epoch}", flush=True)
-    elif log_path.exists():
-        log_path.unlink()
+    parts = {"model": model, "ema": ema, "optimizer": optimizer, "scheduler": scheduler, "generator": generator}
+    run.start(config.resume, device, **parts)
     teacher_probs = _teacher_probabilities(config, train_set, device) if config.teacher else None
-
-    budget_s = config.time_budget_min * 60 if config.time_budget_min else None
-    elapsed_before = float(history[-1].get("elapsed_seconds", 0.0)) if history else 0.0
-    loop_start = time.time() - elapsed_before
-
-    def time_progress() -> float:
-        return 0.0 if budget_s is None else (time.time() - loop_start) / budget_s
-
     loop = _Loop(
-        model, ema, optimizer, scheduler, weights, mixup, teacher_probs, generator, tuner, total_steps, time_progress
+        **parts,
+        weights=weights,
+        mixup=mixup,
+        teacher_probs=teacher_probs,
+        tuner=tuner,
+        total_steps=total_steps,
+        time_progress=run.time_progress,
     )
-    stopped = "epochs"
-    for epoch in range(start_epoch, config.epochs):
-        if time_progress() >= 1.0:
-            stopped = "time_budget"
-            break
-        if step >= total_steps:
-            stopped = "max_steps"
-            break
-        if stale >= config.patience:
-            stopped = "early_stopping"
+    for epoch in range(run.start_epoch, config.epochs):
+        if run.should_stop(total_steps, config.patience):
             break
         epoch_start = time.time()
-        step, train_loss, _ = train_one_epoch(loop, train_set, config, device, step, epoch)
+        run.step, train_loss, _ = train_one_epoch(loop, train_set, config, device, run.step, epoch)
         train_seconds = time.time() - epoch_start
         entry: dict[str, Any] = {
             "epoch": epoch + 1,
-            "step": step,
+            "step": run.step,
             "lr": optimizer.param_groups[0]["lr"],
             "train_loss": train_loss,
             **validate(ema.module, images_dir, split.val, val_labels, config, device),
             "train_seconds": round(train_seconds, 1),
             "epoch_seconds": round(time.time() - epoch_start, 1),
-            "elapsed_seconds": round(time.time() - loop_start, 1),
         }
-        score = selection_score(entry, config.select)
-        entry["selection_score"] = score
-        if score > best["score"]:
-            best = {"score": score, "epoch": epoch + 1, "metrics": entry}
-            torch.save(ema.module.state_dict(), run_dir / "best.pt")
-            stale = 0
-        else:
-            stale += 1
-        entry["best_epoch"] = best["epoch"]
-        history.append(entry)
-        with log_path.open("a") as handle:
-            handle.write(json.dumps(entry) + "\n")
+        entry["selection_score"] = selection_score(entry, config.select)
+        run.record(entry, entry["selection_score"], ema.module)
         print(
             f"epoch {epoch + 1}: train_loss {entry['train_loss']:.4f} | val_loss {entry['val_loss']:.4f} "
             f"acc {entry['val_accuracy']:.4f} bal_acc {entry['val_balanced_accuracy']:.4f} "
             f"mel_sens {entry['val_mel_sensitivity']:.4f} auc {entry['val_auc_macro']:.4f} | "
-            f"{entry['epoch_seconds']:.0f}s (best epoch {best['epoch']})",
+            f"{entry['epoch_seconds']:.0f}s (best epoch {run.best['epoch']})",
             flush=True,
         )
-        checkpoint.save(
-            model=model.state_dict(),
-            ema=ema.module.state_dict(),
-            optimizer=optimizer.state_dict(),
-            scheduler=scheduler.state_dict(),
-            generator=generator.get_state(),
-            epoch=epoch,
-            step=step,
-            best=best,
-            history=history,
-            stale=stale,
-            config={**asdict(config), "command": original_command},
-            started_at=started_at,
-        )
-    if step >= total_steps and stopped == "epochs" and config.max_steps:
-        stopped = "max_steps"
+        run.save(epoch, asdict(config), **parts)
+    if run.step >= total_steps and run.stopped == "epochs" and config.max_steps:
+        run.stopped = "max_steps"
 
     final = create_classifier_model(config.arch)
-    final.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True))
-    # Time of the training loop (validation included), summed over resumed sessions.
-    training_seconds = float(history[-1].get("elapsed_seconds", 0.0)) if history else 0.0
+    final.load_state_dict(run.best_state())
     recipe = {
-        "command": original_command,
-        "resumed_with": config.command if config.resume else None,
+        **run.recipe(config.command if config.resume else None),
         "config": asdict(config),
-        "started_at": started_at,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "training_seconds": round(training_seconds, 1),
         "hardware": {**hardware_description(device), "torch_threads": tuner.max_threads},
         "pretrained": asdict(pretrained),
         "earlier_stages": earlier_stages_of(config.init_from) if config.init_from else [],
@@ -395,18 +329,14 @@ def train(config: TrainConfig) -> TrainResult:
         "class_weights": [round(float(w), 4) for w in weights.cpu()],
         "augment": asdict(AugmentConfig()),
         "optimizer": "timm create_optimizer_v2 adamw, CosineLRScheduler per update, ModelEmaV3",
-        "epochs_run": len(history),
-        "stopped_by": stopped,
-        "best_epoch": best["epoch"],
-        "history": history,
         "train_images": len(split.train),
         "val_images": len(split.val),
         "test_images": len(split.test),
     }
     result = finalize(config, final, split, recipe, device)
-    result.history = history
-    result.best_epoch = best["epoch"]
-    result.best_val = {k: v for k, v in best["metrics"].items() if isinstance(v, float)}
+    result.history = run.history
+    result.best_epoch = run.best["epoch"]
+    result.best_val = {k: v for k, v in run.best["metrics"].items() if isinstance(v, float)}
     result.seconds = time.time() - started
     return result
 

@@ -7,6 +7,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ml.engine.architectures import HAM10000_CLASSES
 from ml.engine.data import METADATA_NAME
@@ -18,8 +19,94 @@ DEFAULT_WEIGHTS_DIR = SHIPPED_WEIGHTS_DIR
 DEFAULT_RUNS_DIR = REPO_ROOT / "runs"
 
 
+class RunOptions:
+    """What every training run has (classifier and segmenter alike): its paths and its schedule.
+
+    The config dataclasses inherit it and give each field its own default.
+    """
+
+    data: str
+    metadata: str | None
+    output: str
+    out_dir: str | None
+    runs_dir: str | None
+    epochs: int
+    batch_size: int
+    image_size: tuple[int, int]
+    seed: int
+    device: str
+    lr: float
+    weight_decay: float
+    warmup_epochs: float
+    ema_decay: float
+    freeze_blocks: int
+    patience: int
+    pretrained: str
+    eval_batch_size: int
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.data)
+
+    @property
+    def metadata_path(self) -> Path:
+        return Path(self.metadata) if self.metadata else self.data_dir / METADATA_NAME
+
+    @property
+    def weights_dir(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else DEFAULT_WEIGHTS_DIR
+
+    @property
+    def run_dir(self) -> Path:
+        return (Path(self.runs_dir) if self.runs_dir else DEFAULT_RUNS_DIR) / self.output
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.weights_dir / f"{self.output}.json"
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, d: RunOptions, data_help: str) -> None:
+    """The options every trainer has (paths, schedule, budget, resumption), with its own defaults ``d``."""
+    parser.add_argument("--data", required=True, help=data_help)
+    parser.add_argument("--metadata", default=None, help="metadata CSV (default DATA/HAM10000_metadata.csv)")
+    parser.add_argument("--split-file", default=None, help="use this saved split (ml/weights/NAME.split.json)")
+    parser.add_argument("--output", default=d.output, help="name: ml/weights/NAME.json/.safetensors, runs/NAME/")
+    parser.add_argument("--out-dir", default=None, help="folder for weights and manifest (default ml/weights)")
+    parser.add_argument("--runs-dir", default=None, help="folder for checkpoints and logs (default runs/)")
+    parser.add_argument("--epochs", type=int, default=d.epochs)
+    parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), default=list(d.image_size))
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--device", default=d.device, help="cpu, cuda or auto")
+    parser.add_argument("--lr", type=float, default=d.lr)
+    parser.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    parser.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs)
+    parser.add_argument("--ema-decay", type=float, default=d.ema_decay, help="EMA decay per step")
+    parser.add_argument("--freeze-blocks", type=int, default=d.freeze_blocks)
+    parser.add_argument("--patience", type=int, default=d.patience)
+    parser.add_argument("--time-budget-min", type=float, default=None, help="stop training after this many minutes")
+    parser.add_argument("--pretrained", choices=PRETRAINED_CHOICES, default=d.pretrained)
+    parser.add_argument("--resume", action="store_true", help="continue from runs/NAME/last.pt")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (tests)")
+    parser.add_argument("--max-images", type=int, default=None, help="train on a subset (tests, smoke runs)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
+    parser.add_argument("--fp16-weights", action="store_true", help="store the weights as float16")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def config_values(args: argparse.Namespace, config_type: type, module: str, argv: list[str] | None) -> dict[str, Any]:
+    """The parsed options that name a field of ``config_type``, plus progress, image size and the command."""
+    names = set(config_type.__dataclass_fields__)  # type: ignore[attr-defined]
+    values = {k: v for k, v in vars(args).items() if k in names}
+    values["image_size"] = (args.image_size[0], args.image_size[1])
+    values["progress"] = not args.no_progress
+    values["command"] = shlex.join([Path(sys.executable).name, "-m", module, *(argv or sys.argv[1:])])
+    return values
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(RunOptions):
     """Everything that defines a training run (stored in the manifest as the recipe)."""
 
     arch: str = "tf_efficientnet_lite0"
@@ -80,54 +167,17 @@ class TrainConfig:
     progress: bool = True
     command: str = ""
 
-    @property
-    def data_dir(self) -> Path:
-        return Path(self.data)
-
-    @property
-    def metadata_path(self) -> Path:
-        return Path(self.metadata) if self.metadata else self.data_dir / METADATA_NAME
-
-    @property
-    def weights_dir(self) -> Path:
-        return Path(self.out_dir) if self.out_dir else DEFAULT_WEIGHTS_DIR
-
-    @property
-    def run_dir(self) -> Path:
-        return (Path(self.runs_dir) if self.runs_dir else DEFAULT_RUNS_DIR) / self.output
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.weights_dir / f"{self.output}.json"
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ml.engine.train", description="Train a HAM10000 classifier.")
     defaults = TrainConfig()
     parser.add_argument("--arch", default=defaults.arch, help="timm architecture name")
-    parser.add_argument("--data", required=True, help="folder with images/, HAM10000_metadata.csv (masks/)")
-    parser.add_argument("--metadata", default=None, help="metadata CSV (default DATA/HAM10000_metadata.csv)")
-    parser.add_argument("--output", default="model", help="name: ml/weights/NAME.safetensors/.json/.split.json")
-    parser.add_argument("--out-dir", default=None, help="folder for weights and manifest (default ml/weights)")
-    parser.add_argument("--runs-dir", default=None, help="folder for checkpoints and logs (default runs/)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--image-size", type=int, nargs=2, metavar=("H", "W"), default=list(defaults.image_size))
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--device", default=defaults.device, help="cpu, cuda or auto")
-    parser.add_argument("--lr", type=float, default=defaults.lr)
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    add_run_arguments(parser, defaults, "folder with images/, HAM10000_metadata.csv (masks/)")
     parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
     parser.add_argument("--mixup", type=float, default=defaults.mixup, help="timm Mixup alpha (0 = off)")
     parser.add_argument("--cutmix", type=float, default=defaults.cutmix, help="timm CutMix alpha (0 = off)")
     parser.add_argument("--mixup-prob", type=float, default=defaults.mixup_prob, help="share of batches mixed")
     parser.add_argument("--class-weight-power", type=float, default=defaults.class_weight_power)
-    parser.add_argument("--freeze-blocks", type=int, default=defaults.freeze_blocks)
-    parser.add_argument("--patience", type=int, default=defaults.patience)
-    parser.add_argument(
-        "--time-budget-min", type=float, default=None, help="stop the training loop after this many minutes"
-    )
-    parser.add_argument("--pretrained", choices=PRETRAINED_CHOICES, default=defaults.pretrained)
     parser.add_argument(
         "--hub-pretrained",
         action="store_true",
@@ -136,7 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--init-from", default=None, help="start from an earlier model (manifest .json or .safetensors)"
     )
-    parser.add_argument("--split-file", default=None, help="use this saved split instead of computing one")
     parser.add_argument("--cpu-bf16", action="store_true", help="bfloat16 autocast when training on the CPU")
     parser.add_argument(
         "--select",
@@ -153,21 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--min-recall", action="append", default=[], metavar="CLASS=RECALL", help="recall floor set on validation"
     )
-    parser.add_argument("--warmup-epochs", type=float, default=defaults.warmup_epochs)
-    parser.add_argument("--resume", action="store_true", help="continue from runs/NAME/last.pt")
-    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (tests)")
-    parser.add_argument("--max-images", type=int, default=None, help="train on a stratified subset (tests)")
-    parser.add_argument("--teacher", default=None, help="manifest of a teacher model for distillation")
+    parser.add_argument("--teacher", default=None, help="manifest of a teacher model (or ensemble) for distillation")
     parser.add_argument("--distill-alpha", type=float, default=defaults.distill_alpha, help="weight of the KD loss")
-    parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay, help="EMA decay per step")
-    parser.add_argument("--fp16-weights", action="store_true", help="store the weights as float16")
     parser.add_argument("--no-logit-bias", action="store_true", help="do not fit a per-class logit bias")
     parser.add_argument("--tta-test", action="store_true", help="also report test metrics with TTA")
     parser.add_argument(
         "--no-finalize", action="store_true", help="write weights + manifest only (calibrate/evaluate later)"
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
 
@@ -175,50 +216,12 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
     from ml.engine.calibrate import parse_min_recall
 
     args = build_parser().parse_args(argv)
-    return TrainConfig(
-        arch=args.arch,
-        data=args.data,
-        metadata=args.metadata,
-        output=args.output,
-        out_dir=args.out_dir,
-        runs_dir=args.runs_dir,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        image_size=(args.image_size[0], args.image_size[1]),
-        seed=args.seed,
-        device=args.device,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing,
-        mixup=args.mixup,
-        cutmix=args.cutmix,
-        mixup_prob=args.mixup_prob,
-        class_weight_power=args.class_weight_power,
-        freeze_blocks=args.freeze_blocks,
-        patience=args.patience,
-        time_budget_min=args.time_budget_min,
-        pretrained="hub" if args.hub_pretrained else args.pretrained,
-        init_from=args.init_from,
-        split_file=args.split_file,
-        cpu_bf16=args.cpu_bf16,
-        select=args.select,
-        bias_accuracy_weight=args.bias_accuracy_weight,
-        min_recall=parse_min_recall(args.min_recall, HAM10000_CLASSES),
-        warmup_epochs=args.warmup_epochs,
-        resume=args.resume,
-        max_steps=args.max_steps,
-        max_images=args.max_images,
-        teacher=args.teacher,
-        distill_alpha=args.distill_alpha,
-        ema_decay=args.ema_decay,
-        fp16_weights=args.fp16_weights,
-        fit_logit_bias=not args.no_logit_bias,
-        calibrate_and_evaluate=not args.no_finalize,
-        tta_test=args.tta_test,
-        threads=args.threads,
-        progress=not args.no_progress,
-        command=shlex.join([Path(sys.executable).name, "-m", "ml.engine.train", *(argv or sys.argv[1:])]),
-    )
+    values = config_values(args, TrainConfig, "ml.engine.train", argv)
+    values["pretrained"] = "hub" if args.hub_pretrained else args.pretrained
+    values["min_recall"] = parse_min_recall(args.min_recall, HAM10000_CLASSES)
+    values["fit_logit_bias"] = not args.no_logit_bias
+    values["calibrate_and_evaluate"] = not args.no_finalize
+    return TrainConfig(**values)
 
 
-__all__ = ["TrainConfig", "build_parser", "config_from_args"]
+__all__ = ["RunOptions", "TrainConfig", "add_run_arguments", "build_parser", "config_from_args", "config_values"]

@@ -21,6 +21,7 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +60,7 @@ from ml.engine.segmentation import (
 )
 from ml.engine.train import build_scheduler, resolve_device
 from ml.engine.train_segmentation_config import SegTrainConfig, config_from_args
-from ml.engine.training_utils import Checkpoint, ThreadTuner, freeze_early_layers, hardware_description
+from ml.engine.training_utils import ThreadTuner, TrainingRun, freeze_early_layers, hardware_description
 
 
 @dataclass
@@ -197,11 +198,7 @@ class _Loop:
     generator: torch.Generator
     tuner: ThreadTuner
     total_steps: int
-    budget_s: float | None
-    loop_start: float
-
-    def time_progress(self) -> float:
-        return 0.0 if self.budget_s is None else (time.time() - self.loop_start) / self.budget_s
+    time_progress: Callable[[], float]
 
 
 def train_one_epoch(
@@ -259,9 +256,7 @@ def train_segmentation(config: SegTrainConfig) -> SegTrainResult:
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     device = resolve_device(config.device)
-    run_dir = config.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log_path = run_dir / "log.jsonl"
+    run = TrainingRun(config.run_dir, command=config.command, started_at=started_at, budget_min=config.time_budget_min)
 
     split = prepare_split(config)
     t0 = time.time()
@@ -290,107 +285,43 @@ def train_segmentation(config: SegTrainConfig) -> SegTrainResult:
     generator = torch.Generator().manual_seed(config.seed)
     ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
 
-    history: list[dict[str, Any]] = []
-    start_epoch, step, stale = 0, 0, 0
-    best: dict[str, Any] = {"score": -1.0, "epoch": -1, "metrics": {}}
-    checkpoint = Checkpoint(run_dir / "last.pt")
-    original_command = config.command
-    if config.resume and checkpoint.exists():
-        state = checkpoint.load(device)
-        model.load_state_dict(state["model"])
-        ema.module.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        start_epoch, step, best, history, stale = (
-            state["epoch"] + 1,
-            state["step"],
-            state["best"],
-            state["history"],
-            state["stale"],
-        )
-        original_command = state.get("config", {}).get("command") or original_command
-        started_at = state.get("started_at", started_at)
-        print(f"resumed from {checkpoint.path} after epoch {start_epoch}", flush=True)
-    elif log_path.exists():
-        log_path.unlink()
-
-    budget_s = config.time_budget_min * 60 if config.time_budget_min else None
-    elapsed_before = float(history[-1].get("elapsed_seconds", 0.0)) if history else 0.0
-    loop_start = time.time() - elapsed_before
-    loop = _Loop(model, ema, optimizer, scheduler, generator, tuner, total_steps, budget_s, loop_start)
-    stopped = "epochs"
-    for epoch in range(start_epoch, config.epochs):
-        if loop.time_progress() >= 1.0:
-            stopped = "time_budget"
-            break
-        if step >= total_steps:
-            stopped = "max_steps"
-            break
-        if stale >= config.patience:
-            stopped = "early_stopping"
+    parts = {"model": model, "ema": ema, "optimizer": optimizer, "scheduler": scheduler, "generator": generator}
+    run.start(config.resume, device, **parts)
+    loop = _Loop(**parts, tuner=tuner, total_steps=total_steps, time_progress=run.time_progress)
+    for epoch in range(run.start_epoch, config.epochs):
+        if run.should_stop(total_steps, config.patience):
             break
         epoch_start = time.time()
-        step, train_loss, step_seconds = train_one_epoch(loop, images, masks, config, device, step, epoch)
+        run.step, train_loss, step_seconds = train_one_epoch(loop, images, masks, config, device, run.step, epoch)
         train_seconds = time.time() - epoch_start
         entry: dict[str, Any] = {
             "epoch": epoch + 1,
-            "step": step,
+            "step": run.step,
             "lr": optimizer.param_groups[0]["lr"],
             "train_loss": train_loss,
             **validate(ema.module, config, split, device),
             "train_seconds": round(train_seconds, 1),
             "seconds_per_step": round(float(np.median(step_seconds)), 3) if step_seconds else None,
             "epoch_seconds": round(time.time() - epoch_start, 1),
-            "elapsed_seconds": round(time.time() - loop.loop_start, 1),
         }
-        score = float(entry["val_jaccard"])
-        if score > best["score"]:
-            best = {"score": score, "epoch": epoch + 1, "metrics": entry}
-            torch.save(ema.module.state_dict(), run_dir / "best.pt")
-            stale = 0
-        else:
-            stale += 1
-        entry["best_epoch"] = best["epoch"]
-        history.append(entry)
-        with log_path.open("a") as handle:
-            handle.write(json.dumps(entry) + "\n")
+        run.record(entry, float(entry["val_jaccard"]), ema.module)
         print(
             f"epoch {epoch + 1}: train_loss {train_loss:.4f} | val Dice {entry['val_dice']:.4f} "
             f"Jaccard {entry['val_jaccard']:.4f} threshold Jaccard {entry['val_threshold_jaccard']:.4f} | "
-            f"{entry['epoch_seconds']:.0f}s, {entry['seconds_per_step']}s/step (best epoch {best['epoch']})",
+            f"{entry['epoch_seconds']:.0f}s, {entry['seconds_per_step']}s/step (best epoch {run.best['epoch']})",
             flush=True,
         )
-        checkpoint.save(
-            model=model.state_dict(),
-            ema=ema.module.state_dict(),
-            optimizer=optimizer.state_dict(),
-            scheduler=scheduler.state_dict(),
-            generator=generator.get_state(),
-            epoch=epoch,
-            step=step,
-            best=best,
-            history=history,
-            stale=stale,
-            config={**asdict(config), "command": original_command},
-            started_at=started_at,
-        )
-    if loop.time_progress() >= 1.0 and stopped == "epochs":
-        stopped = "time_budget"
-    if step >= total_steps and stopped == "epochs" and config.max_steps:
-        stopped = "max_steps"
-    if best["epoch"] < 0:
-        raise RuntimeError(f"no epoch finished in {run_dir}; nothing to ship")
+        run.save(epoch, asdict(config), **parts)
+    if run.time_progress() >= 1.0 and run.stopped == "epochs":
+        run.stopped = "time_budget"
+    if run.step >= total_steps and run.stopped == "epochs" and config.max_steps:
+        run.stopped = "max_steps"
 
     final, _ = create_segmentation_model(config.encoder, config.decoder_channels)
-    final.load_state_dict(torch.load(run_dir / "best.pt", map_location="cpu", weights_only=True))
+    final.load_state_dict(run.best_state())
     recipe = {
-        "command": original_command,
-        "resumed_with": config.command if config.resume else None,
+        **run.recipe(config.command if config.resume else None),
         "config": asdict(config),
-        "started_at": started_at,
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "training_seconds": float(history[-1].get("elapsed_seconds", 0.0)) if history else 0.0,
         "hardware": {**hardware_description(device), "torch_threads": tuner.max_threads},
         "pretrained": asdict(pretrained),
         "frozen": frozen,
@@ -398,21 +329,17 @@ def train_segmentation(config: SegTrainConfig) -> SegTrainResult:
         "augment": asdict(AugmentConfig()),
         "optimizer": "timm create_optimizer_v2 adamw, CosineLRScheduler per update, ModelEmaV3",
         "selection": "best epoch by mean validation Jaccard (EMA weights)",
-        "epochs_run": len(history),
-        "stopped_by": stopped,
-        "best_epoch": best["epoch"],
-        "history": history,
         "train_images": len(split.train),
         "val_images": len(split.val),
         "test_images": len(split.test),
     }
-    best_val = {k: v for k, v in best["metrics"].items() if k.startswith("val_")}
+    best_val = {k: v for k, v in run.best["metrics"].items() if k.startswith("val_")}
     manifest_path, test = finalize(config, final, split, recipe, best_val, device)
     return SegTrainResult(
         manifest_path=manifest_path,
-        best_epoch=best["epoch"],
+        best_epoch=run.best["epoch"],
         best_val=best_val,
-        history=history,
+        history=run.history,
         test=test.summary(),
         seconds=time.time() - started,
     )

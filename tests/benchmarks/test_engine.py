@@ -75,3 +75,37 @@ def test_manage_py_benchmark_runs_the_end_to_end_part_unless_skipped(monkeypatch
     assert [args.end_to_end for args in seen] == [True, False]
     assert seen[0].limit == 3 and seen[0].uploads == 50 and seen[0].weights_dir == bench.DEFAULT_WEIGHTS
     assert seen[1].weights_dir == Path("/tmp/elsewhere")
+
+
+@pytest.mark.slow
+def test_benchmark_times_an_ensemble_against_its_own_forward_passes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ml.engine.architectures import model_flops
+    from ml.engine.ensemble import EnsembleManifest
+    from ml.engine.manifest import Manifest
+
+    weights = tmp_path / "weights"
+    members = [Manifest.load(write_tiny_model(weights, name, seed=i)) for i, name in enumerate(("m1", "m2"))]
+    EnsembleManifest(
+        name="tiny_ensemble",
+        members=[{"name": m.name, "manifest": f"{m.name}.json", "weights_sha256": m.weights_sha256} for m in members],
+        views=["identity", "hflip"],
+        input_size=list(members[0].input_size),
+    ).write(weights / "tiny_ensemble.json")
+    argv = ["--weights-dir", str(weights), "--models", "tiny_ensemble", "--images", str(SAMPLE_PHOTOS_DIR)]
+    argv += ["--limit", "2", "--phone-size", "320x240", "--repeats", "1", "--drift", "10", "--gemm-size", "128"]
+    argv += ["--batch-sizes", "2", "--batch-rounds", "1"]
+
+    assert bench.main(argv) == 0
+
+    out = capsys.readouterr().out
+    assert "| tiny_ensemble | ours |" in out and "| tiny_ensemble | baseline |" not in out
+    # GFLOPs of the ensemble: two members, two views each.
+    row = re.search(r"\| tiny_ensemble \| ensemble of 2 [^|]* \| 3×64×80 \| [\d.]+ M \| ([\d.]+) \|", out)
+    assert row is not None
+    one_pass = model_flops(members[0].build_model(), members[0].input_size) / 1e9
+    assert float(row.group(1)) == pytest.approx(4 * one_pass, abs=0.01)
+    verdicts = re.findall(r"^\| tiny_ensemble.* \| (PASS|FAIL) \|$", out, re.MULTILINE)
+    # per photo set: classify + Grad-CAM ratio only (no single-model baseline); drift; no re-analysis target
+    assert len(verdicts) == 2 + 1

@@ -60,3 +60,22 @@ def test_members_from_another_split_are_refused(trained: tuple[Path, Path], tmp_
     code = build_main(["--data", str(ham), "--members", "first", "other", "--output", "x", "--out-dir", str(weights)])
     assert code == 2
     assert not (weights / "x.json").exists()
+
+
+def test_the_model_card_describes_the_ensemble_and_its_ablation(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    from ml.engine.model_card import build as build_card
+
+    ham, weights = trained
+    build_main(
+        ["--data", str(ham), "--members", "first", "second", "--output", "card_ensemble", "--out-dir", str(weights),
+         "--cache", str(tmp_path / "cache"), "--max-gflops", "1000"]
+    )  # fmt: skip
+    report = evaluate(weights / "card_ensemble.json", ham / "images", ham / "HAM10000_metadata.csv", split="test")
+    card = build_card(weights, [report.to_dict()])
+    assert "## The deployed analysis" in card and "### `card_ensemble`" in card
+    build_report = json.loads((weights / "reports" / "card_ensemble.build.json").read_text())
+    for row in build_report["ablation"]:
+        assert f"| {row['lever']} |" in card
+    assert "Melanoma flag: P(mel) ≥" in card
+    members = " + ".join(f"`{m}`" for m in report.members)
+    assert f"for `card_ensemble` ({members}): NOT met" in card  # the bar verdict names the members

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ml.engine.calibrate import main, parse_min_recall, recall_floor_offsets
-from ml.engine.calibration import softmax
+from ml.engine.decision_rule import softmax
 from ml.engine.evaluate import predict_logits
 from ml.engine.manifest import Manifest
 from ml.engine.metrics import classification_metrics

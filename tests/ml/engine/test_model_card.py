@@ -63,11 +63,16 @@ def test_the_command_line_writes_the_card(trained: tuple[Path, Path, Path], tmp_
     assert out.read_text().startswith("# DermaTrack model card")
 
 
-def test_the_target_verdict_needs_all_three_numbers() -> None:
-    def report(accuracy: float, balanced: float, mel: float) -> dict[str, object]:
-        metrics = {"accuracy": accuracy, "balanced_accuracy": balanced, "melanoma": {"sensitivity": mel}}
+def test_the_bar_verdict_needs_all_four_numbers() -> None:
+    def report(accuracy: float, balanced: float, flag_sens: float | None, flag_spec: float | None) -> dict[str, object]:
+        metrics: dict[str, object] = {"accuracy": accuracy, "balanced_accuracy": balanced}
+        if flag_sens is not None:
+            metrics["melanoma_flag"] = {"threshold": 0.1, "sensitivity": flag_sens, "specificity": flag_spec}
         return {"model": "m", "metrics": metrics}
 
-    assert ": met** (86.0% / 75.0% / 70.0%)" in target_verdict(report(0.86, 0.75, 0.70))
-    assert "NOT met" in target_verdict(report(0.90, 0.80, 0.69))
-    assert "NOT met" in target_verdict(report(0.85, 0.80, 0.80))
+    assert ": met** (85.0% / 72.0% / 90.0% / 82.0%)" in target_verdict(report(0.85, 0.72, 0.90, 0.82))
+    assert "NOT met" in target_verdict(report(0.849, 0.80, 0.95, 0.90))
+    assert "NOT met" in target_verdict(report(0.90, 0.719, 0.95, 0.90))
+    assert "NOT met" in target_verdict(report(0.90, 0.80, 0.89, 0.90))
+    assert "NOT met" in target_verdict(report(0.90, 0.80, 0.95, 0.81))
+    assert "NOT met" in target_verdict(report(0.90, 0.80, None, None))  # a model without a melanoma flag

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from ml.engine.augment import AugmentConfig, augment_batch
-from ml.engine.calibration import softmax
+from ml.engine.decision_rule import softmax
 from ml.engine.evaluate import evaluate, predict_logits
 from ml.engine.manifest import Manifest
 from ml.engine.train import build_scheduler, class_weights, config_from_args, selection_score, train

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.engine.calibration import (
+from ml.engine.decision_rule import (
     fit_logit_bias,
     fit_temperature,
     logit_bias_cross_check,

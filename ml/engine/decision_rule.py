@@ -1,4 +1,7 @@
-"""Post-hoc calibration fitted on the validation split.
+"""The decision rule's mathematics: what turns logits into the probabilities and the top class the app shows.
+
+Fitted on the validation split (``ml.engine.calibrate`` applies it to a shipped model's manifest,
+``ml.engine.build_ensemble`` to an ensemble's):
 
 * Temperature scaling (Guo et al., 2017): one scalar T minimising the negative
   log-likelihood of ``softmax(logits / T)``; it changes confidences, never the ranking.
