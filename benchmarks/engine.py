@@ -5,7 +5,9 @@
 
 For every shipped model (``*.json`` manifests in the weights folder) on real photos (the
 HAM10000 sample, and the same photos upscaled to a phone's 4032×3024 as JPEG quality 90):
-per-photo latency of ``Classifier.analyse`` by stage against a straightforward baseline,
+per-photo latency of ``Classifier.analyse`` by stage against a straightforward baseline, and
+of the lesion outline the worker makes on the same decoded photo when a segmentation model is
+installed (segmentation, measurements, mask PNG and outline polygon),
 forward-only time against the FLOP floor of this machine's matrix-multiply rate, batch
 re-analysis throughput, peak memory of a worker process, drift over 1,000 analyses and,
 with ``--end-to-end``, upload-to-finished latency through gunicorn + Celery + Redis +
@@ -34,6 +36,7 @@ import torch
 from PIL import Image
 
 from benchmarks.end_to_end import run_end_to_end
+from benchmarks.outline import OUTLINE_STAGES, is_segmentation_manifest, load_segmenter, outline_once, outline_section
 from benchmarks.support import (
     Report,
     cpu_busy_percent,
@@ -56,6 +59,7 @@ from ml.engine.classifier import Classifier, configure_torch_threads
 from ml.engine.ensemble import Ensemble, analyser_from_manifest, load_manifest
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, find_manifests
 from ml.engine.preprocess import open_oriented, prepare_model_input
+from ml.engine.segmentation import Segmenter
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = SHIPPED_WEIGHTS_DIR
@@ -102,21 +106,29 @@ def decode_ms(path: Path, classifier: Classifier | None) -> tuple[float, tuple[i
 # --- our pipeline and the baseline, photo by photo ------------------------------------------------------
 
 
-def ours_once(classifier: Classifier, path: Path) -> dict[str, float]:
-    """``analyse`` of one photo file, the decode included (the file is opened inside the timing)."""
+def ours_once(classifier: Classifier, path: Path, segmenter: Segmenter | None = None) -> dict[str, float]:
+    """``analyse`` of one photo file, the decode included (the file is opened inside the timing).
+
+    With a ``segmenter``, then the outline as the worker makes it on the same decoded photo.
+    """
     started = time.perf_counter()
     with Image.open(path) as photo:
         analysis = classifier.analyse(photo)
     total = ms_since(started)
     timings = analysis.timings
     inner = timings["forward"] + timings["gradcam"] + timings["overlay"]
-    return {
+    stages = {
         "decode+preprocess": total - inner,  # open, decode, resize, normalise and the glue around
         "forward": timings["forward"],
         "gradcam": timings["gradcam"],
         "overlay": timings["overlay"],
         "total": total,
     }
+    if segmenter is not None and analysis.model_input is not None:
+        outline = outline_once(segmenter, analysis.model_input)
+        stages["outline"] = outline["total"]
+        stages["total + outline"] = total + outline["total"]
+    return stages
 
 
 class BaselineApp:
@@ -175,7 +187,7 @@ class BaselineApp:
 
 @dataclass
 class PhotoRun:
-    ours: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+    ours: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES + OUTLINE_STAGES})
     baseline: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
     forward_only: list[float] = field(default_factory=list)
 
@@ -202,6 +214,7 @@ def side_by_side(
     paths: Sequence[Path],
     repeats: int,
     baseline_repeats: int,
+    segmenter: Segmenter | None = None,
 ) -> PhotoRun:
     """Ours, the model's forward alone and the baseline photo after photo: all see the machine at the same moment.
 
@@ -212,14 +225,14 @@ def side_by_side(
     if baseline is None:
         baseline_repeats = 0
     for path in paths[:2]:  # warm-up: allocator, oneDNN primitives, file cache
-        ours_once(classifier, path)
+        ours_once(classifier, path, segmenter)
         forward_only_once(classifier, inputs[path])
         if baseline is not None:
             baseline.analyse(path)
     for round_ in range(max(repeats, baseline_repeats)):
         for path in paths:
             if round_ < repeats:
-                for stage, value in ours_once(classifier, path).items():
+                for stage, value in ours_once(classifier, path, segmenter).items():
                     run.ours[stage].append(value)
                 run.forward_only.append(forward_only_once(classifier, inputs[path]))
             if baseline is not None and round_ < baseline_repeats:
@@ -256,14 +269,23 @@ def drift(classifier: Classifier, paths: Sequence[Path], count: int) -> tuple[fl
 
 
 def memory_probe(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
-    """In this (fresh) process: load every model, analyse one photo with each, report peak RSS."""
+    """In this (fresh) process: load every model (and segmenter), analyse one photo with each, report peak RSS."""
     configure_torch_threads()
-    classifiers = [analyser_from_manifest(path) for path in manifests]
+    classifiers = [analyser_from_manifest(path) for path in manifests if not is_segmentation_manifest(path)]
+    segmenters = [Segmenter.from_manifest(path) for path in manifests if is_segmentation_manifest(path)]
     loaded_mb = proc_status_mb("VmRSS")
     for classifier in classifiers:
         with Image.open(photo) as image:
-            classifier.analyse(image)
-    return {"models": len(classifiers), "loaded_mb": loaded_mb, "peak_mb": proc_status_mb("VmHWM")}
+            analysis = classifier.analyse(image)
+        for segmenter in segmenters:
+            if analysis.model_input is not None:
+                outline_once(segmenter, analysis.model_input)
+    return {
+        "models": len(classifiers),
+        "segmenters": len(segmenters),
+        "loaded_mb": loaded_mb,
+        "peak_mb": proc_status_mb("VmHWM"),
+    }
 
 
 def measure_memory(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
@@ -277,8 +299,13 @@ def measure_memory(manifests: Sequence[Path], photo: Path) -> dict[str, Any]:
 # --- the run ---------------------------------------------------------------------------------------------
 
 
+def cell(values: list[float]) -> str:
+    """Median / p95 of timings in ms."""
+    return f"{fmt(median(values))} / {fmt(p95(values))}"
+
+
 def stage_cells(stages: dict[str, list[float]]) -> list[str]:
-    return [f"{fmt(median(stages[s]))} / {fmt(p95(stages[s]))}" for s in STAGES]
+    return [cell(stages[s]) for s in STAGES]
 
 
 def is_efficientnet(manifest: Any) -> bool:
@@ -310,12 +337,16 @@ def run(args: argparse.Namespace) -> Report:
             ),
         }
         classifiers = {p: analyser_from_manifest(p) for p in manifests}
-        run_engine(args, report, classifiers, sets)
+        segmenter = load_segmenter(args.weights_dir)
+        run_engine(args, report, classifiers, sets, segmenter)
         section("Peak memory of a worker process")
-        memory = measure_memory(manifests, list(sets.values())[1][0])
+        segmenter_paths = [segmenter.manifest.path] if segmenter and segmenter.manifest.path else []
+        memory = measure_memory([*manifests, *segmenter_paths], list(sets.values())[1][0])
+        outlined = " and outlines it with the segmentation model" if memory["segmenters"] else ""
         print(
-            f"A fresh process that loads all {memory['models']} models and analyses one phone-size photo with each: "
-            f"{fmt(memory['loaded_mb'], 0)} MB resident after loading, peak (VmHWM) {fmt(memory['peak_mb'], 0)} MB."
+            f"A fresh process that loads all {memory['models']} models and analyses one phone-size photo with each"
+            f"{outlined}: {fmt(memory['loaded_mb'], 0)} MB resident after loading, peak (VmHWM) "
+            f"{fmt(memory['peak_mb'], 0)} MB."
         )
         section("Upload to finished, through the real stack")
         if args.end_to_end:
@@ -351,6 +382,7 @@ def run_engine(
     report: Report,
     classifiers: dict[Path, Classifier | Ensemble],
     sets: dict[str, list[Path]],
+    segmenter: Segmenter | None = None,
 ) -> None:
     rate = gemm_gflops(args.gemm_size)
     runs = {
@@ -360,6 +392,7 @@ def run_engine(
             paths,
             args.repeats,
             args.baseline_repeats,
+            segmenter,
         )
         for set_name, paths in sets.items()
         for path, classifier in classifiers.items()
@@ -394,8 +427,14 @@ def run_engine(
     headers = ["model", "architecture", "input", "params", "GFLOPs", "floor ms", "forward-only ms (median / p95)"]
     print(table([*headers, "forward ÷ floor"], rows))
 
+    outline_columns = list(OUTLINE_STAGES) if segmenter is not None else []
     for set_name in sets:
         section(f"Per photo, {set_name}: milliseconds, median / p95")
+        if segmenter is not None:
+            print(
+                f"`outline`: the lesion outline by {segmenter.manifest.name} on the photo the classifier decoded "
+                "(segmentation, measurements, mask PNG, polygon), as the worker makes it after the classification.\n"
+            )
         rows = []
         short = set_name.split(" (")[0]
         for path, classifier in classifiers.items():
@@ -403,9 +442,12 @@ def run_engine(
             photo_run = runs[(set_name, path)]
             cam_ratio, full_ratio = photo_run.classify_and_cam_ratio, photo_run.full_ratio
             speedup = photo_run.speedup
-            rows.append([name, "ours", *stage_cells(photo_run.ours), fmt(speedup, 1) + "×" if speedup else ""])
+            outline_cells = [cell(photo_run.ours[stage]) for stage in outline_columns]
+            rows.append(
+                [name, "ours", *stage_cells(photo_run.ours), *outline_cells, fmt(speedup, 1) + "×" if speedup else ""]
+            )
             if speedup is not None:
-                rows.append([name, "baseline", *stage_cells(photo_run.baseline), ""])
+                rows.append([name, "baseline", *stage_cells(photo_run.baseline), *["–" for _ in outline_columns], ""])
             forward = photo_run.forward_only
             rows.append(
                 [
@@ -416,6 +458,7 @@ def run_engine(
                     "",
                     "",
                     "",
+                    *["" for _ in outline_columns],
                     f"ours: fwd+CAM {fmt(cam_ratio, 2)}×, total {fmt(full_ratio, 1)}×",
                 ]
             )
@@ -430,7 +473,10 @@ def run_engine(
                 f"{fmt(cam_ratio, 2)}× (full pipeline {fmt(full_ratio, 1)}×)",
                 cam_ratio <= GRADCAM_OVER_FORWARD_MAX,
             )
-        print(table(["model", "pipeline", *STAGES, "baseline ÷ ours; ours ÷ forward-only"], rows))
+        print(table(["model", "pipeline", *STAGES, *outline_columns, "baseline ÷ ours; ours ÷ forward-only"], rows))
+
+    if segmenter is not None:
+        outline_section(args, segmenter, next(iter(classifiers.values())), sets)
 
     section("Decoding: open and decode to RGB, ms (median / p95)")
     classifier = next(iter(classifiers.values()))

@@ -44,6 +44,11 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
 
 
+def optional_float(value: str) -> float | None:
+    """A float from an environment value, None when it is empty."""
+    return float(value) if value.strip() else None
+
+
 DERMATRACK_ENV = env_str("DERMATRACK_ENV", "development")
 PRODUCTION = DERMATRACK_ENV == "production"
 
@@ -207,6 +212,29 @@ ML_PREDICTION_STUCK_AFTER = env_int("ML_PREDICTION_STUCK_AFTER", 120)
 # Follow-up: flag a lesion when the summed malignant probability (mel + bcc + akiec) rose by
 # more than this since the previous analysed visit (0.10 = 10 percentage points).
 FOLLOWUP_MALIGNANT_RISE_THRESHOLD = env_float("FOLLOWUP_MALIGNANT_RISE_THRESHOLD", 0.10)
+# ... when the lesion's outlined area grew by more than this share since the previous outlined
+# visit (0.20 = 20%; in mm² when both photos have a pixel size, else relative to photos of one type);
+FOLLOWUP_GROWTH_THRESHOLD = env_float("FOLLOWUP_GROWTH_THRESHOLD", 0.20)
+# ... and when an ABCD colour covers at least this share of the lesion that it did not show before.
+FOLLOWUP_NEW_COLOUR_MIN_SHARE = env_float("FOLLOWUP_NEW_COLOUR_MIN_SHARE", 0.10)
+
+# Lesion outlines: the segmentation manifest in ML_WEIGHTS_DIR to use by name (empty: the first one
+# found; "none": outline nothing).
+ML_SEGMENTATION_MODEL = env_str("ML_SEGMENTATION_MODEL")
+# Warn beside the heatmap when less than this share of it lies on the outlined lesion (the model
+# looked mostly elsewhere: hair, a ruler, the vignette).
+EXPLAIN_CAM_IN_LESION_MIN = env_float("EXPLAIN_CAM_IN_LESION_MIN", 0.5)
+# Millimetres per pixel of a photo that does not carry its own pixel size, per image type (a
+# dermatoscope of fixed magnification, say); empty: sizes of such photos are relative.
+PIXEL_SIZE_MM_DEFAULTS = {
+    image_type: size
+    for image_type, size in {
+        "dermoscopic": optional_float(env_str("PIXEL_SIZE_MM_DERMOSCOPIC")),
+        "clinical_close_up": optional_float(env_str("PIXEL_SIZE_MM_CLINICAL_CLOSE_UP")),
+        "clinical_overview": optional_float(env_str("PIXEL_SIZE_MM_CLINICAL_OVERVIEW")),
+    }.items()
+    if size is not None
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

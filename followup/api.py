@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -43,7 +43,8 @@ from lesions import idempotency, services
 from lesions.api.serializers import LesionImageUploadSerializer
 from lesions.models import Lesion, LesionImage
 from ml import selectors
-from ml.api import PredictionSerializer
+from ml.api import OutlineSerializer, PredictionSerializer
+from ml.models import outline_of
 
 
 class LesionImageSerializer(serializers.ModelSerializer):
@@ -54,6 +55,7 @@ class LesionImageSerializer(serializers.ModelSerializer):
     visit = serializers.UUIDField(source="visit.uuid", read_only=True)
     visit_date = serializers.DateField(source="visit.date", read_only=True)
     predictions = PredictionSerializer(many=True, read_only=True)
+    outline = serializers.SerializerMethodField()
     created = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
@@ -70,10 +72,18 @@ class LesionImageSerializer(serializers.ModelSerializer):
             "width",
             "height",
             "file_size",
+            "mm_per_pixel",
             "predictions",
+            "outline",
             "created",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(OutlineSerializer(allow_null=True))
+    def get_outline(self, image: LesionImage) -> dict[str, Any] | None:
+        """The lesion outlined on the photo and its measurements; null when no segmentation model outlined it."""
+        outline = outline_of(image)
+        return OutlineSerializer(outline, context=self.context).data if outline is not None else None
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_file_url(self, image: LesionImage) -> str:
@@ -165,6 +175,7 @@ class LesionImageUploadViewSet(mixins.CreateModelMixin, LesionChildViewSet):
             image_type=upload.validated_data["image_type"],
             visit=upload.validated_data.get("visit"),
             uploaded_by=request.user,
+            mm_per_pixel=upload.validated_data.get("mm_per_pixel"),
         )
         image = selectors.images_with_predictions().get(pk=image.pk)
         body = LesionImageSerializer(image, context=self.get_serializer_context()).data
@@ -177,10 +188,13 @@ class LesionImageUploadViewSet(mixins.CreateModelMixin, LesionChildViewSet):
         summary="One photo with its analyses", responses={200: LesionImageSerializer, 404: NOT_FOUND}
     ),
     file=extend_schema(summary="The stored photo", responses=binary_responses("image/jpeg", "image/png")),
+    mask=extend_schema(
+        summary="The lesion outline's mask (grayscale PNG, 255 = lesion)", responses=binary_responses("image/png")
+    ),
 )
 class LesionImageViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedViewSet):
     serializer_class = LesionImageSerializer
-    file_actions = frozenset({"file"})
+    file_actions = frozenset({"file", "mask"})
 
     def get_queryset(self) -> QuerySet[LesionImage]:
         return scoped(LesionImage, self.request.user, selectors.images_with_predictions())
@@ -189,3 +203,11 @@ class LesionImageViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedView
     def file(self, request: Request, uuid: str | None = None) -> HttpResponse:
         image = self.get_object()
         return stream_file(image.image, image.content_type)
+
+    @action(detail=True, methods=["get"], url_path="mask", url_name="mask")
+    def mask(self, request: Request, uuid: str | None = None) -> HttpResponse:
+        image = self.get_object()
+        outline = outline_of(image)
+        if outline is None or not outline.mask:
+            raise Http404("No lesion outline for this photo (yet).")
+        return stream_file(outline.mask, "image/png")

@@ -9,8 +9,10 @@ from typing import Any
 
 from django.conf import settings
 
+from followup.compare import lesion_change
 from followup.timeline import VisitAnalysis, lesion_timeline
 from ml.engine.architectures import CLASS_NAMES
+from ml.models import COLOUR_NAMES
 
 # Probabilities are stored rounded to 6 digits: a rise equal to the threshold up to float noise
 # (0.3 - 0.2 = 0.09999999999999998) is "equal", not "more than".
@@ -19,7 +21,7 @@ _RISE_TOLERANCE = 1e-9
 
 @dataclass(frozen=True)
 class ChangeFlag:
-    kind: str  # TOP_CLASS_CHANGED, MALIGNANT_ROSE, NEW_LESION or MELANOMA_FLAG
+    kind: str  # TOP_CLASS_CHANGED, MALIGNANT_ROSE, NEW_LESION, MELANOMA_FLAG, GREW or NEW_COLOUR
     title: str
     detail: str
 
@@ -28,6 +30,8 @@ TOP_CLASS_CHANGED = "top_class_changed"
 MALIGNANT_ROSE = "malignant_rose"
 NEW_LESION = "new_lesion"
 MELANOMA_FLAG = "melanoma_flag"
+GREW = "grew"
+NEW_COLOUR = "new_colour"
 
 
 def lesion_change_flags(
@@ -44,10 +48,15 @@ def lesion_change_flags(
     - new lesion: first photographed at the patient's latest visit while the patient had
       earlier visits;
     - suspicious for melanoma: the latest analysed visit's melanoma flag is raised (P(mel) at
-      or above the model's threshold, chosen on validation for high sensitivity).
+      or above the model's threshold, chosen on validation for high sensitivity);
+    - grew: the outlined area grew by more than ``FOLLOWUP_GROWTH_THRESHOLD`` between the two
+      latest outlined visits (sizes compared as ``followup.compare.lesion_change`` says);
+    - new colour: an ABCD colour at the latest outlined visit, covering at least
+      ``FOLLOWUP_NEW_COLOUR_MIN_SHARE`` of the lesion, that the previous outlined visit lacked.
 
     ``timeline`` is the lesion's ``lesion_timeline`` (oldest first); visits without a finished
-    prediction take no part in the comparisons.
+    prediction take no part in the comparisons of probabilities, visits without an outline none
+    in those of the lesion itself.
     """
     if threshold is None:
         threshold = float(settings.FOLLOWUP_MALIGNANT_RISE_THRESHOLD)
@@ -89,6 +98,7 @@ def lesion_change_flags(
                 "consider excision/biopsy or specialist review.",
             )
         )
+    flags.extend(_outline_flags(timeline))
     dates = list(patient_visit_dates)
     if timeline and dates:
         latest_visit = max(dates)
@@ -100,6 +110,44 @@ def lesion_change_flags(
                     f"First photographed at the latest visit, {latest_visit:%Y-%m-%d}.",
                 )
             )
+    return flags
+
+
+def _outline_flags(timeline: Sequence[VisitAnalysis]) -> list[ChangeFlag]:
+    outlined = [entry for entry in timeline if entry.measured is not None]
+    if len(outlined) < 2:
+        return []
+    previous, latest = outlined[-2], outlined[-1]
+    change = lesion_change(previous, latest)
+    if change is None:
+        return []
+    since = f"since {previous.date:%Y-%m-%d}"
+    flags = []
+    growth, limit = change.area_change, float(settings.FOLLOWUP_GROWTH_THRESHOLD)
+    if growth is not None and growth > limit + _RISE_TOLERANCE:
+        area_before, area_after = change.area_before or 0.0, change.area_after or 0.0
+        if change.in_mm:
+            sizes = f"{area_before:.1f} → {area_after:.1f} mm²"
+        else:
+            sizes = f"{area_before:.1f}% → {area_after:.1f}% of the photo (relative: no pixel size)"
+        flags.append(
+            ChangeFlag(
+                GREW,
+                f"Grew +{100 * growth:.0f}%",
+                f"Outlined area {sizes} {since} (flagged above +{100 * limit:.0f}%).",
+            )
+        )
+    new = change.new_colours(float(settings.FOLLOWUP_NEW_COLOUR_MIN_SHARE))
+    if new:
+        names = ", ".join(COLOUR_NAMES.get(code, code) for code in new)
+        shares = ", ".join(f"{COLOUR_NAMES.get(c, c)} {100 * change.after.colour_shares.get(c, 0.0):.0f}%" for c in new)
+        flags.append(
+            ChangeFlag(
+                NEW_COLOUR,
+                f"New colour: {names}",
+                f"Not seen {since}; now {shares} of the lesion on {latest.date:%Y-%m-%d}.",
+            )
+        )
     return flags
 
 
@@ -119,6 +167,12 @@ class LesionFollowUp:
     def latest_analysis(self) -> VisitAnalysis | None:
         analysed = [entry for entry in self.timeline if entry.is_analysed]
         return analysed[-1] if analysed else None
+
+    @property
+    def latest_measured(self) -> VisitAnalysis | None:
+        """The latest visit whose photo was outlined and measured."""
+        measured = [entry for entry in self.timeline if entry.measured is not None]
+        return measured[-1] if measured else None
 
     @property
     def latest_malignant_probability(self) -> float | None:

@@ -18,7 +18,7 @@ from itertools import groupby
 from typing import Any
 
 from ml.engine.architectures import CLASS_NAMES
-from ml.models import class_probabilities, default_model_first, malignant_sum
+from ml.models import Measured, class_probabilities, default_model_first, malignant_sum, outline_of
 
 
 def _is_usable(prediction: Any) -> bool:
@@ -81,6 +81,17 @@ class VisitAnalysis:
     def melanoma_flag(self) -> bool | None:
         """The analysis's melanoma triage flag (None without one)."""
         return self.prediction.melanoma_flag if self.prediction else None
+
+    @property
+    def outline(self) -> Any | None:
+        """The outline of the photo that speaks for the visit (None if it has none)."""
+        return outline_of(self.image)
+
+    @property
+    def measured(self) -> Measured | None:
+        """The lesion's measurements at this visit (None unless its photo was outlined)."""
+        outline = self.outline
+        return outline.measured if outline is not None else None
 
 
 def visit_analysis(visit: Any, images: Sequence[Any]) -> VisitAnalysis:

@@ -15,6 +15,7 @@ from clinic.selectors import get_for_user_or_404, scoped
 from followup import agreement, body_map, compare, flags, timeline
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from ml import selectors
+from ml.models import outline_of
 
 
 @login_required
@@ -83,6 +84,7 @@ def lesion_compare(request: HttpRequest, uuid: UUID) -> HttpResponse:
             a=a,
             b=b,
             differences=compare.class_differences(a, b),
+            change=compare.lesion_change(a, b),
             earlier_b=visits[index_b - 1] if index_b > 0 else None,
             later_b=visits[index_b + 1] if index_b + 1 < len(visits) else None,
         )
@@ -154,6 +156,9 @@ def lesion_image_analysis(request: HttpRequest, uuid: UUID) -> HttpResponse:
     read, once per page view, not one audit row per poll.
     """
     image = get_for_user_or_404(LesionImage, request.user, uuid, selectors.images_with_predictions(), audit=False)
-    if all(prediction.is_finished for prediction in image.predictions.all()):
+    outline = outline_of(image)
+    if all(prediction.is_finished for prediction in image.predictions.all()) and (
+        outline is None or outline.is_finished
+    ):
         audit_access(image)
     return render(request, "snippets/analysis.html", {"image": image})

@@ -216,16 +216,27 @@ class LesionImage(ClinicAuditMixin, TimeStampedModel):
     height = models.PositiveIntegerField()
     file_size = models.PositiveIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
+    # Millimetres per pixel of the stored photo (from the capture app or a ruler in the photo);
+    # empty: the image type's default in settings, else sizes are relative to the photo.
+    mm_per_pixel = models.FloatField("pixel size (mm per pixel)", null=True, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
     CLINIC_PATH = "lesion__patient__clinic"
+    # A pixel of a phone or dermatoscope photo covers a few micrometres to a fraction of a millimetre;
+    # 5 mm per pixel would make a 4000-pixel photo 20 m wide.
+    MAX_MM_PER_PIXEL = 5.0
+    PIXEL_SIZE_RANGE = f"The pixel size must be more than 0 and at most {MAX_MM_PER_PIXEL:g} mm per pixel."
 
     class Meta:
         ordering = ["created_at"]
         constraints = [
             models.CheckConstraint(condition=models.Q(width__gt=0, height__gt=0), name="lesionimage_size_positive"),
+            models.CheckConstraint(
+                condition=models.Q(mm_per_pixel__isnull=True) | models.Q(mm_per_pixel__gt=0, mm_per_pixel__lte=5.0),
+                name="lesionimage_mm_per_pixel_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -233,6 +244,27 @@ class LesionImage(ClinicAuditMixin, TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("lesion-image-file", args=[self.uuid])
+
+    def clean(self) -> None:
+        super().clean()
+        if self.mm_per_pixel is not None and not 0 < self.mm_per_pixel <= self.MAX_MM_PER_PIXEL:
+            raise ValidationError({"mm_per_pixel": self.PIXEL_SIZE_RANGE})
+
+    @property
+    def pixel_size_mm(self) -> float | None:
+        """Millimetres per pixel: the photo's own, else its image type's default (None: sizes are relative)."""
+        if self.mm_per_pixel is not None:
+            return self.mm_per_pixel
+        return settings.PIXEL_SIZE_MM_DEFAULTS.get(self.image_type)
+
+    @property
+    def pixel_size_source(self) -> str:
+        """Where ``pixel_size_mm`` comes from, in words ("" when unknown)."""
+        if self.mm_per_pixel is not None:
+            return "measured for this photo"
+        if self.pixel_size_mm is not None:
+            return f"default for {self.get_image_type_display().lower()} photos"
+        return ""
 
 
 class IdempotencyKey(TimeStampedModel):

@@ -90,8 +90,12 @@ def lesion_image_create(
     image_type: str = LesionImage.ImageType.DERMOSCOPIC,
     uploaded_by: Any = None,
     allow_heif: bool = False,
+    mm_per_pixel: float | None = None,
 ) -> LesionImage:
-    """Store a validated photo of a lesion at a visit; its analysis is queued by ``lesion_image_stored``."""
+    """Store a validated photo of a lesion at a visit; its analysis is queued by ``lesion_image_stored``.
+
+    ``mm_per_pixel`` is the photo's pixel size when the capture app or a ruler knows it.
+    """
     if lesion.patient_id != visit.patient_id:
         raise ValidationError("The lesion and the visit belong to different patients.")
     if image_type not in LesionImage.ImageType.values:
@@ -107,7 +111,14 @@ def lesion_image_create(
             height=sanitized.height,
             file_size=len(sanitized.content),
             sha256=sanitized.sha256,
+            mm_per_pixel=mm_per_pixel,
             uploaded_by=uploaded_by if getattr(uploaded_by, "is_authenticated", False) else None,
+        )
+        # The model's rules for what the caller chose (the rest was measured from the file).
+        image.full_clean(
+            exclude=[f.name for f in LesionImage._meta.fields if f.name != "mm_per_pixel"],
+            validate_unique=False,
+            validate_constraints=False,
         )
         image.image.save(f"photo.{sanitized.extension}", ContentFile(sanitized.content), save=False)
         track_file(image.image.name)
@@ -123,6 +134,7 @@ def lesion_image_upload(
     image_type: str,
     uploaded_by: Any,
     visit: Visit | None = None,
+    mm_per_pixel: float | None = None,
 ) -> LesionImage:
     """Store a photo of a lesion, at the given visit or at today's visit of the uploader."""
     with atomic_with_files():
@@ -135,6 +147,7 @@ def lesion_image_upload(
             image_type=image_type,
             uploaded_by=uploaded_by,
             allow_heif=True,
+            mm_per_pixel=mm_per_pixel,
         )
 
 

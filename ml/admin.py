@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from clinic.admin import AuditedAdmin
-from ml.models import ModelVersion, Prediction
+from ml.models import LesionOutline, ModelVersion, Prediction
 
 
 @admin.register(ModelVersion)
@@ -13,6 +13,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 @admin.register(Prediction)
 class PredictionAdmin(AuditedAdmin):
-    list_display = ["uuid", "model_version", "status", "top_class", "confidence", "created_at"]
+    list_display = ["uuid", "model_version", "status", "top_class", "confidence", "cam_in_lesion", "created_at"]
     list_filter = ["status", "model_version", "top_class"]
     readonly_fields = [f.name for f in Prediction._meta.fields]
+
+
+@admin.register(LesionOutline)
+class LesionOutlineAdmin(AuditedAdmin):
+    list_display = ["uuid", "image", "status", "segmenter_name", "confidence", "created_at"]
+    list_filter = ["status", "segmenter_name"]
+    readonly_fields = [f.name for f in LesionOutline._meta.fields]

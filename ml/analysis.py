@@ -3,13 +3,14 @@
 ``prediction_run`` claims a prediction with a conditional update (a duplicate delivery finds
 it taken and does nothing), analyses the photo with the model loaded once per process and
 stores probabilities, heatmap and timings; an analysis that cannot succeed ends as failed
-with a readable reason.
+with a readable reason. Then, in the same task and on the photo already decoded, the photo's
+lesion outline is made if it is still waiting (``ml.outlines``): once per photo, after the
+classification is stored, so a failed outline never costs the classification.
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -18,8 +19,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.files import atomic_with_files, track_file
+from ml import outlines
 from ml.engine.manifest import ManifestError
-from ml.models import ModelVersion, Prediction
+from ml.models import ModelVersion, Prediction, stale_running_before
 
 if TYPE_CHECKING:
     from lesions.models import LesionImage
@@ -69,11 +71,6 @@ def classifiers_clear() -> None:
 # --- one prediction ------------------------------------------------------------------------
 
 
-def stale_running_before() -> timedelta:
-    # A worker that still runs after twice the hard time limit has died (killed, machine lost).
-    return timedelta(seconds=settings.ML_PREDICTION_TIME_LIMIT * 2)
-
-
 def prediction_claim(*, prediction_id: int) -> bool:
     """Move a prediction from pending (or a stale running claim) to running; False if taken."""
     now = timezone.now()
@@ -110,9 +107,13 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
         analysis = _analyse(prediction)
     except AnalysisError as exc:
         prediction_fail(prediction_id=prediction_id, reason=str(exc))
+        # The photo still gets its outline (decoded again: the classifier could not do it).
+        outlines.outline_run_for_image(image_id=prediction.image_id)
         prediction.refresh_from_db()
         return prediction
     _store_result(prediction, analysis)
+    outlines.outline_run_for_image(image_id=prediction.image_id, model_input=analysis.model_input)
+    outlines.cam_shares_update(image_id=prediction.image_id)
     prediction.refresh_from_db()
     return prediction
 

@@ -1,4 +1,4 @@
-"""The analyses in the REST API: one prediction (status, the 7 probabilities, heatmap files)."""
+"""The analyses in the REST API: one prediction (status, the 7 probabilities, heatmap files) and photo outlines."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from clinic.api import NOT_FOUND, FileViewSetMixin, ScopedViewSet, absolute_url,
 from clinic.files import stream_file
 from clinic.selectors import scoped
 from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES
-from ml.models import ModelVersion, Prediction, class_probabilities
+from ml.models import COLOUR_NAMES, LesionOutline, ModelVersion, Prediction, class_probabilities, outline_of
 
 
 class ProbabilitiesSerializer(serializers.Serializer):
@@ -38,6 +38,57 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         fields = ["name", "architecture", "is_default"]
 
 
+class MeasurementsSerializer(serializers.Serializer):
+    """What the outline measures. Sizes in mm need the photo's pixel size (its own, else the clinic's
+    default for the image type) and are null without one: then compare the relative sizes."""
+
+    area_fraction = serializers.FloatField(help_text="share of the photo inside the outline")
+    area_mm2 = serializers.FloatField(allow_null=True)
+    diameter_fraction = serializers.FloatField(help_text="largest Feret diameter over the photo's longer side")
+    diameter_mm = serializers.FloatField(allow_null=True, help_text="largest Feret diameter")
+    width_mm = serializers.FloatField(allow_null=True, help_text="extent perpendicular to the largest diameter")
+    area_px = serializers.FloatField(help_text="in pixels of the stored photo")
+    diameter_px = serializers.FloatField()
+    width_px = serializers.FloatField()
+    asymmetry = serializers.FloatField(help_text="the larger of the two axis asymmetries, 0 (symmetric) to 1")
+    asymmetry_major_axis = serializers.FloatField(help_text="share of the lesion not overlapping its mirror image")
+    asymmetry_minor_axis = serializers.FloatField()
+    compactness = serializers.FloatField(help_text="perimeter² / (4π·area): 1 for a circle, more for ragged borders")
+    colours = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(COLOUR_NAMES)), help_text="ABCD colours present (heuristic)"
+    )
+    colour_shares = serializers.DictField(child=serializers.FloatField(), help_text="share of the lesion per colour")
+    sizes_are_relative = serializers.BooleanField(help_text="true when no pixel size is known: mm fields are null")
+    mm_per_pixel = serializers.FloatField(allow_null=True, help_text="the pixel size the mm values use")
+
+
+class OutlineSerializer(serializers.ModelSerializer):
+    """The lesion outlined on the photo by the segmentation model, with its measurements."""
+
+    segmenter = serializers.CharField(source="segmenter_name", read_only=True)
+    measurements = serializers.SerializerMethodField()
+    mask_url = serializers.SerializerMethodField()
+    finished = serializers.DateTimeField(source="finished_at", read_only=True, allow_null=True)
+
+    class Meta:
+        model = LesionOutline
+        fields = ["status", "segmenter", "confidence", "measurements", "mask_url", "failure_reason", "finished"]
+        read_only_fields = fields
+
+    @extend_schema_field(MeasurementsSerializer(allow_null=True))
+    def get_measurements(self, outline: LesionOutline) -> dict[str, object] | None:
+        """Null unless the status is done."""
+        measured = outline.measured
+        return measured.to_dict() if measured is not None else None
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_mask_url(self, outline: LesionOutline) -> str | None:
+        """The mask as a grayscale PNG at the photo's aspect ratio (255 = lesion); needs your token or session."""
+        if not outline.mask:
+            return None
+        return absolute_url(self, reverse("api-image-mask", kwargs={"uuid": outline.image.uuid}))
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     url = serializers.HyperlinkedIdentityField(view_name="api-prediction-detail", lookup_field="uuid")
@@ -51,6 +102,13 @@ class PredictionSerializer(serializers.ModelSerializer):
     melanoma_flag = serializers.SerializerMethodField()
     melanoma_threshold = serializers.FloatField(read_only=True, allow_null=True)
     context = serializers.SerializerMethodField()
+    cam_in_lesion = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Share of the heatmap's mass inside the lesion outline (0-1); low values mean the model looked "
+        "mostly outside the lesion. Null without an outline or a heatmap.",
+    )
+    outline = serializers.SerializerMethodField()
     created = serializers.DateTimeField(source="created_at", read_only=True)
     finished = serializers.DateTimeField(source="finished_at", read_only=True, allow_null=True)
 
@@ -71,6 +129,8 @@ class PredictionSerializer(serializers.ModelSerializer):
             "context",
             "heatmap_url",
             "cam_url",
+            "cam_in_lesion",
+            "outline",
             "failure_reason",
             "created",
             "finished",
@@ -102,6 +162,12 @@ class PredictionSerializer(serializers.ModelSerializer):
         """The patient context the analysis used (age at the visit, sex, body site); null if it used none."""
         return prediction.context or None
 
+    @extend_schema_field(OutlineSerializer(allow_null=True))
+    def get_outline(self, prediction: Prediction) -> dict[str, object] | None:
+        """The photo's lesion outline and measurements (one per photo, shared by its predictions); null if none."""
+        outline = outline_of(prediction.image)
+        return OutlineSerializer(outline, context=self.context).data if outline is not None else None
+
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_heatmap_url(self, prediction: Prediction) -> str | None:
         """Grad-CAM overlay on the photo (PNG); null until the analysis is done."""
@@ -131,7 +197,7 @@ class PredictionViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedViewS
     file_actions = frozenset({"heatmap", "cam"})
 
     def get_queryset(self) -> QuerySet[Prediction]:
-        return scoped(Prediction, self.request.user).select_related("model_version", "image")
+        return scoped(Prediction, self.request.user).select_related("model_version", "image", "image__outline")
 
     @action(detail=True, methods=["get"], url_path="heatmap", url_name="heatmap")
     def heatmap(self, request: Request, uuid: str | None = None) -> HttpResponse:

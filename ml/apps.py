@@ -17,7 +17,7 @@ def _register_model_versions(sender: AppConfig, **kwargs: Any) -> None:
 def _queue_analysis(sender: type, image: Any, **kwargs: Any) -> None:
     from ml import services
 
-    services.predictions_create_for_image(image=image)
+    services.lesion_image_analyses_create(image=image)
 
 
 class MlConfig(AppConfig):
@@ -27,5 +27,5 @@ class MlConfig(AppConfig):
     def ready(self) -> None:
         # Manifests shipped in ML_WEIGHTS_DIR become ModelVersion rows on every migrate.
         post_migrate.connect(_register_model_versions, sender=self, dispatch_uid="ml_register_models")
-        # Every stored photo gets a pending prediction per active model, queued on commit.
+        # Every stored photo gets a pending prediction per active model (and an outline), queued on commit.
         lesion_image_stored.connect(_queue_analysis, dispatch_uid="ml_queue_analysis")

@@ -1,17 +1,26 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from auditlog.registry import auditlog
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
 from clinic.audit import ClinicAuditMixin
 from clinic.models import TimeStampedModel
 from lesions.models import LesionImage
 from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES, MALIGNANT_CLASSES
+
+
+def stale_running_before() -> timedelta:
+    """How long a claimed prediction or outline may run: a worker still at it after twice the
+    task's hard time limit has died (killed, machine lost), and the row may be taken over."""
+    return timedelta(seconds=settings.ML_PREDICTION_TIME_LIMIT * 2)
 
 
 def class_probabilities(probabilities: dict[str, Any]) -> dict[str, float]:
@@ -110,6 +119,8 @@ class Prediction(ClinicAuditMixin, TimeStampedModel):
     melanoma_threshold = models.FloatField(null=True, blank=True)
     # The patient context the analysis was given (age at the visit, sex, body site; None = unknown).
     context = models.JSONField(default=dict, blank=True)
+    # Share of the Grad-CAM's mass inside the photo's lesion outline (None: no outline or no heatmap).
+    cam_in_lesion = models.FloatField(null=True, blank=True)
 
     CLINIC_PATH = "image__lesion__patient__clinic"
 
@@ -146,6 +157,11 @@ class Prediction(ClinicAuditMixin, TimeStampedModel):
     def total_ms(self) -> float | None:
         return self.timings.get("total") if isinstance(self.timings, dict) else None
 
+    @property
+    def cam_mostly_outside(self) -> bool:
+        """Less of the heatmap than ``EXPLAIN_CAM_IN_LESION_MIN`` lies on the lesion: the model looked elsewhere."""
+        return self.cam_in_lesion is not None and self.cam_in_lesion < settings.EXPLAIN_CAM_IN_LESION_MIN
+
     def probability_rows(self) -> list[dict[str, object]]:
         """The 7 classes in model order with names, for bars on the pages."""
         return [
@@ -161,5 +177,204 @@ class Prediction(ClinicAuditMixin, TimeStampedModel):
         ]
 
 
-# Reads of heatmaps are audited; the worker's writes carry no actor.
+# The six colours of the ABCD rule, in ``ml.engine.measurements.ABCD_COLOURS`` order, as pages say them.
+COLOUR_NAMES = {
+    "light_brown": "light brown",
+    "dark_brown": "dark brown",
+    "black": "black",
+    "red": "red",
+    "white": "white",
+    "blue_grey": "blue-grey",
+}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What an outline measures, in mm where the photo's pixel size is known, else relative to the photo.
+
+    The stored measurements are in photo pixels; millimetres follow from the pixel size in force
+    now (the photo's own or its type's default), so a pixel size set later applies to old outlines.
+    """
+
+    area_fraction: float  # of the photo
+    diameter_fraction: float  # largest Feret diameter over the photo's longer side
+    width_fraction: float  # extent perpendicular to the diameter, over the longer side
+    area_px: float
+    diameter_px: float
+    width_px: float
+    compactness: float  # perimeter² / (4π·area): 1 for a disc
+    asymmetry_major_axis: float
+    asymmetry_minor_axis: float
+    colours: tuple[str, ...]
+    colour_shares: dict[str, float] = field(default_factory=dict)
+    mm_per_pixel: float | None = None
+    pixel_size_source: str = ""
+
+    @property
+    def sizes_are_relative(self) -> bool:
+        return self.mm_per_pixel is None
+
+    @property
+    def area_percent(self) -> float:
+        """Area in % of the photo."""
+        return 100 * self.area_fraction
+
+    @property
+    def diameter_percent(self) -> float:
+        return 100 * self.diameter_fraction
+
+    @property
+    def width_percent(self) -> float:
+        return 100 * self.width_fraction
+
+    @property
+    def area_mm2(self) -> float | None:
+        return None if self.mm_per_pixel is None else self.area_px * self.mm_per_pixel**2
+
+    @property
+    def diameter_mm(self) -> float | None:
+        return None if self.mm_per_pixel is None else self.diameter_px * self.mm_per_pixel
+
+    @property
+    def width_mm(self) -> float | None:
+        return None if self.mm_per_pixel is None else self.width_px * self.mm_per_pixel
+
+    @property
+    def asymmetry(self) -> float:
+        """The larger of the two axis asymmetries (0 symmetric, 1 no overlap with its mirror image)."""
+        return max(self.asymmetry_major_axis, self.asymmetry_minor_axis)
+
+    @property
+    def colour_names(self) -> list[str]:
+        return [COLOUR_NAMES.get(code, code) for code in self.colours]
+
+    @property
+    def colour_rows(self) -> list[dict[str, Any]]:
+        """The colours present with their names and share of the lesion, for the pages."""
+        return [
+            {"code": code, "name": COLOUR_NAMES.get(code, code), "share": self.colour_shares.get(code)}
+            for code in self.colours
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The API's shape: every size in mm (null without a pixel size) and relative to the photo."""
+
+        def rounded(value: float | None, digits: int = 4) -> float | None:
+            return None if value is None else round(value, digits)
+
+        return {
+            "area_fraction": rounded(self.area_fraction, 6),
+            "area_mm2": rounded(self.area_mm2, 3),
+            "diameter_fraction": rounded(self.diameter_fraction),
+            "diameter_mm": rounded(self.diameter_mm, 3),
+            "width_mm": rounded(self.width_mm, 3),
+            "area_px": round(self.area_px, 1),
+            "diameter_px": round(self.diameter_px, 1),
+            "width_px": round(self.width_px, 1),
+            "asymmetry": rounded(self.asymmetry),
+            "asymmetry_major_axis": rounded(self.asymmetry_major_axis),
+            "asymmetry_minor_axis": rounded(self.asymmetry_minor_axis),
+            "compactness": rounded(self.compactness),
+            "colours": list(self.colours),
+            "colour_shares": {k: round(v, 4) for k, v in self.colour_shares.items()},
+            "sizes_are_relative": self.sizes_are_relative,
+            "mm_per_pixel": self.mm_per_pixel,
+        }
+
+
+def outline_upload_to(instance: LesionOutline, filename: str) -> str:
+    return f"outlines/{instance.uuid}.png"
+
+
+class LesionOutline(ClinicAuditMixin, TimeStampedModel):
+    """The lesion outlined on one photo by the segmentation model, and what it measures.
+
+    One per photo, whichever classifiers analysed it: made by the first analysis task of the
+    photo on the photo it already decoded (``ml.outlines``).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be outlined"
+        RUNNING = "running", "Outlining"
+        DONE = "done", "Outlined"
+        NO_LESION = "no_lesion", "No lesion found"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.DONE, Status.NO_LESION, Status.FAILED)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    image = models.OneToOneField(LesionImage, on_delete=models.CASCADE, related_name="outline")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    segmenter_name = models.CharField(max_length=100, blank=True)
+    segmenter_sha256 = models.CharField(max_length=64, blank=True)
+    mask = models.FileField(upload_to=outline_upload_to, max_length=200, blank=True)
+    # The outline as a closed polygon of [x, y] pixels of the stored photo, for drawing over it.
+    polygon = models.JSONField(default=list, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    # ``ml.engine.measurements.LesionMeasurements`` in photo pixels and shares of the photo (no mm).
+    measurements = models.JSONField(default=dict, blank=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+
+    CLINIC_PATH = "image__lesion__patient__clinic"
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(status="done") | models.Q(confidence__isnull=False),
+                name="lesionoutline_done_has_confidence",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"outline of {self.image_id}: {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def measured(self) -> Measured | None:
+        """The measurements with the photo's pixel size in force now (None unless outlined)."""
+        data = self.measurements
+        if self.status != self.Status.DONE or not data:
+            return None
+        image = self.image
+        longer_side = max(image.width, image.height)
+        return Measured(
+            area_fraction=float(data["area_fraction"]),
+            diameter_fraction=float(data["diameter_fraction"]),
+            width_fraction=float(data["width_px"]) / longer_side,
+            area_px=float(data["area_px"]),
+            diameter_px=float(data["diameter_px"]),
+            width_px=float(data["width_px"]),
+            compactness=float(data["compactness"]),
+            asymmetry_major_axis=float(data["asymmetry_major_axis"]),
+            asymmetry_minor_axis=float(data["asymmetry_minor_axis"]),
+            colours=tuple(data.get("colours", ())),
+            colour_shares={k: float(v) for k, v in data.get("colour_shares", {}).items()},
+            mm_per_pixel=image.pixel_size_mm,
+            pixel_size_source=image.pixel_size_source,
+        )
+
+    @property
+    def svg_points(self) -> str:
+        """The polygon as an SVG ``points`` attribute."""
+        return " ".join(f"{int(x)},{int(y)}" for x, y in self.polygon)
+
+
+def outline_of(image: LesionImage) -> LesionOutline | None:
+    """A photo's outline row, None if it has none (load photos with ``select_related("outline")``)."""
+    try:
+        return image.outline  # type: ignore[attr-defined]
+    except (ObjectDoesNotExist, AttributeError):  # AttributeError: a row-like object without outlines
+        return None
+
+
+# Reads of heatmaps and outlines are audited; the worker's writes carry no actor.
 auditlog.register(Prediction, exclude_fields=["updated_at", "timings"])
+auditlog.register(LesionOutline, exclude_fields=["updated_at", "timings"])

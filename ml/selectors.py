@@ -1,4 +1,4 @@
-"""Photos with their analyses prefetched, the default model's first (pages and API)."""
+"""Photos with their analyses prefetched, the default model's first, and their outlines (pages and API)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ml.models import Prediction
 
 def images_with_predictions() -> QuerySet[LesionImage]:
     # Prediction.Meta.ordering puts the default model's prediction first on every photo.
-    return LesionImage.objects.select_related("visit", "lesion").prefetch_related(
+    return LesionImage.objects.select_related("visit", "lesion", "outline").prefetch_related(
         Prefetch("predictions", queryset=Prediction.objects.select_related("model_version"))
     )
 

@@ -13,10 +13,10 @@ from django.conf import settings
 from django.db import transaction
 
 from lesions.models import LesionImage
-from ml import tasks
+from ml import outlines, tasks
 from ml.engine.ensemble import load_manifest
 from ml.engine.manifest import ManifestError, find_manifests, passes_bar
-from ml.models import ModelVersion, Prediction
+from ml.models import LesionOutline, ModelVersion, Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +140,37 @@ def manifest_path_by_name(name: str | None = None, *, weights_dir: Path | None =
 
 
 # --- predictions ---------------------------------------------------------------------------
+
+
+def lesion_image_analyses_create(*, image: LesionImage) -> None:
+    """A new photo's work: a pending prediction per active model and, with a segmentation model, a pending outline.
+
+    The photo's first analysis task makes the outline from the photo it decodes; without any
+    analysis to run, the outline is queued on its own.
+    """
+    created = predictions_create_for_image(image=image)
+    outline = outlines.outline_create_for_image(image=image)
+    if outline is not None and not created:
+        outline_enqueue(outline=outline)
+
+
+def outline_enqueue(*, outline: LesionOutline) -> None:
+    outline_id = outline.pk
+    transaction.on_commit(lambda: tasks.outline_send(outline_id))
+
+
+def outlines_queue_missing() -> int:
+    """Queue an outline of every photo that has none (backfill after a segmentation model is installed)."""
+    if outlines.segmenter_manifest_path() is None:
+        raise ManifestError(f"no segmentation model in {settings.ML_WEIGHTS_DIR} (or ML_SEGMENTATION_MODEL=none)")
+    count = 0
+    for image in LesionImage.objects.filter(outline__isnull=True).iterator():
+        with transaction.atomic():
+            outline, created = LesionOutline.objects.get_or_create(image=image)
+            if created:
+                outline_enqueue(outline=outline)
+                count += 1
+    return count
 
 
 def predictions_create_for_image(*, image: LesionImage, versions: list[ModelVersion] | None = None) -> list[Prediction]:

@@ -27,7 +27,7 @@ from tests.factories import (
     VisitFactory,
     make_jpeg,
 )
-from tests.helpers import SAMPLE_PHOTOS_DIR, write_tiny_model
+from tests.helpers import SAMPLE_PHOTOS_DIR, dark_spot_segmenter, write_test_segmenter, write_tiny_model
 
 # --- isolation -----------------------------------------------------------------------------
 
@@ -98,6 +98,24 @@ def tiny_weights_dir(tiny_models_source: Path, tmp_path: Path, settings: Any, db
     model_versions_sync(weights_dir=folder)
     yield folder
     classifiers_clear()
+
+
+@pytest.fixture
+def segmenter(request: pytest.FixtureRequest, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A segmentation model installed in the weights folder (beside ``tiny_weights_dir``'s model if the test has it).
+
+    The app finds its manifest as it finds a shipped one; loading it gives ``DarkSpotNet``, whose
+    outline is known (the dark lesion), so outline tests are about the app, not about a model.
+    """
+    from ml import outlines
+
+    if "tiny_weights_dir" in request.fixturenames:
+        request.getfixturevalue("tiny_weights_dir")
+    settings.ML_SEGMENTATION_MODEL = ""
+    outlines.segmenters_clear()
+    monkeypatch.setattr(outlines, "segmenter_build", dark_spot_segmenter)
+    yield write_test_segmenter(Path(settings.ML_WEIGHTS_DIR))
+    outlines.segmenters_clear()
 
 
 @pytest.fixture

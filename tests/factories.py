@@ -18,7 +18,7 @@ from PIL import ExifTags, Image, ImageDraw
 from clinic.models import Clinic, Membership
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from lesions.services import lesion_image_create
-from ml.models import ModelVersion, Prediction
+from ml.models import LesionOutline, ModelVersion, Prediction
 
 PASSWORD = "correct-horse-battery"
 
@@ -182,6 +182,64 @@ class PredictionFactory(factory.django.DjangoModelFactory):
     confidence = 0.78
     heatmap = factory.django.FileField(filename="heatmap.png", data=make_png())
     cam = factory.django.FileField(filename="cam.png", data=make_png(64, 48))
+
+
+def make_mask_png(width: int = 200, height: int = 150) -> bytes:
+    """A grayscale lesion mask (255 inside) of the factories' picture: its central ellipse."""
+    mask = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(mask).ellipse((width // 4, height // 4, 3 * width // 4, 3 * height // 4), fill=255)
+    out = BytesIO()
+    mask.save(out, "PNG")
+    return out.getvalue()
+
+
+class LesionOutlineFactory(factory.django.DjangoModelFactory):
+    """A finished outline of the factories' picture (its central ellipse), measured relative to the photo."""
+
+    class Meta:
+        model = LesionOutline
+
+    class Params:
+        pending = factory.Trait(
+            status=LesionOutline.Status.PENDING,
+            mask="",
+            polygon=factory.LazyFunction(list),
+            confidence=None,
+            measurements=factory.LazyFunction(dict),
+            segmenter_name="",
+            segmenter_sha256="",
+        )
+
+    image = factory.SubFactory(LesionImageFactory)
+    status = LesionOutline.Status.DONE
+    segmenter_name = "test-segmenter"
+    segmenter_sha256 = "1" * 64
+    confidence = 0.93
+    polygon = factory.LazyAttribute(
+        lambda o: [
+            [o.image.width // 4, o.image.height // 2],
+            [o.image.width // 2, o.image.height // 4],
+            [3 * o.image.width // 4, o.image.height // 2],
+            [o.image.width // 2, 3 * o.image.height // 4],
+        ]
+    )
+    measurements = factory.LazyAttribute(
+        lambda o: {
+            "area_px": 0.196 * o.image.width * o.image.height,
+            "area_fraction": 0.196,
+            "diameter_px": o.image.width / 2,
+            "diameter_fraction": 0.5,
+            "width_px": o.image.height / 2,
+            "perimeter_px": 350.0,
+            "compactness": 1.02,
+            "asymmetry_major_axis": 0.01,
+            "asymmetry_minor_axis": 0.01,
+            "asymmetry": 0.01,
+            "colours": ["dark_brown"],
+            "colour_shares": {"dark_brown": 0.9},
+        }
+    )
+    mask = factory.django.FileField(filename="mask.png", data=make_mask_png())
 
 
 def visit_form_data(*photos: dict[str, Any], date: str = "2024-05-01", notes: str = "") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Helpers shared by test modules: sample photos, API clients and uploads, tiny models, follow-up rows.
+"""Helpers shared by test modules: sample photos, API clients and uploads, tiny models, outlines, follow-up rows.
 
 Fixtures live in the conftest modules; plain functions and constants that tests import live
 here (a conftest module is pytest's to load, not a module to import from).
@@ -7,15 +7,18 @@ here (a conftest module is pytest's to load, not a module to import from).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from torch import nn
 
 from lesions.models import Lesion
 from ml.models import ModelVersion
@@ -136,3 +139,108 @@ def photo_with(lesion: Lesion, day: dt.date, model: ModelVersion, probabilities:
             image=image, model_version=model, probabilities=probabilities, top_class=top, confidence=probabilities[top]
         )
     return image
+
+
+# --- lesion outlines -------------------------------------------------------------------------
+
+SEGMENTER_INPUT = [3, 48, 60]  # the tiny classifier's 4:5 aspect, smaller: its input is resized, not re-made
+
+
+class DarkSpotNet(nn.Module):
+    """A segmentation 'model' whose outline is known: lesion = clearly darker than the photo's mean, not at its rim.
+
+    Inputs normalised with mean = std = 0.5 (so in [-1, 1]); the logits are steep, so the outline
+    is the region at least 0.12 below the mean brightness inside the central ellipse. On the
+    factories' photos that is exactly the dark ellipse; on the HAM10000 sample it is the lesion.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        brightness = x.mean(dim=1, keepdim=True)
+        mean = brightness.mean(dim=(2, 3), keepdim=True)
+        height, width = x.shape[-2:]
+        ys = torch.linspace(-1, 1, height).view(1, 1, height, 1)
+        xs = torch.linspace(-1, 1, width).view(1, 1, 1, width)
+        inside = (xs**2 + ys**2) < 0.85**2
+        return torch.where(inside, 20 * (mean - brightness - 0.12), torch.full_like(brightness, -10.0))
+
+
+def write_test_segmenter(folder: Path, name: str = "dark_spot") -> Path:
+    """A segmentation manifest the app finds in ``folder``; ``dark_spot_segmenter`` is what it loads in tests."""
+    from ml.engine.segmentation import SegmentationManifest
+
+    weights = folder / f"{name}.safetensors"
+    weights.write_bytes(b"stands in for the weights: tests load DarkSpotNet instead")
+    manifest = SegmentationManifest(
+        name=name,
+        encoder="dark_spot",
+        weights_file=weights.name,
+        weights_sha256=hashlib.sha256(weights.read_bytes()).hexdigest(),
+        input_size=list(SEGMENTER_INPUT),
+        interpolation="bilinear",
+        description="deterministic test segmenter",
+    )
+    return manifest.write(folder / f"{name}.json")
+
+
+def dark_spot_segmenter(path: Path) -> Any:
+    """The segmenter behind ``write_test_segmenter``'s manifest: what ``ml.outlines.segmenter_build`` gives in tests."""
+    from ml.engine.segmentation import SegmentationManifest, Segmenter
+
+    return Segmenter(DarkSpotNet(), SegmentationManifest.load(path), channels_last=False)
+
+
+def write_random_segmenter(folder: Path, name: str = "random_unet") -> Path:
+    """A real LesionUNet with random weights saved like a shipped one (loaded and verified by the engine)."""
+    from ml.engine.segmentation import LesionUNet, save_segmentation_model
+
+    torch.manual_seed(0)
+    model = LesionUNet(decoder_channels=(8, 8, 8, 8)).eval()
+    manifest = save_segmentation_model(
+        model,
+        folder / f"{name}.json",
+        dtype=torch.float16,
+        name=name,
+        encoder="tf_efficientnet_lite0",
+        decoder_channels=[8, 8, 8, 8],
+        input_size=list(SEGMENTER_INPUT),
+    )
+    assert manifest.path is not None
+    return manifest.path
+
+
+def stored_measurements(
+    width: int = 200,
+    height: int = 150,
+    *,
+    area_fraction: float = 0.2,
+    diameter_fraction: float = 0.5,
+    colours: dict[str, float] | None = None,
+    asymmetry: tuple[float, float] = (0.05, 0.04),
+    compactness: float = 1.1,
+) -> dict[str, Any]:
+    """An outline's stored measurements (as ``ml.outlines`` writes them) for a photo of width × height."""
+    colours = {"dark_brown": 0.7, "light_brown": 0.3} if colours is None else colours
+    longer = max(width, height)
+    return {
+        "area_px": area_fraction * width * height,
+        "area_fraction": area_fraction,
+        "diameter_px": diameter_fraction * longer,
+        "diameter_fraction": diameter_fraction,
+        "width_px": 0.8 * diameter_fraction * longer,
+        "perimeter_px": 3.3 * diameter_fraction * longer,
+        "compactness": compactness,
+        "asymmetry_major_axis": asymmetry[0],
+        "asymmetry_minor_axis": asymmetry[1],
+        "asymmetry": max(asymmetry),
+        "colours": [c for c, share in colours.items() if share >= 0.05],
+        "colour_shares": colours,
+    }
+
+
+def outline_with(image: Any, **measurements: Any) -> Any:
+    """A finished outline of ``image`` with ``stored_measurements(**measurements)``."""
+    from tests.factories import LesionOutlineFactory
+
+    return LesionOutlineFactory(
+        image=image, measurements=stored_measurements(image.width, image.height, **measurements)
+    )

@@ -172,6 +172,13 @@ class LesionImageUploadSerializer(serializers.Serializer):
         help_text="A visit of the lesion's patient; without it the photo goes to your visit of today "
         "(created if needed).",
     )
+    mm_per_pixel = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        help_text="The photo's pixel size in millimetres per pixel (more than 0, at most 5), from the capture "
+        "app's calibration or a ruler in the photo. Without it the lesion's sizes are in mm only if the clinic "
+        "set a default for the image type, else relative to the photo.",
+    )
 
     def __init__(self, *args: Any, lesion: Lesion | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -54,6 +54,8 @@ class Analysis:
     # resolution, and where that input lies on the photo. Photo-sized maps are made from these.
     feature_cam: np.ndarray | None = field(default=None, compare=False, repr=False)
     geometry: CropGeometry | None = field(default=None, compare=False, repr=False)
+    # The decoded, prepared photo the analysis ran on: a segmenter reuses it instead of decoding again.
+    model_input: ModelInput | None = field(default=None, compare=False, repr=False)
     _photo_cam: np.ndarray | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
@@ -315,6 +317,7 @@ class Classifier(Analyser):
                     melanoma_threshold=self.melanoma_threshold,
                     feature_cam=feature_cam,
                     geometry=item.geometry if feature_cam is not None else None,
+                    model_input=item,
                 )
             )
         return results

@@ -437,6 +437,7 @@ class Ensemble(Analyser):
                     context=context.describe() if (context is not None and self.uses_context) else None,
                     feature_cam=feature_cam,
                     geometry=item.geometry if feature_cam is not None else None,
+                    model_input=item,
                 )
             )
         return results

@@ -185,6 +185,9 @@ class ModelInput:
     tensor: torch.Tensor  # float32 (3, H, W), normalised
     geometry: CropGeometry
     photo: Image.Image  # RGB, oriented, as decoded (possibly reduced by draft)
+    # The preprocessing that made ``tensor`` (None: unknown), so a second model can tell whether
+    # the input is normalised as it expects.
+    config: PreprocessConfig | None = None
 
 
 def exif_orientation(image: Image.Image) -> int:
@@ -282,7 +285,7 @@ def prepare_model_input(image: Image.Image, config: PreprocessConfig) -> ModelIn
         input_width=config.width,
         input_height=config.height,
     )
-    return ModelInput(tensor=to_tensor(crop, config), geometry=geometry, photo=photo)
+    return ModelInput(tensor=to_tensor(crop, config), geometry=geometry, photo=photo, config=config)
 
 
 __all__ = [

@@ -278,6 +278,7 @@ class Segmentation:
     lesion_fraction: float  # share of the photo inside the outline (at the model's resolution)
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds
     _mask: np.ndarray | None = field(default=None, init=False, compare=False, repr=False)
+    _masks: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def found(self) -> bool:
@@ -292,9 +293,39 @@ class Segmentation:
         return self._mask
 
     def mask_at(self, size: tuple[int, int] | None) -> np.ndarray:
-        """The mask as a boolean (height, width) raster aligned with the photo (full size when None)."""
-        photo_map = self.geometry.map_to_photo(self.probabilities, size)
-        return clean_mask(photo_map >= self.threshold)
+        """The mask as a boolean (height, width) raster aligned with the photo (full size when None).
+
+        Masks of a given size are kept, so the PNG, the measurements and the outline made at one
+        size share one raster (do not modify it).
+        """
+        if size is None:
+            photo_map = self.geometry.map_to_photo(self.probabilities, size)
+            return clean_mask(photo_map >= self.threshold)
+        key = (int(size[0]), int(size[1]))
+        if key not in self._masks:
+            photo_map = self.geometry.map_to_photo(self.probabilities, key)
+            self._masks[key] = clean_mask(photo_map >= self.threshold)
+        return self._masks[key]
+
+    def outline_points(
+        self, max_side: int | None = overlay.OVERLAY_MAX_SIDE, tolerance: float = 1.0
+    ) -> list[tuple[int, int]]:
+        """The outline as a closed polygon of (x, y) full-resolution photo pixels, [] without a lesion.
+
+        Traced on the mask at most ``max_side`` long and simplified by Douglas-Peucker with
+        ``tolerance`` pixels of that mask, so a page can draw it over the photo at any size.
+        """
+        width, height = overlay.fit_size(self.geometry.photo_width, self.geometry.photo_height, max_side)
+        mask = self.mask_at((height, width)).astype(np.uint8)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        if not contours:
+            return []
+        largest = max(contours, key=cv2.contourArea)
+        simplified = cv2.approxPolyDP(largest, tolerance, True).reshape(-1, 2).astype(np.float64)
+        # Pixel centres: mask pixel i covers photo pixels [i * scale, (i + 1) * scale).
+        scale_x = self.geometry.photo_width / width
+        scale_y = self.geometry.photo_height / height
+        return [(round((x + 0.5) * scale_x), round((y + 0.5) * scale_y)) for x, y in simplified]
 
     def mask_png(self, max_side: int | None = overlay.OVERLAY_MAX_SIDE) -> bytes:
         """The mask as an 8-bit grayscale PNG (255 = lesion) at the photo's aspect ratio."""
@@ -361,29 +392,36 @@ class Segmenter:
     def prepare(self, image: Image.Image | ModelInput) -> ModelInput:
         """The model input for a photo, or a ``ModelInput`` made for another model brought to this one's size.
 
-        A ``ModelInput`` must be normalised with this model's mean and std (every ``tf_``
-        EfficientNet-Lite uses 0.5 and 0.5). Of the same size it is used as is; of the same
-        aspect ratio it is resized (the crop is the same); otherwise the decoded photo is
-        prepared again.
+        A ``ModelInput`` normalised with this model's mean and std (every ``tf_`` EfficientNet-Lite
+        uses 0.5 and 0.5) of the same size is used as is; of the same aspect ratio it is resized
+        (the crop is the same); otherwise the decoded photo is
+        prepared again; so is one normalised with another mean and std (its ``config`` says).
         """
         if isinstance(image, Image.Image):
             return prepare_model_input(image, self.preprocess_config)
         height, width = self.preprocess_config.height, self.preprocess_config.width
         in_height, in_width = image.tensor.shape[-2:]
-        if (in_height, in_width) == (height, width):
+        made = image.config
+        same_normalisation = made is None or (made.mean, made.std) == (
+            self.preprocess_config.mean,
+            self.preprocess_config.std,
+        )
+        if same_normalisation and (in_height, in_width) == (height, width):
             return image
-        if in_height * width == in_width * height:
+        if same_normalisation and in_height * width == in_width * height:
             tensor = F.interpolate(
                 image.tensor[None], size=(height, width), mode="bilinear", antialias=True, align_corners=False
             )[0]
             geometry = dataclasses.replace(image.geometry, input_width=width, input_height=height)
-            return ModelInput(tensor=tensor, geometry=geometry, photo=image.photo)
+            return ModelInput(tensor=tensor, geometry=geometry, photo=image.photo, config=self.preprocess_config)
+        # Another aspect ratio or another normalisation (e.g. an ImageNet-normalised ResNet input):
+        # the already decoded photo is prepared again, the file is not read twice.
         again = prepare_model_input(image.photo, self.preprocess_config)
         # The decoded photo may be smaller than the original: keep the original's size for mapping.
         geometry = dataclasses.replace(
             again.geometry, photo_width=image.geometry.photo_width, photo_height=image.geometry.photo_height
         )
-        return ModelInput(tensor=again.tensor, geometry=geometry, photo=again.photo)
+        return ModelInput(tensor=again.tensor, geometry=geometry, photo=again.photo, config=self.preprocess_config)
 
     @torch.inference_mode()
     def probabilities(self, batch: torch.Tensor) -> torch.Tensor:

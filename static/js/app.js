@@ -1,4 +1,4 @@
-// DermaTrack page behaviour: live analysis panels, heatmap blending, extra photo rows.
+// DermaTrack page behaviour: live analysis panels, heatmap blending, lesion outlines, extra photo rows.
 (function () {
   "use strict";
 
@@ -13,7 +13,7 @@
           const holder = document.createElement("div");
           holder.innerHTML = html.trim();
           const fresh = holder.firstElementChild;
-          if (fresh) { panel.replaceWith(fresh); bindSliders(fresh); }
+          if (fresh) { panel.replaceWith(fresh); bindSliders(fresh); bindOutlineToggles(fresh); }
         })
         .catch(function () {});
     });
@@ -25,6 +25,17 @@
       const blend = slider.closest("figure").querySelector(".blend");
       slider.addEventListener("input", function () {
         blend.style.setProperty("--blend", String(slider.value / 100));
+      });
+    });
+  }
+
+  // The lesion outline over the photo and the heatmap of one analysis panel, shown or hidden together.
+  function bindOutlineToggles(root) {
+    root.querySelectorAll(".outline-toggle").forEach(function (box) {
+      const panel = box.closest(".analysis");
+      if (!panel) return;
+      box.addEventListener("change", function () {
+        panel.dataset.outline = box.checked ? "on" : "off";
       });
     });
   }
@@ -48,6 +59,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     bindSliders(document);
+    bindOutlineToggles(document);
     bindPhotoRows();
     if (document.querySelector(".analysis[data-pending]")) window.setTimeout(pollPending, 1500);
   });

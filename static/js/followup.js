@@ -1,4 +1,4 @@
-// DermaTrack follow-up pages: the trend chart of a lesion, the two-visit comparison, printing.
+// DermaTrack follow-up pages: the trend chart of a lesion (probabilities and size), the two-visit comparison, printing.
 (function () {
   "use strict";
 
@@ -37,6 +37,31 @@
         order: series.code === "malignant" ? 0 : 1,
       };
     });
+    // The outlined area on its own axis at the right: a grey dotted line with square points.
+    const size = data.size;
+    if (size) {
+      datasets.push({
+        label: size.label,
+        data: size.values,
+        yAxisID: "size",
+        borderColor: "#6b6b6b",
+        backgroundColor: "#6b6b6b",
+        borderDash: [1, 3],
+        borderWidth: 3,
+        pointStyle: "rect",
+        pointRadius: 5,
+        pointHoverRadius: 7,
+        spanGaps: true,
+        order: 2,
+      });
+    }
+    const scales = {
+      y: { min: 0, max: 100, title: { display: true, text: "Probability (%)" }, ticks: { callback: function (v) { return v + "%"; } } },
+      x: { title: { display: true, text: "Visit" } },
+    };
+    if (size) {
+      scales.size = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "Lesion area (" + size.unit + ")" } };
+    }
     const reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     window.dermaTrendChart = new window.Chart(canvas, {
       type: "line",
@@ -46,15 +71,15 @@
         maintainAspectRatio: false,
         animation: reduceMotion ? false : { duration: 300 },
         interaction: { mode: "index", intersect: false },
-        scales: {
-          y: { min: 0, max: 100, title: { display: true, text: "Probability (%)" }, ticks: { callback: function (v) { return v + "%"; } } },
-          x: { title: { display: true, text: "Visit" } },
-        },
+        scales: scales,
         plugins: {
           legend: { position: "bottom", labels: { usePointStyle: true, boxHeight: 8, padding: 14 } },
           tooltip: {
             callbacks: {
               label: function (ctx) {
+                if (ctx.dataset.yAxisID === "size") {
+                  return ctx.dataset.label + ": " + (ctx.parsed.y === null ? "not outlined" : ctx.parsed.y.toFixed(1) + " " + size.unit);
+                }
                 return ctx.dataset.label + ": " + (ctx.parsed.y === null ? "not analysed" : ctx.parsed.y.toFixed(1) + "%");
               },
             },
@@ -76,6 +101,15 @@
         toggle.textContent = on ? "Hide heatmaps" : "Show heatmaps";
         grid.dataset.heatmaps = on ? "on" : "off";
         if (blend) blend.disabled = !on;
+      });
+    }
+    const outlines = document.getElementById("outline-toggle");
+    if (outlines) {
+      outlines.addEventListener("click", function () {
+        const on = outlines.getAttribute("aria-pressed") !== "true";
+        outlines.setAttribute("aria-pressed", String(on));
+        outlines.textContent = on ? "Hide outlines" : "Show outlines";
+        grid.dataset.outlines = on ? "on" : "off";
       });
     }
     if (blend) {

@@ -31,6 +31,7 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/visits/{uuid}/", "get"),
     ("/api/v1/images/{uuid}/", "get"),
     ("/api/v1/images/{uuid}/file/", "get"),
+    ("/api/v1/images/{uuid}/mask/", "get"),
     ("/api/v1/predictions/{uuid}/", "get"),
     ("/api/v1/predictions/{uuid}/heatmap/", "get"),
     ("/api/v1/predictions/{uuid}/cam/", "get"),

@@ -10,13 +10,14 @@ import pytest
 from django.core.management import call_command
 
 from benchmarks import engine as bench
-from tests.helpers import SAMPLE_PHOTOS_DIR, write_tiny_model
+from tests.helpers import SAMPLE_PHOTOS_DIR, write_random_segmenter, write_tiny_model
 
 SECTIONS = (
     "Machine",
     "Models and the FLOP floor",
     "Per photo, HAM10000 sample",
     "Per photo, phone size",
+    "Lesion outline per photo",
     "Decoding",
     "Batch re-analysis",
     "consecutive analyses",
@@ -30,6 +31,7 @@ SECTIONS = (
 def test_benchmark_prints_every_section_on_a_tiny_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     weights = tmp_path / "weights"
     write_tiny_model(weights, "tiny_effnet")
+    write_random_segmenter(weights, "tiny_unet")  # outlines are timed when a segmentation model is installed
     argv = [
         "--weights-dir",
         str(weights),
@@ -52,6 +54,11 @@ def test_benchmark_prints_every_section_on_a_tiny_model(tmp_path: Path, capsys: 
     assert "| tiny_effnet | ours |" in out and "| tiny_effnet | baseline |" in out
     assert re.search(r"\| tiny_effnet \| tf_efficientnet_lite0 \| 3×64×80 \| [\d.]+ M \| [\d.]+ \|", out)
     assert re.search(r"peak \(VmHWM\) \d+ MB", out)
+    assert "and outlines it with the segmentation model" in out
+    # per photo: the five classification stages, then the outline and the total with it
+    assert re.search(r"^\| model \| pipeline \| .* \| total \| outline \| total \+ outline \|", out, re.MULTILINE)
+    assert re.search(r"^\| tiny_effnet \| ours \|( [\d.]+ / [\d.]+ \|){7} [\d.]+×", out, re.MULTILINE)
+    assert re.search(r"^\| HAM10000 sample \|( [\d.]+ / [\d.]+ \|){4}$", out, re.MULTILINE)
     assert "Not run: pass `--end-to-end`" in out
     verdicts = re.findall(r"^\| tiny_effnet.* \| (PASS|FAIL) \|$", out, re.MULTILINE)
     # per photo set: speed-up and classify + Grad-CAM ratio; re-analysis per set; drift

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories import MembershipFactory, PredictionFactory, UserFactory
+from tests.factories import LesionOutlineFactory, MembershipFactory, PredictionFactory, UserFactory
 
 REGISTERED = sorted(f"{model._meta.app_label}.{model._meta.model_name}" for model in admin.site._registry)
 
@@ -24,6 +24,7 @@ def superuser_client(client: Client, db: None) -> Client:
 def records(lesion_image: Any) -> Any:
     """At least one row of every model of the project."""
     MembershipFactory(clinic=lesion_image.lesion.patient.clinic)
+    LesionOutlineFactory(image=lesion_image)
     return PredictionFactory(image=lesion_image)
 
 
@@ -39,6 +40,7 @@ def test_the_admin_covers_every_project_model() -> None:
         "lesions.lesionimage",
         "ml.modelversion",
         "ml.prediction",
+        "ml.lesionoutline",
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from followup.flags import lesion_change_flags
 from followup.timeline import VisitAnalysis, lesion_timeline
+from ml.models import Measured
 
 _ids = itertools.count(1)
 DEFAULT = SimpleNamespace(name="effnet", is_default=True)
@@ -76,3 +77,50 @@ def timeline(*per_visit: SimpleNamespace | None, start: dt.date = dt.date(2024, 
 def flags(entries: list[VisitAnalysis], threshold: float = 0.10, dates: list[dt.date] | None = None) -> set[str]:
     visit_dates = dates if dates is not None else [entry.date for entry in entries]
     return {f.kind for f in lesion_change_flags(timeline=entries, patient_visit_dates=visit_dates, threshold=threshold)}
+
+
+def measured(
+    area: float = 0.2,
+    diameter: float = 0.5,
+    *,
+    mm_per_pixel: float | None = None,
+    colours: dict[str, float] | None = None,
+    asymmetry: float = 0.05,
+    compactness: float = 1.1,
+    width: int = 200,
+    height: int = 150,
+) -> Measured:
+    """An outline's measurements: ``area`` and ``diameter`` as shares of a width × height photo."""
+    shares = {"dark_brown": 0.8} if colours is None else colours
+    longer = max(width, height)
+    return Measured(
+        area_fraction=area,
+        diameter_fraction=diameter,
+        width_fraction=0.8 * diameter,
+        area_px=area * width * height,
+        diameter_px=diameter * longer,
+        width_px=0.8 * diameter * longer,
+        compactness=compactness,
+        asymmetry_major_axis=asymmetry,
+        asymmetry_minor_axis=asymmetry / 2,
+        colours=tuple(c for c, share in shares.items() if share >= 0.05),
+        colour_shares=shares,
+        mm_per_pixel=mm_per_pixel,
+        pixel_size_source="measured for this photo" if mm_per_pixel else "",
+    )
+
+
+def outlined_timeline(
+    *per_visit: Measured | tuple[Measured | None, str] | None, start: dt.date = dt.date(2024, 1, 1)
+) -> list[VisitAnalysis]:
+    """One analysed visit per argument, 90 days apart, its photo outlined with these measurements
+    (None: not outlined); a (measurements, image type) pair for a photo that is not dermoscopic."""
+    images = []
+    for n, row in enumerate(per_visit):
+        values, image_type = row if isinstance(row, tuple) else (row, "dermoscopic")
+        photo = image(visit(start + dt.timedelta(days=90 * n)), prediction())
+        photo.image_type = image_type
+        if values is not None:
+            photo.outline = SimpleNamespace(measured=values, polygon=[[0, 0], [1, 0], [1, 1]])
+        images.append(photo)
+    return lesion_timeline(images)

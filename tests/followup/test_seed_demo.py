@@ -32,6 +32,7 @@ def test_it_creates_the_demo_and_prints_the_logins(media_files: Any) -> None:
     assert "Log in at http://127.0.0.1:8000/ with:" in output
     assert "Log in at http://0.0.0.0:8080/ with:" in seed("--url", "http://0.0.0.0:8080/")
     assert "No trained model" in output  # the tests' weights folder is empty
+    assert "No segmentation model installed: lesions are not outlined or measured." in output
     assert set(Clinic.objects.values_list("name", flat=True)) == {"Riverside Dermatology", "Hillview Skin Clinic"}
     assert get_user_model().objects.count() == 3
     assert Membership.objects.filter(role=Membership.Role.ADMIN).count() == 1
@@ -39,6 +40,20 @@ def test_it_creates_the_demo_and_prints_the_logins(media_files: Any) -> None:
     assert not Patient.objects.annotate(n=Count("lesions")).filter(n=0).exists()
     assert Lesion.objects.annotate(n=Count("images__visit", distinct=True)).filter(n__gte=3).exists()
     assert len(media_files()) == LesionImage.objects.count() > 0
+
+
+def test_with_a_segmentation_model_every_demo_photo_is_outlined(
+    segmenter: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from ml.models import LesionOutline
+
+    with django_capture_on_commit_callbacks(execute=True):  # the queued work runs where a commit would
+        output = seed()
+
+    assert "Lesion outlines and measurements: dark_spot" in output
+    outlines = LesionOutline.objects.all()
+    assert outlines.count() == LesionImage.objects.count() > 0
+    assert all(outline.status == LesionOutline.Status.DONE for outline in outlines)
 
 
 def test_it_keeps_each_visit_in_the_patients_clinic() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from lesions.models import Lesion, Patient
+from lesions.models import Lesion, LesionImage, Patient
 from ml.engine.architectures import HAM10000_CLASSES
 from ml.engine.context import ISIC_SITES
 from tests.factories import PatientFactory
@@ -45,3 +46,23 @@ def test_a_taken_record_number_is_one_message_on_its_field(patient: Patient) -> 
         clash.full_clean()
 
     assert refused.value.message_dict == {"medical_record_number": [Patient.MRN_TAKEN]}
+
+
+@pytest.mark.parametrize("value", [0.0, -0.02, 5.01, float("nan"), float("inf")])
+def test_a_pixel_size_must_be_positive_and_plausible(value: float) -> None:
+    image = LesionImage(image_type="dermoscopic", mm_per_pixel=value)
+    with pytest.raises(ValidationError) as raised:
+        image.clean()
+    assert raised.value.message_dict == {"mm_per_pixel": [LesionImage.PIXEL_SIZE_RANGE]}
+
+
+def test_a_photos_own_pixel_size_wins_over_its_types_default(settings: Any) -> None:
+    settings.PIXEL_SIZE_MM_DEFAULTS = {"dermoscopic": 0.02}
+    own = LesionImage(image_type="dermoscopic", mm_per_pixel=0.015)
+    typed = LesionImage(image_type="dermoscopic")
+    other = LesionImage(image_type="clinical_overview")
+
+    own.clean()
+    assert (own.pixel_size_mm, own.pixel_size_source) == (0.015, "measured for this photo")
+    assert (typed.pixel_size_mm, typed.pixel_size_source) == (0.02, "default for dermoscopic photos")
+    assert (other.pixel_size_mm, other.pixel_size_source) == (None, "")

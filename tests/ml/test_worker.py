@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 
 from clinic.celery import app as celery_app
-from ml.models import Prediction
-from tests.helpers import sample_photo, upload_visit
+from ml.models import LesionOutline, Prediction
+from tests.helpers import sample_photo, upload_visit, write_random_segmenter
 from tests.ml.workers import Worker, skip_without_services, wait_until_finished
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -23,6 +23,20 @@ pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(tran
 def worker(tiny_weights_dir: Path, tmp_path: Path) -> Iterator[Worker]:
     """A real worker process on the test database, media folder and tiny model."""
     skip_without_services()
+    celery_app.control.purge()
+    process = Worker(tiny_weights_dir, tmp_path / "worker.log")
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def outlining_worker(tiny_weights_dir: Path, tmp_path: Path) -> Iterator[Worker]:
+    """A real worker with the tiny model and a real (random) segmentation model in its weights folder."""
+    skip_without_services()
+    write_random_segmenter(tiny_weights_dir)
     celery_app.control.purge()
     process = Worker(tiny_weights_dir, tmp_path / "worker.log")
     try:
@@ -67,3 +81,18 @@ def test_a_task_delivered_twice_runs_the_analysis_once(client, clinician, lesion
     finished.refresh_from_db()
     assert finished.status == Prediction.Status.DONE
     assert finished.attempts == 1
+
+
+def test_a_real_worker_outlines_the_photo_in_the_analysis_task(client, clinician, lesion, outlining_worker, not_eager):
+    client.force_login(clinician)
+    upload_visit(client, lesion, sample_photo())
+
+    finished = wait_until_finished(Prediction.objects.get().pk)
+    assert finished.status == Prediction.Status.DONE, finished.failure_reason
+    outline = LesionOutline.objects.get(image=finished.image)
+    deadline = time.monotonic() + 60
+    while not outline.is_finished and time.monotonic() < deadline:  # stored right after the prediction
+        time.sleep(0.2)
+        outline.refresh_from_db()
+    assert outline.status in {LesionOutline.Status.DONE, LesionOutline.Status.NO_LESION}, outline.failure_reason
+    assert outline.segmenter_name == "random_unet" and outline.attempts == 1

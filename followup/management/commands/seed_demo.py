@@ -1,6 +1,7 @@
 """Create a demo: two clinics, three clinicians, patients with lesions, visits and real photos.
 
-Every photo is analysed by the installed models like an upload; the summary names them.
+Every photo is analysed by the installed models, and outlined and measured by the installed
+segmentation model, like an upload; the summary names them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from clinic.models import Clinic, Membership
 from lesions.models import Lesion, LesionImage, Patient
 from lesions.services import PhotoUpload, visit_create
 from ml.models import ModelVersion
+from ml.outlines import segmenter_manifest_path
 
 SAMPLE_DIR = Path(__file__).resolve().parents[3] / "lesions" / "fixtures" / "ham10000_sample"
 DEMO_PASSWORD = "dermatrack-demo"
@@ -170,4 +172,11 @@ class Command(BaseCommand):
                 self.style.WARNING(
                     f"No trained model in {settings.ML_WEIGHTS_DIR}: photos are stored but not analysed."
                 )
+            )
+        segmenter = segmenter_manifest_path()
+        if segmenter is not None:
+            self.stdout.write(f"Lesion outlines and measurements: {segmenter.stem}")
+        else:
+            self.stdout.write(
+                self.style.WARNING("No segmentation model installed: lesions are not outlined or measured.")
             )

@@ -249,3 +249,13 @@ def test_the_engine_never_imports_django() -> None:
                 names = [node.module]
             offenders += [f"{path.name}: {name}" for name in names if name.split(".")[0] == "django"]
     assert offenders == []
+
+
+def test_the_analysis_keeps_the_prepared_input_for_a_segmenter(tiny_classifier: Classifier) -> None:
+    analysis = tiny_classifier.analyse(lesion_photo(320, 240))
+    item = analysis.model_input
+    assert item is not None
+    assert item.geometry == analysis.geometry
+    assert (item.geometry.photo_width, item.geometry.photo_height) == (320, 240)
+    assert item.config == tiny_classifier.preprocess_config  # a segmenter can tell how it was normalised
+    assert tuple(item.tensor.shape) == (3, 64, 80)

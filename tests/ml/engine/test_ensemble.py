@@ -166,6 +166,15 @@ def test_the_loader_gives_a_classifier_or_an_ensemble(members: list[Manifest]) -
     assert manifest.weights_sha256 != ensemble_manifest(members, name="other", views=["identity"]).weights_sha256
 
 
+def test_the_ensembles_analysis_keeps_the_prepared_input_for_a_segmenter(members: list[Manifest]) -> None:
+    manifest = ensemble_manifest(members, name="input")
+    with Ensemble.from_manifest(manifest.path) as ensemble:  # type: ignore[arg-type]
+        analysis = ensemble.analyse(draw_photo(90, 60, [((10, 10, 40, 40), RED)]))
+    assert analysis.model_input is not None
+    assert analysis.model_input.geometry == analysis.geometry
+    assert analysis.model_input.config == ensemble.preprocess_config
+
+
 def test_batches_with_contexts_equal_single_calls(members: list[Manifest]) -> None:
     manifest = ensemble_manifest(members, name="batch", views=["identity", "transpose"])
     photos = [draw_photo(90, 60, [((10 * i, 10, 10 * i + 30, 40), RED)]) for i in range(3)]

@@ -133,6 +133,35 @@ def test_a_model_input_of_the_same_size_is_used_as_it_is() -> None:
     assert segmenter.prepare(item) is item
 
 
+def test_a_model_input_normalised_for_another_model_is_prepared_again_from_the_decoded_photo() -> None:
+    photo = draw_photo(300, 225, [((40, 30, 160, 150), RED)])
+    segmenter = red_segmenter(48, 64)
+    direct = segmenter.segment(photo.copy())
+    # Same aspect ratio and size, other mean: resizing its tensor would make every grey pixel "red".
+    for size in ((96, 128), (48, 64)):
+        config = PreprocessConfig(height=size[0], width=size[1], mean=(-1.0, 0.0, 0.0), std=(1, 1, 1))
+        item = prepare_model_input(photo.copy(), config)
+        prepared = segmenter.prepare(item)
+        assert prepared is not item and prepared.config == segmenter.preprocess_config
+        assert iou(segmenter.segment(item).mask, direct.mask) > 0.95
+
+
+def test_the_outline_polygon_is_in_photo_pixels_around_the_lesion() -> None:
+    seg = red_segmenter(96, 128).segment(draw_photo(400, 300, [((100, 60, 300, 240), RED)]))
+    points = np.array(seg.outline_points(max_side=200))
+    assert points.ndim == 2 and points.shape[1] == 2 and len(points) >= 4
+    assert points[:, 0].min() == pytest.approx(100, abs=6) and points[:, 0].max() == pytest.approx(300, abs=6)
+    assert points[:, 1].min() == pytest.approx(60, abs=6) and points[:, 1].max() == pytest.approx(240, abs=6)
+    assert red_segmenter().segment(draw_photo(400, 300)).outline_points() == []
+
+
+def test_masks_of_one_size_are_made_once_for_the_png_the_measurements_and_the_outline() -> None:
+    seg = red_segmenter().segment(draw_photo(400, 300, [((100, 75, 300, 225), RED)]))
+    first = seg.mask_at((150, 200))
+    assert seg.mask_at((150, 200)) is first
+    assert seg.mask_at((75, 100)) is not first
+
+
 # -- confidence and cleaning ---------------------------------------------------------------------
 def test_confidence_is_the_soft_dice_of_probabilities_and_outline() -> None:
     certain = np.zeros((10, 10), dtype=np.float32)
