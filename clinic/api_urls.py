@@ -1,6 +1,7 @@
 """URLs of the REST API, mounted at ``/api/v1/`` by clinic/urls.py: each app's viewsets on one router.
 
-Records are ``lesions.api``, analyses ``ml.api``, photos with their analyses ``followup.api``.
+Records are ``lesions.api``, analyses ``ml.api``, photos with their analyses ``followup.api``, the
+PDF visit report ``interop.api``.
 Names start with ``api-`` so that they never clash with the pages' URL names.
 """
 
@@ -12,6 +13,7 @@ from rest_framework.routers import DefaultRouter
 
 from clinic.api import AuthTokenRevokeView, AuthTokenView
 from followup import api as followup_api
+from interop import api as interop_api
 from lesions.api import views
 from ml import api as ml_api
 
@@ -44,6 +46,11 @@ urlpatterns = [
         "lesions/<str:lesion_uuid>/images/",
         followup_api.LesionImageUploadViewSet.as_view({"post": "create"}),
         name="api-lesion-images",
+    ),
+    path(
+        "visits/<str:uuid>/report/",
+        interop_api.VisitReportViewSet.as_view({"get": "report"}),
+        name="api-visit-report",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

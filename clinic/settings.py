@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "lesions",
     "ml",
     "followup",
+    "interop",
     "benchmarks",
 ]
 
@@ -235,6 +236,10 @@ PIXEL_SIZE_MM_DEFAULTS = {
     }.items()
     if size is not None
 }
+
+# FHIR API: a clinic's medical record numbers are sent with the identifier system
+# <FHIR_IDENTIFIER_SYSTEM_BASE>/<clinic uuid>/mrn; set it once to a URL of your organisation and keep it.
+FHIR_IDENTIFIER_SYSTEM_BASE = env_str("FHIR_IDENTIFIER_SYSTEM_BASE", "http://dermatrack.org/fhir/clinic")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

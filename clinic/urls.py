@@ -10,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("clinic/audit/", clinic_views.audit_trail, name="audit-trail"),
     path("api/v1/", include("clinic.api_urls")),
+    path("", include("interop.urls")),
     path("", include("ml.urls")),
     path("", include("followup.urls")),
     path("", include("lesions.urls")),

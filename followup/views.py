@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from clinic.audit import audit_access, audit_access_many
 from clinic.selectors import get_for_user_or_404, scoped
-from followup import agreement, body_map, compare, flags, timeline
+from followup import agreement, body_map, compare, flags, report, timeline
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from ml import selectors
 from ml.models import outline_of
@@ -106,12 +106,10 @@ def visit_report(request: HttpRequest, uuid: UUID) -> HttpResponse:
     visit = get_for_user_or_404(
         Visit, request.user, uuid, Visit.objects.select_related("patient", "patient__clinic", "clinician")
     )
-    images = list(selectors.visit_images(visit))
-    entries = [(image.lesion, timeline.visit_analysis(visit, [image])) for image in images]
     return render(
         request,
         "followup/visit_report.html",
-        {"visit": visit, "patient": visit.patient, "entries": entries, "printed_at": timezone.now()},
+        {"visit": visit, "patient": visit.patient, "report": report.visit_report(visit), "printed_at": timezone.now()},
     )
 
 

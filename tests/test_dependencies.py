@@ -2,9 +2,10 @@
 
 Every import is counted, function-local ones included (read with ``ast``, nothing is
 imported). The layers, lowest first: ``clinic`` (project, accounts, the access check) ←
-``lesions`` (records) ← ``ml`` (analyses) ← ``followup`` (pages combining both) ← ``benchmarks``
-(tools). ``ml.engine`` imports no Django and none of the apps. Only the project's URL
-configuration (``clinic.urls``, ``clinic.api_urls``) reaches up: it mounts every app.
+``lesions`` (records) ← ``ml`` (analyses) ← ``followup`` (pages combining both) ← ``interop``
+(FHIR and the PDF report) ← ``benchmarks`` (tools). ``ml.engine`` imports no Django and none
+of the apps. Only the project's URL configuration (``clinic.urls``, ``clinic.api_urls``) reaches
+up: it mounts every app.
 Run alone with ``.venv/bin/pytest -q tests/test_dependencies.py``.
 """
 
@@ -17,8 +18,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("clinic", "lesions", "ml", "followup", "benchmarks")
-LAYERS = {"clinic": 0, "lesions": 1, "ml": 2, "followup": 3, "benchmarks": 4}
+PACKAGES = ("clinic", "lesions", "ml", "followup", "interop", "benchmarks")
+LAYERS = {"clinic": 0, "lesions": 1, "ml": 2, "followup": 3, "interop": 4, "benchmarks": 5}
 URLCONFS = {"clinic.urls", "clinic.api_urls"}
 MAX_LINES = 600
 

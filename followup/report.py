@@ -1,0 +1,77 @@
+"""What a visit report says, assembled once for the printable page and the PDF.
+
+For each photo of the visit: the lesion, the analysis that speaks for the photo, the lesion's
+previous visit (the latest earlier one with a photo of it) and how the lesion changed since
+then; and the models whose analyses the report shows, with their measured test figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from followup import compare, timeline
+from followup.compare import ClassDifference, LesionChange
+from followup.timeline import VisitAnalysis
+from ml import selectors
+from ml.models import default_model_first
+
+
+@dataclass(frozen=True)
+class ReportEntry:
+    """One photo of the visit with what the report says about it."""
+
+    lesion: Any
+    analysis: VisitAnalysis
+    previous: VisitAnalysis | None  # the lesion at its previous visit (None: first seen at this one)
+
+    @property
+    def change(self) -> LesionChange | None:
+        """How the outlined lesion changed since the previous visit (None unless both were outlined)."""
+        return compare.lesion_change(self.previous, self.analysis) if self.previous is not None else None
+
+    @property
+    def malignant_change(self) -> ClassDifference | None:
+        """The malignant sum (mel + bcc + akiec) at the previous visit and now (None unless both analysed)."""
+        if self.previous is None or not (self.previous.is_analysed and self.analysis.is_analysed):
+            return None
+        return compare.class_differences(self.previous, self.analysis)[-1]
+
+
+@dataclass(frozen=True)
+class VisitReport:
+    visit: Any
+    patient: Any
+    entries: list[ReportEntry]
+
+    @property
+    def model_versions(self) -> list[Any]:
+        """The models whose analyses the report shows, the default first."""
+        versions = {e.analysis.prediction.model_version for e in self.entries if e.analysis.prediction is not None}
+        return sorted(versions, key=default_model_first)
+
+
+def _previous_visit(history: list[VisitAnalysis], visit: Any) -> VisitAnalysis | None:
+    for index, entry in enumerate(history):
+        if entry.visit.pk == visit.pk:
+            return history[index - 1] if index > 0 else None
+    return None
+
+
+def visit_report(visit: Any) -> VisitReport:
+    """The report of a visit the caller may read (loaded through the access check)."""
+    images = list(selectors.visit_images(visit))
+    histories: dict[int, list[VisitAnalysis]] = {}
+    entries = []
+    for image in images:
+        lesion = image.lesion
+        if lesion.pk not in histories:
+            histories[lesion.pk] = timeline.lesion_timeline(selectors.lesion_images(lesion))
+        entries.append(
+            ReportEntry(
+                lesion=lesion,
+                analysis=timeline.visit_analysis(visit, [image]),
+                previous=_previous_visit(histories[lesion.pk], visit),
+            )
+        )
+    return VisitReport(visit=visit, patient=visit.patient, entries=entries)

@@ -1,0 +1,1 @@
+"""FHIR R4 over the records and analyses: mapping out (``resources``), in (``inbound``), search and views."""

@@ -1,0 +1,33 @@
+"""``/fhir/``: FHIR R4 interactions (ids are the records' public UUIDs; an optional trailing slash is accepted)."""
+
+from __future__ import annotations
+
+from django.urls import re_path
+
+from interop.fhir import views
+
+ID = r"(?P<id>[A-Za-z0-9\-.]{1,64})"
+ALL_METHODS = {method: "unknown" for method in ("get", "post", "put", "patch", "delete", "head", "options")}
+
+
+def read(viewset: type[views.FhirViewSet]) -> object:
+    return viewset.as_view({"get": "read"})
+
+
+urlpatterns = [
+    re_path(r"^metadata/?$", views.MetadataViewSet.as_view({"get": "capabilities"}), name="fhir-metadata"),
+    re_path(r"^Patient/?$", views.PatientViewSet.as_view({"get": "search", "post": "create"}), name="fhir-patients"),
+    re_path(rf"^Patient/{ID}/?$", read(views.PatientViewSet), name="fhir-patient"),
+    re_path(
+        rf"^Patient/{ID}/\$everything/?$",
+        views.PatientViewSet.as_view({"get": "everything"}),
+        name="fhir-patient-everything",
+    ),
+    re_path(rf"^BodyStructure/{ID}/?$", read(views.BodyStructureViewSet), name="fhir-bodystructure"),
+    re_path(rf"^Media/{ID}/?$", read(views.MediaViewSet), name="fhir-media"),
+    re_path(rf"^Observation/{ID}/?$", read(views.ObservationViewSet), name="fhir-observation"),
+    re_path(rf"^DiagnosticReport/{ID}/?$", read(views.DiagnosticReportViewSet), name="fhir-diagnosticreport"),
+    re_path(rf"^Device/{ID}/?$", read(views.DeviceViewSet), name="fhir-device"),
+    re_path(rf"^CodeSystem/{ID}/?$", read(views.CodeSystemViewSet), name="fhir-codesystem"),
+    re_path(r"^(?P<path>.*)$", views.UnknownViewSet.as_view(ALL_METHODS), name="fhir-unknown"),
+]

@@ -1,0 +1,328 @@
+"""The visit report as a PDF (fpdf2: pure Python, with the DejaVu Sans font shipped in interop/fonts/).
+
+It says what the printable page says (``followup.report.visit_report`` assembles both): clinic,
+patient and visit; each photo's lesion with the photo and heatmap (the outline drawn over both
+when there is one), the 7 probabilities, the melanoma flag, the measurements and the change
+since the lesion's previous visit; the models with their measured test figures; the disclaimer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from django.db.models.fields.files import FieldFile
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from PIL import Image, ImageDraw, UnidentifiedImageError
+
+from followup.report import ReportEntry, VisitReport
+from interop.disclaimer import disclaimer_text
+from ml.models import outline_of
+
+FONTS = Path(__file__).resolve().parent / "fonts"
+FONT = "DejaVu"
+IMAGE_WIDTH_MM = 62
+IMAGE_MAX_PIXELS = 700  # enough for print at this width; keeps the file small
+OUTLINE_COLOUR = (0, 220, 255)
+MUTED = (90, 90, 90)
+FLAG_COLOUR = (170, 20, 20)
+
+
+def _percent(value: float | None, digits: int = 0) -> str:
+    return "–" if value is None else f"{100 * float(value):.{digits}f}%"
+
+
+def _signed(value: float, digits: int = 1) -> str:
+    return f"{value:+.{digits}f}"
+
+
+class ReportPDF(FPDF):
+    def __init__(self, footer_text: str) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.footer_text = footer_text
+        self.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
+        self.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+        self.set_auto_page_break(auto=True, margin=16)
+        self.set_margins(15, 15, 15)
+        self.set_font(FONT, size=10)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font(FONT, size=7)
+        self.set_text_color(*MUTED)
+        self.cell(0, 5, f"{self.footer_text} · page {self.page_no()}/{{nb}}", align="C")
+        self.set_text_color(0, 0, 0)
+
+    def line_of_text(self, text: str, size: float = 10, bold: bool = False, colour: tuple[int, int, int] | None = None):
+        self.set_font(FONT, "B" if bold else "", size)
+        if colour:
+            self.set_text_color(*colour)
+        self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(0, 0, 0)
+        self.set_font(FONT, "", 10)
+
+    def gap(self, mm: float = 2) -> None:
+        self.ln(mm)
+
+    def ensure_room(self, mm: float) -> None:
+        if self.get_y() + mm > self.page_break_trigger:
+            self.add_page()
+
+
+def _image_with_outline(field: FieldFile, source_size: tuple[int, int], polygon: list[Any]) -> Image.Image | None:
+    """The stored picture, made small, with the lesion outline drawn over it (None if it cannot be read)."""
+    if not field:
+        return None
+    try:
+        with field.open("rb") as handle, Image.open(handle) as opened:
+            picture = opened.convert("RGB")
+    except (OSError, ValueError, UnidentifiedImageError):
+        return None
+    if len(polygon) >= 3:
+        scale_x, scale_y = picture.width / source_size[0], picture.height / source_size[1]
+        points = [(float(x) * scale_x, float(y) * scale_y) for x, y in polygon]
+        width = max(2, round(max(picture.size) / 200))
+        ImageDraw.Draw(picture).line([*points, points[0]], fill=OUTLINE_COLOUR, width=width, joint="curve")
+    picture.thumbnail((IMAGE_MAX_PIXELS, IMAGE_MAX_PIXELS))
+    return picture
+
+
+def _images(pdf: ReportPDF, entry: ReportEntry) -> None:
+    analysis = entry.analysis
+    image = analysis.image
+    outline = outline_of(image)
+    polygon = list(outline.polygon) if outline is not None and outline.polygon else []
+    pictures = [
+        (
+            _image_with_outline(image.image, (image.width, image.height), polygon),
+            f"Photo · {image.get_image_type_display()}" + (" · lesion outline" if polygon else ""),
+        )
+    ]
+    prediction = analysis.prediction
+    if prediction is not None and prediction.heatmap:
+        caption = f"Heatmap (Grad-CAM, {prediction.top_class})"
+        if prediction.cam_in_lesion is not None:
+            caption += f" · {_percent(prediction.cam_in_lesion)} on the lesion"
+        pictures.append((_image_with_outline(prediction.heatmap, (image.width, image.height), polygon), caption))
+    heights = [
+        IMAGE_WIDTH_MM * picture.height / picture.width
+        for picture, _ in pictures
+        if picture is not None and picture.width
+    ]
+    if not heights:
+        pdf.line_of_text("(The photo file could not be read.)", 9, colour=MUTED)
+        return
+    pdf.ensure_room(max(heights) + 8)
+    top, left = pdf.get_y(), pdf.l_margin
+    for index, (picture, caption) in enumerate(pictures):
+        x = left + index * (IMAGE_WIDTH_MM + 6)
+        if picture is None:
+            pdf.set_xy(x, top)
+            pdf.set_font(FONT, "", 8)
+            pdf.multi_cell(IMAGE_WIDTH_MM, 4, f"{caption}: file missing")
+            continue
+        height = IMAGE_WIDTH_MM * picture.height / picture.width
+        pdf.image(picture, x=x, y=top, w=IMAGE_WIDTH_MM, h=height)
+        pdf.set_xy(x, top + height + 0.5)
+        pdf.set_font(FONT, "", 7)
+        pdf.set_text_color(*MUTED)
+        pdf.cell(IMAGE_WIDTH_MM, 3.5, caption)
+        pdf.set_text_color(0, 0, 0)
+    pdf.set_xy(left, top + max(heights) + 5)
+
+
+def _prediction(pdf: ReportPDF, entry: ReportEntry) -> None:
+    analysis = entry.analysis
+    prediction = analysis.prediction
+    if prediction is None:
+        installed = bool(analysis.image.predictions.all())
+        pdf.line_of_text(
+            "No finished analysis of this photo" + ("" if installed else " (no model installed)") + ".", 9, colour=MUTED
+        )
+        return
+    pdf.line_of_text(
+        f"Model {prediction.model_version.name}: top class {analysis.top_class_name} "
+        f"({_percent(analysis.confidence)}); malignant (mel + bcc + akiec) {_percent(analysis.malignant_probability)}."
+    )
+    if prediction.melanoma_flag:
+        pdf.line_of_text(
+            f"▲ Suspicious for melanoma: consider excision/biopsy or specialist review. "
+            f"P(mel) {_percent(prediction.melanoma_probability, 1)}, flag threshold "
+            f"{_percent(prediction.melanoma_threshold, 1)}.",
+            bold=True,
+            colour=FLAG_COLOUR,
+        )
+    elif prediction.melanoma_flag is False:
+        pdf.line_of_text(
+            f"Melanoma flag not raised (P(mel) {_percent(prediction.melanoma_probability, 1)} < "
+            f"{_percent(prediction.melanoma_threshold, 1)}).",
+            9,
+            colour=MUTED,
+        )
+    if prediction.cam_mostly_outside:
+        pdf.line_of_text(
+            "Warning: the model looked mostly outside the lesion, so its classification deserves little weight.", 9
+        )
+    pdf.gap(1)
+    pdf.set_font(FONT, "", 8.5)
+    with pdf.table(
+        col_widths=(18, 70, 22), width=110, align="LEFT", line_height=4.2, first_row_as_headings=True
+    ) as table:
+        table.row(["Class", "", "Probability"])
+        for row in prediction.probability_rows():
+            table.row([str(row["code"]), str(row["name"]), f"{row['percent']}%" + (" ◀" if row["is_top"] else "")])
+    pdf.set_font(FONT, "", 10)
+    pdf.gap(1)
+
+
+def _measurements(pdf: ReportPDF, entry: ReportEntry) -> None:
+    outline = entry.analysis.outline
+    if outline is None:
+        pdf.line_of_text(
+            "Not outlined: no segmentation model was installed, so there are no measurements.", 9, colour=MUTED
+        )
+        return
+    measured = outline.measured
+    if measured is None:
+        pdf.line_of_text(f"Lesion outline: {outline.get_status_display().lower()}.", 9, colour=MUTED)
+        return
+    if measured.area_mm2 is not None and measured.diameter_mm is not None and measured.width_mm is not None:
+        size = (
+            f"area {measured.area_mm2:.1f} mm², longest diameter {measured.diameter_mm:.1f} mm "
+            f"× {measured.width_mm:.1f} mm across"
+        )
+    else:
+        size = (
+            f"area {measured.area_percent:.1f}% of the photo, longest diameter {measured.diameter_percent:.0f}% "
+            f"of its long side (relative: no pixel size)"
+        )
+    colours = ", ".join(measured.colour_names) or "none of the six"
+    pdf.line_of_text(
+        f"Measurements: {size}; asymmetry {measured.asymmetry_major_axis:.2f} / {measured.asymmetry_minor_axis:.2f} "
+        f"(major / minor axis); border compactness {measured.compactness:.2f} (1 = circle); colours: {colours}.",
+        9,
+    )
+
+
+def _change(pdf: ReportPDF, entry: ReportEntry) -> None:
+    previous = entry.previous
+    if previous is None:
+        pdf.line_of_text("Since the previous visit: first photographed at this visit.", 9, colour=MUTED)
+        return
+    parts = []
+    difference = entry.malignant_change
+    if difference is not None and difference.delta_points is not None:
+        parts.append(
+            f"malignant {difference.before_percent}% → {difference.after_percent}% "
+            f"({_signed(difference.delta_points)} points)"
+        )
+    change = entry.change
+    if change is not None:
+        if change.area_change_percent is not None:
+            parts.append(f"area {_signed(change.area_change_percent)}%")
+        else:
+            parts.append("sizes not comparable (photos of different kinds without a pixel size)")
+        if change.diameter_change is not None:
+            parts.append(f"diameter {change.diameter_change:+g} {change.diameter_change_unit}")
+        parts.append(f"asymmetry {_signed(change.asymmetry_change, 2)}")
+        if change.new_colour_names:
+            parts.append(f"new colours: {', '.join(change.new_colour_names)}")
+    summary = "; ".join(parts) if parts else "nothing to compare (not analysed or outlined at both visits)"
+    pdf.line_of_text(f"Since the previous visit ({previous.date:%Y-%m-%d}): {summary}.", 9)
+
+
+def _entry(pdf: ReportPDF, number: int, entry: ReportEntry) -> None:
+    lesion = entry.lesion
+    pdf.ensure_room(40)
+    pdf.line_of_text(f"{number}. {lesion.label}", 12, bold=True)
+    site = lesion.get_body_site_display() + (f" – {lesion.body_site_detail}" if lesion.body_site_detail else "")
+    details = f"{site} · {lesion.get_status_display()}"
+    if lesion.diagnosis:
+        details += f" · confirmed {lesion.get_diagnosis_display()}"
+    pdf.line_of_text(details, 9, colour=MUTED)
+    pdf.gap(1)
+    _images(pdf, entry)
+    _prediction(pdf, entry)
+    _measurements(pdf, entry)
+    _change(pdf, entry)
+    pdf.gap(4)
+
+
+def _facts(pdf: ReportPDF, report: VisitReport) -> None:
+    patient, visit = report.patient, report.visit
+    facts = [("Patient", patient.full_name), ("Record no.", patient.medical_record_number)]
+    if patient.date_of_birth:
+        age = patient.age_on(visit.date)
+        facts.append(
+            ("Date of birth", f"{patient.date_of_birth:%Y-%m-%d}" + (f" ({age} y)" if age is not None else ""))
+        )
+    facts.append(("Sex", patient.get_sex_display()))
+    if patient.fitzpatrick_skin_type:
+        facts.append(("Fitzpatrick", str(patient.fitzpatrick_skin_type)))
+    facts.append(("Visit date", f"{visit.date:%Y-%m-%d}"))
+    clinician = visit.clinician
+    facts.append(("Clinician", (clinician.get_full_name() or clinician.username) if clinician else "–"))
+    pdf.set_font(FONT, "", 9.5)
+    with pdf.table(col_widths=(30, 80), width=110, align="LEFT", line_height=5, first_row_as_headings=False) as table:
+        for label, value in facts:
+            table.row([label, value])
+    pdf.set_font(FONT, "", 10)
+
+
+def _models(pdf: ReportPDF, report: VisitReport) -> None:
+    versions = report.model_versions
+    if not versions:
+        return
+    pdf.ensure_room(20)
+    pdf.line_of_text("Models", 12, bold=True)
+    for version in versions:
+        test = version.test_metrics
+        if test:
+            figures = f"accuracy {_percent(test.get('accuracy'), 1)}"
+            if test.get("balanced_accuracy") is not None:
+                figures += f", balanced accuracy {_percent(test['balanced_accuracy'], 1)}"
+            if test.get("mel_flag_sensitivity") is not None:
+                figures += (
+                    f", melanoma flag sensitivity {_percent(test['mel_flag_sensitivity'], 1)} / specificity "
+                    f"{_percent(test.get('mel_flag_specificity'), 1)}"
+                )
+            text = f"{version.name} ({version.architecture}): on its held-out test set, {figures}."
+        else:
+            text = f"{version.name} ({version.architecture}): not measured on a test set."
+        pdf.line_of_text(text, 9)
+    pdf.gap(3)
+
+
+def visit_report_pdf(report: VisitReport, *, printed_by: str, printed_at: dt.datetime) -> bytes:
+    """The report as PDF bytes."""
+    visit, patient = report.visit, report.patient
+    pdf = ReportPDF(
+        footer_text=f"{patient.full_name} ({patient.medical_record_number}) · visit {visit.date:%Y-%m-%d} · printed "
+        f"{printed_at:%Y-%m-%d %H:%M} by {printed_by} · decision support, not a diagnosis"
+    )
+    pdf.set_title(f"Visit report {visit.date:%Y-%m-%d} · {patient.full_name}")
+    pdf.set_author("DermaTrack")
+    pdf.set_creator("DermaTrack")
+    pdf.add_page()
+    pdf.line_of_text(f"DermaTrack · {patient.clinic.name}", 9, colour=MUTED)
+    pdf.line_of_text("Visit report", 18, bold=True)
+    pdf.gap(2)
+    _facts(pdf, report)
+    pdf.gap(3)
+    if visit.notes:
+        pdf.line_of_text("Notes", 12, bold=True)
+        pdf.line_of_text(visit.notes, 10)
+        pdf.gap(3)
+    count = len(report.entries)
+    pdf.line_of_text(f"Lesions seen ({count} photo{'' if count == 1 else 's'})", 14, bold=True)
+    pdf.gap(2)
+    if not report.entries:
+        pdf.line_of_text("No photos were taken at this visit.", 10, colour=MUTED)
+    for number, entry in enumerate(report.entries, start=1):
+        _entry(pdf, number, entry)
+    _models(pdf, report)
+    pdf.ensure_room(20)
+    pdf.line_of_text(disclaimer_text(), 9, bold=True)
+    return bytes(pdf.output())
