@@ -59,7 +59,7 @@ class ReportPDF(FPDF):
         self.set_font(FONT, "B" if bold else "", size)
         if colour:
             self.set_text_color(*colour)
-        self.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.multi_cell(0, size * 0.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_text_color(0, 0, 0)
         self.set_font(FONT, "", 10)
 
@@ -235,7 +235,7 @@ def _change(pdf: ReportPDF, entry: ReportEntry) -> None:
 
 def _entry(pdf: ReportPDF, number: int, entry: ReportEntry) -> None:
     lesion = entry.lesion
-    pdf.ensure_room(40)
+    pdf.ensure_room(75)  # the heading stays with the pictures below it
     pdf.line_of_text(f"{number}. {lesion.label}", 12, bold=True)
     site = lesion.get_body_site_display() + (f" – {lesion.body_site_detail}" if lesion.body_site_detail else "")
     details = f"{site} · {lesion.get_status_display()}"

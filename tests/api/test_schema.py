@@ -29,6 +29,7 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/lesions/{lesion_uuid}/timeline/", "get"),
     ("/api/v1/lesions/{lesion_uuid}/images/", "post"),
     ("/api/v1/visits/{uuid}/", "get"),
+    ("/api/v1/visits/{uuid}/report/", "get"),
     ("/api/v1/images/{uuid}/", "get"),
     ("/api/v1/images/{uuid}/file/", "get"),
     ("/api/v1/images/{uuid}/mask/", "get"),

@@ -1,0 +1,139 @@
+"""The PDF visit report: what it says (read back with pypdf), and who may have it, page and API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from io import BytesIO
+from typing import Any
+
+import pytest
+from auditlog.models import LogEntry
+from django.test import Client
+from django.urls import reverse
+from pypdf import PdfReader
+from rest_framework.test import APIClient
+
+from interop.disclaimer import disclaimer_text
+from lesions.models import Visit
+from tests.factories import PatientFactory, VisitFactory
+from tests.helpers import CALLERS
+from tests.interop.conftest import LATER, Records
+
+
+def pdf_text(content: bytes) -> str:
+    reader = PdfReader(BytesIO(content))
+    # Words may wrap at line ends: compare with whitespace folded.
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+def report_pdf(client: Client, visit: Visit) -> Any:
+    return client.get(reverse("visit-report-pdf", args=[visit.uuid]))
+
+
+def test_the_pdf_names_the_patient_the_visit_date_and_every_lesion(clinician_client: Client, records: Records) -> None:
+    response = report_pdf(clinician_client, records.later)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    text = pdf_text(response.content)
+    assert "Margaret Hale" in text and "RD-1001" in text
+    assert LATER.isoformat() in text
+    assert "Left shoulder mole" in text and "Naevus below the scapula" in text
+    assert "Riverside Test Clinic" in text
+
+
+def test_the_pdf_has_the_analysis_flag_measurements_change_models_and_disclaimer(
+    clinician_client: Client, records: Records
+) -> None:
+    text = pdf_text(report_pdf(clinician_client, records.later).content)
+
+    assert "top class Melanoma (62%)" in text
+    for row in ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"):
+        assert row in text
+    assert "Suspicious for melanoma" in text
+    assert "mm²" in text  # the mole's photo has a pixel size: its area in mm²
+    assert "Since the previous visit (2024-01-10): malignant 9.0% → 67.0% (+58.0 points); area +50.0%" in text
+    assert "new colours: blue-grey" in text
+    assert "efficientnet_test" in text and "accuracy 90.0%" in text
+    assert "Mole darker since January." in text
+    assert " ".join(disclaimer_text().split()) in text
+
+
+def test_the_pdf_shows_the_photo_and_heatmap_of_each_lesion(clinician_client: Client, records: Records) -> None:
+    reader = PdfReader(BytesIO(report_pdf(clinician_client, records.later).content))
+
+    images = [image for page in reader.pages for image in page.images]
+    assert len(images) == 4  # photo and heatmap of both lesions
+
+
+def test_a_visit_without_photos_has_a_pdf_too(clinician_client: Client, patient: Any) -> None:
+    visit = VisitFactory(patient=patient)
+
+    text = pdf_text(report_pdf(clinician_client, visit).content)
+
+    assert "No photos were taken at this visit." in text
+
+
+def test_names_outside_latin_1_are_printed(clinician_client: Client, clinic: Any) -> None:
+    patient = PatientFactory(clinic=clinic, first_name="Łucja", last_name="Ørsted-Žižek")
+    visit = VisitFactory(patient=patient)
+
+    text = pdf_text(report_pdf(clinician_client, visit).content)
+
+    assert "Łucja Ørsted-Žižek" in text
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_only_the_clinics_callers_get_the_pdf_page(
+    login: Callable[[Any], Client], request: pytest.FixtureRequest, records: Records, caller: str
+) -> None:
+    client = login(None if caller == "anonymous" else request.getfixturevalue(caller))
+
+    response = report_pdf(client, records.later)
+
+    assert response.status_code == {"clinician": 200, "clinic_admin": 200, "outsider": 404, "anonymous": 302}[caller]
+    if caller == "anonymous":
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_the_pdf_is_not_cached_and_its_read_is_audited(
+    clinician_client: Client, records: Records, clinician: Any
+) -> None:
+    response = report_pdf(clinician_client, records.later)
+
+    assert response["Cache-Control"] == "no-store"
+    assert "Hale" not in response["Content-Disposition"]
+    assert LogEntry.objects.filter(
+        action=LogEntry.Action.ACCESS, actor=clinician, object_pk=str(records.later.pk), content_type__model="visit"
+    ).exists()
+
+
+def test_the_report_page_links_nothing_the_pdf_would_miss(clinician_client: Client, records: Records) -> None:
+    html = clinician_client.get(reverse("visit-report", args=[records.later.uuid])).content.decode()
+
+    assert "Since the previous visit" in html and "efficientnet_test" in html
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_the_api_serves_the_pdf_to_the_clinics_callers(
+    api_as: Callable[[str], APIClient], records: Records, caller: str
+) -> None:
+    response = api_as(caller).get(reverse("api-visit-report", args=[records.later.uuid]))
+
+    assert response.status_code == {"clinician": 200, "clinic_admin": 200, "outsider": 404, "anonymous": 401}[caller]
+    if response.status_code == 200:
+        assert response["Content-Type"] == "application/pdf"
+        assert response["Cache-Control"] == "no-store"
+        assert "Margaret Hale" in pdf_text(response.content)
+    else:
+        assert response["Content-Type"] == "application/json"
+
+
+def test_the_report_test_runs_on_the_database_of_the_suite(db: None) -> None:
+    # The same tests run on SQLite (make test) and on PostgreSQL (.ci/run with DATABASE_URL).
+    from django.db import connection
+
+    assert connection.vendor == (
+        "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    )
