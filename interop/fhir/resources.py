@@ -23,14 +23,18 @@ from ml.models import class_probabilities, default_model_first, outline_of
 Absolute = Callable[[str], str]
 
 
+def _empty(value: Any) -> bool:
+    return value is None or value == [] or value == {} or (isinstance(value, str) and not value.strip())
+
+
 def compact(value: Any) -> Any:
-    """``value`` without None, empty strings, empty lists and empty objects, at every depth."""
+    """``value`` without None, blank strings, empty lists and objects, at every depth (FHIR has no empty values)."""
     if isinstance(value, dict):
         items = ((key, compact(item)) for key, item in value.items())
-        return {key: item for key, item in items if item not in (None, "", [], {})}
+        return {key: item for key, item in items if not _empty(item)}
     if isinstance(value, list):
         items = [compact(item) for item in value]
-        return [item for item in items if item not in (None, "", [], {})]
+        return [item for item in items if not _empty(item)]
     return value
 
 

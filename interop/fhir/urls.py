@@ -1,4 +1,8 @@
-"""``/fhir/``: FHIR R4 interactions (ids are the records' public UUIDs; an optional trailing slash is accepted)."""
+"""``/fhir/``: FHIR R4 interactions (ids are the records' public UUIDs; an optional trailing slash is accepted).
+
+Patterns end in ``\\Z``, not ``$`` (which also matches before a final newline); the last one takes any
+other path, newlines included, so that it too gets an OperationOutcome.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +19,19 @@ def read(viewset: type[views.FhirViewSet]) -> object:
 
 
 urlpatterns = [
-    re_path(r"^metadata/?$", views.MetadataViewSet.as_view({"get": "capabilities"}), name="fhir-metadata"),
-    re_path(r"^Patient/?$", views.PatientViewSet.as_view({"get": "search", "post": "create"}), name="fhir-patients"),
-    re_path(rf"^Patient/{ID}/?$", read(views.PatientViewSet), name="fhir-patient"),
+    re_path(r"^metadata/?\Z", views.MetadataViewSet.as_view({"get": "capabilities"}), name="fhir-metadata"),
+    re_path(r"^Patient/?\Z", views.PatientViewSet.as_view({"get": "search", "post": "create"}), name="fhir-patients"),
+    re_path(rf"^Patient/{ID}/?\Z", read(views.PatientViewSet), name="fhir-patient"),
     re_path(
-        rf"^Patient/{ID}/\$everything/?$",
+        rf"^Patient/{ID}/\$everything/?\Z",
         views.PatientViewSet.as_view({"get": "everything"}),
         name="fhir-patient-everything",
     ),
-    re_path(rf"^BodyStructure/{ID}/?$", read(views.BodyStructureViewSet), name="fhir-bodystructure"),
-    re_path(rf"^Media/{ID}/?$", read(views.MediaViewSet), name="fhir-media"),
-    re_path(rf"^Observation/{ID}/?$", read(views.ObservationViewSet), name="fhir-observation"),
-    re_path(rf"^DiagnosticReport/{ID}/?$", read(views.DiagnosticReportViewSet), name="fhir-diagnosticreport"),
-    re_path(rf"^Device/{ID}/?$", read(views.DeviceViewSet), name="fhir-device"),
-    re_path(rf"^CodeSystem/{ID}/?$", read(views.CodeSystemViewSet), name="fhir-codesystem"),
-    re_path(r"^(?P<path>.*)$", views.UnknownViewSet.as_view(ALL_METHODS), name="fhir-unknown"),
+    re_path(rf"^BodyStructure/{ID}/?\Z", read(views.BodyStructureViewSet), name="fhir-bodystructure"),
+    re_path(rf"^Media/{ID}/?\Z", read(views.MediaViewSet), name="fhir-media"),
+    re_path(rf"^Observation/{ID}/?\Z", read(views.ObservationViewSet), name="fhir-observation"),
+    re_path(rf"^DiagnosticReport/{ID}/?\Z", read(views.DiagnosticReportViewSet), name="fhir-diagnosticreport"),
+    re_path(rf"^Device/{ID}/?\Z", read(views.DeviceViewSet), name="fhir-device"),
+    re_path(rf"^CodeSystem/{ID}/?\Z", read(views.CodeSystemViewSet), name="fhir-codesystem"),
+    re_path(r"^(?P<path>[\s\S]*)\Z", views.UnknownViewSet.as_view(ALL_METHODS), name="fhir-unknown"),
 ]

@@ -105,6 +105,7 @@ class FhirViewSet(ScopedViewSet):
     parser_classes = [FhirJSONParser, JSONParser]
     content_negotiation_class = FhirContentNegotiation
     pagination_class = None
+    metadata_class = None  # OPTIONS: 405 like any method not served (DRF's metadata is no FHIR)
 
     def get_exception_handler(self) -> Any:
         return fhir_exception_handler

@@ -102,8 +102,9 @@ def test_a_malformed_or_unknown_id_is_a_404_outcome(api_as: Api, records: Record
         assert fhir_answer(response)["issue"][0]["code"] == "not-found"
 
 
-def test_a_method_not_served_is_a_405_outcome(api_as: Api, records: Records) -> None:
-    response = api_as("clinician").delete(f"/fhir/Patient/{records.patient.uuid}")
+@pytest.mark.parametrize("method", ["delete", "put", "options"])
+def test_a_method_not_served_is_a_405_outcome(api_as: Api, records: Records, method: str) -> None:
+    response = getattr(api_as("clinician"), method)(f"/fhir/Patient/{records.patient.uuid}")
 
     assert response.status_code == 405
     assert fhir_answer(response)["issue"][0]["code"] == "not-supported"
@@ -122,3 +123,11 @@ def test_the_outsider_leaves_no_read_of_the_record(api_as: Api, records: Records
     api_as("outsider").get(f"/fhir/Patient/{records.patient.uuid}")
 
     assert not LogEntry.objects.filter(action=LogEntry.Action.ACCESS, actor=outsider).exists()
+
+
+def test_a_path_with_a_newline_is_an_outcome_too(api_as: Api, records: Records) -> None:
+    # "$" would match before the newline: found by the fuzz pass (.ci/fhir_fuzz.py).
+    response = api_as("clinician").get(f"/fhir/Patient/{records.patient.uuid}%0A")
+
+    assert response.status_code == 404
+    assert fhir_answer(response)["resourceType"] == "OperationOutcome"
