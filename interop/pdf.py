@@ -77,15 +77,16 @@ def _image_with_outline(field: FieldFile, source_size: tuple[int, int], polygon:
         return None
     try:
         with field.open("rb") as handle, Image.open(handle) as opened:
+            opened.draft("RGB", (IMAGE_MAX_PIXELS, IMAGE_MAX_PIXELS))  # a JPEG decodes at a fraction of its size
             picture = opened.convert("RGB")
     except (OSError, ValueError, UnidentifiedImageError):
         return None
+    picture.thumbnail((IMAGE_MAX_PIXELS, IMAGE_MAX_PIXELS))
     if len(polygon) >= 3:
+        # The polygon is in pixels of the stored photo; the heatmap may have another size.
         scale_x, scale_y = picture.width / source_size[0], picture.height / source_size[1]
         points = [(float(x) * scale_x, float(y) * scale_y) for x, y in polygon]
-        width = max(2, round(max(picture.size) / 200))
-        ImageDraw.Draw(picture).line([*points, points[0]], fill=OUTLINE_COLOUR, width=width, joint="curve")
-    picture.thumbnail((IMAGE_MAX_PIXELS, IMAGE_MAX_PIXELS))
+        ImageDraw.Draw(picture).line([*points, points[0]], fill=OUTLINE_COLOUR, width=2, joint="curve")
     return picture
 
 

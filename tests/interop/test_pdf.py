@@ -7,6 +7,7 @@ from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
+import numpy as np
 import pytest
 from auditlog.models import LogEntry
 from django.test import Client
@@ -60,11 +61,21 @@ def test_the_pdf_has_the_analysis_flag_measurements_change_models_and_disclaimer
     assert " ".join(disclaimer_text().split()) in text
 
 
-def test_the_pdf_shows_the_photo_and_heatmap_of_each_lesion(clinician_client: Client, records: Records) -> None:
+def outline_pixels(picture: Any) -> int:
+    """Pixels of the outline's colour (interop.pdf.OUTLINE_COLOUR) in an embedded picture."""
+    rgb = np.asarray(picture.convert("RGB")).astype(int)
+    return int(((rgb[..., 0] < 60) & (rgb[..., 1] > 180) & (rgb[..., 2] > 200)).sum())
+
+
+def test_the_pdf_shows_the_photo_and_heatmap_of_each_lesion_with_the_outline(
+    clinician_client: Client, records: Records
+) -> None:
     reader = PdfReader(BytesIO(report_pdf(clinician_client, records.later).content))
 
-    images = [image for page in reader.pages for image in page.images]
-    assert len(images) == 4  # photo and heatmap of both lesions
+    pictures = [image.image for page in reader.pages for image in page.images]
+    assert len(pictures) == 4  # photo and heatmap of both lesions, in report order: the mole first
+    assert all(outline_pixels(picture) > 20 for picture in pictures[:2])  # the mole was outlined
+    assert all(outline_pixels(picture) == 0 for picture in pictures[2:])  # the back lesion was not
 
 
 def test_a_visit_without_photos_has_a_pdf_too(clinician_client: Client, patient: Any) -> None:
@@ -137,3 +148,13 @@ def test_the_report_test_runs_on_the_database_of_the_suite(db: None) -> None:
     assert connection.vendor == (
         "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
     )
+
+
+def test_text_the_font_cannot_draw_or_a_long_word_does_not_break_the_pdf(clinician_client: Client, clinic: Any) -> None:
+    patient = PatientFactory(clinic=clinic, first_name="李", last_name="Wei")
+    visit = VisitFactory(patient=patient, notes="Itchy 🙂\r\n" + "x" * 3000)
+
+    response = report_pdf(clinician_client, visit)
+
+    assert response.status_code == 200
+    assert "Wei" in pdf_text(response.content)
