@@ -120,7 +120,9 @@ def test_the_pdf_is_not_cached_and_its_read_is_audited(
     ).exists()
 
 
-def test_the_printable_page_shows_the_change_and_the_models_like_the_pdf(clinician_client: Client, records: Records) -> None:
+def test_the_printable_page_shows_the_change_and_the_models_like_the_pdf(
+    clinician_client: Client, records: Records
+) -> None:
     html = clinician_client.get(reverse("visit-report", args=[records.later.uuid])).content.decode()
 
     assert "Since the previous visit" in html and "efficientnet_test" in html
