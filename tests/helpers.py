@@ -14,9 +14,9 @@ from typing import Any
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from clinic.auth import api_token_create
 from lesions.models import Lesion
 from ml.models import ModelVersion
 from tests.factories import LesionImageFactory, PredictionFactory, VisitFactory, visit_form_data
@@ -50,8 +50,8 @@ def token_client(user: Any) -> APIClient:
     """A client that authenticates like a phone app: ``Authorization: Token <key>``."""
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, token = api_token_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 

@@ -109,3 +109,29 @@ def test_uploads_are_recorded_as_creations(clinician_client, clinician, lesion, 
     (entry,) = entries_for(image, LogEntry.Action.CREATE)
     assert entry.actor == clinician
     assert Patient.objects.count() == 1
+
+
+@pytest.mark.parametrize("forged", ["203.0.113.66", "not-an-ip<b>", "1.2.3.4, 5.6.7.8"])
+def test_the_address_is_the_peers_not_a_forwarded_for_the_client_wrote(
+    clinician_client, clinic_admin, patient, login, forged
+):
+    clinician_client.get(
+        reverse("patient-detail", args=[patient.uuid]), REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR=forged
+    )
+
+    (entry,) = entries_for(patient, LogEntry.Action.ACCESS)
+    assert entry.remote_addr == "10.1.2.3"
+    trail = login(clinic_admin).get(reverse("audit-trail")).content.decode()
+    assert "not-an-ip" not in trail and "203.0.113.66" not in trail
+
+
+def test_behind_a_trusted_proxy_the_address_is_the_one_the_proxy_saw(clinician_client, patient, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    clinician_client.get(
+        reverse("patient-detail", args=[patient.uuid]),
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="203.0.113.66, 198.51.100.7",
+    )
+
+    (entry,) = entries_for(patient, LogEntry.Action.ACCESS)
+    assert entry.remote_addr == "198.51.100.7"
