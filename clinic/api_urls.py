@@ -6,9 +6,9 @@ Names start with ``api-`` so that they never clash with the pages' URL names.
 
 from __future__ import annotations
 
-from django.urls import path
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
+from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
