@@ -135,3 +135,31 @@ def test_behind_a_trusted_proxy_the_address_is_the_one_the_proxy_saw(clinician_c
 
     (entry,) = entries_for(patient, LogEntry.Action.ACCESS)
     assert entry.remote_addr == "198.51.100.7"
+
+
+@pytest.mark.parametrize("action", ["%C2%B2", "99", "-1", "read", "1.0"])
+def test_an_unknown_action_filter_is_a_400_with_a_message(login, clinic_admin, action):
+    response = login(clinic_admin).get(reverse("audit-trail") + f"?action={action}")
+
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_an_overlong_actor_filter_is_a_400_with_a_message(login, clinic_admin):
+    response = login(clinic_admin).get(reverse("audit-trail"), {"actor": "x" * 151})
+
+    assert response.status_code == 400
+    assert "at most 150 characters" in response.content.decode()
+
+
+def test_the_filters_still_narrow_the_trail(login, clinic_admin, clinician, patient):
+    login(clinician).get(reverse("patient-detail", args=[patient.uuid]))
+
+    admin = login(clinic_admin)
+    reads = admin.get(reverse("audit-trail"), {"action": LogEntry.Action.ACCESS, "actor": clinician.username})
+    changes = admin.get(reverse("audit-trail"), {"action": LogEntry.Action.UPDATE, "actor": clinician.username})
+
+    assert reads.status_code == changes.status_code == 200
+    assert str(patient) in reads.content.decode()
+    assert str(patient) not in changes.content.decode()
+    assert f'value="{LogEntry.Action.ACCESS}" selected' in reads.content.decode()
