@@ -136,3 +136,29 @@ def photo_with(lesion: Lesion, day: dt.date, model: ModelVersion, probabilities:
             image=image, model_version=model, probabilities=probabilities, top_class=top, confidence=probabilities[top]
         )
     return image
+
+
+# --- what a stored photo file holds ----------------------------------------------------------
+
+
+def jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
+    """(marker, payload) of each segment of a JPEG before its image data (SOS), in order."""
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    segments, position = [], 2
+    while data[position] == 0xFF and data[position + 1] != 0xDA:
+        marker = data[position + 1]
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        segments.append((marker, data[position + 4 : position + 2 + length]))
+        position += 2 + length
+    return segments
+
+
+def png_chunks(data: bytes) -> list[bytes]:
+    """The chunk types of a PNG, in order."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    kinds, position = [], 8
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kinds.append(data[position + 4 : position + 8])
+        position += 12 + length
+    return kinds
