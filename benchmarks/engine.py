@@ -11,7 +11,8 @@ installed (segmentation, measurements, mask PNG and outline polygon),
 forward-only time against the FLOP floor of this machine's matrix-multiply rate, batch
 re-analysis throughput, peak memory of a worker process, drift over 1,000 analyses and,
 with ``--end-to-end``, upload-to-finished latency through gunicorn + Celery + Redis +
-PostgreSQL. Ends with PASS/FAIL per target. Needs no Django except for ``--end-to-end``,
+PostgreSQL, and the peak memory of one upload of the largest allowed photo
+(``benchmarks.uploads``). Ends with PASS/FAIL per target. Needs no Django except for ``--end-to-end``,
 which starts the stack through ``benchmarks.stack`` (see ``benchmarks.end_to_end``).
 """
 
@@ -35,6 +36,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks import uploads
 from benchmarks.end_to_end import run_end_to_end
 from benchmarks.outline import OUTLINE_STAGES, is_segmentation_manifest, load_segmenter, outline_once, outline_section
 from benchmarks.support import (
@@ -348,6 +350,7 @@ def run(args: argparse.Namespace) -> Report:
             f"{outlined}: {fmt(memory['loaded_mb'], 0)} MB resident after loading, peak (VmHWM) "
             f"{fmt(memory['peak_mb'], 0)} MB."
         )
+        uploads.run_uploads(args, report, photos[0], workdir / "uploads")
         section("Upload to finished, through the real stack")
         if args.end_to_end:
             run_end_to_end(args, report, sets)
@@ -558,6 +561,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--uploads", type=int, default=50, help="measured uploads per photo set (end to end)")
     parser.add_argument("--warmup-uploads", type=int, default=3)
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target fails")
+    uploads.add_arguments(parser)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -566,6 +570,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     add_arguments(parser)
     parser.add_argument("--memory-probe", nargs="+", metavar="PATH", help=argparse.SUPPRESS)
+    parser.add_argument("--upload-probe", nargs=3, metavar=("PATH", "PIXELS", "BYTES"), help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -574,6 +579,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.memory_probe:
         photo, *manifests = args.memory_probe
         print(json.dumps(memory_probe([Path(m) for m in manifests], Path(photo))))
+        return 0
+    if args.upload_probe:
+        path, pixels, limit = args.upload_probe
+        print(json.dumps(uploads.upload_probe(Path(path), int(pixels), int(limit))))
         return 0
     report = run(args)
     return 1 if args.strict and not all(v.passed for v in report.verdicts) else 0

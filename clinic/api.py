@@ -1,8 +1,8 @@
 """What every part of the REST API shares: tokens, errors, the scoped viewset base.
 
-API tokens: a clinician exchanges username and password for a token, and revokes it to log
-out. One DRF token per user. Obtaining it again returns the same token until it is revoked;
-after that, requests carrying the old token answer 401.
+API tokens (``clinic.auth``): a clinician exchanges username and password for a token, one
+per login and so per device, that expires after ``API_TOKEN_TTL_HOURS``, and revokes it to log
+out; requests carrying a revoked or expired token answer 401. A locked-out login answers 429.
 
 Errors: a service refuses a write with Django's ``ValidationError`` (the model's own rules);
 ``exception_handler`` answers it with a 400 of field messages, like a serializer's.
@@ -15,11 +15,15 @@ from __future__ import annotations
 from typing import Any
 
 from auditlog.context import auditlog_value
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from knox.models import AuthToken
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -28,6 +32,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.viewsets import GenericViewSet
 
+from clinic import auth
 from clinic.selectors import get_for_user_or_404
 
 REVOKED = OpenApiResponse(description="The token is revoked; requests that carry it now answer 401.")
@@ -115,22 +120,35 @@ def binary_responses(*content_types: str) -> dict[Any, Any]:
 # --- tokens --------------------------------------------------------------------------------
 
 
+class TokenScheme(OpenApiAuthenticationExtension):
+    """knox tokens in the schema, under the name the API has always documented (``tokenAuth``)."""
+
+    target_class = "knox.auth.TokenAuthentication"
+    name = "tokenAuth"
+    priority = 1  # over drf-spectacular's own knox extension, which names it knoxApiToken
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Token")
+
+
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send it as the header `Authorization: Token <token>`.")
+    expiry = serializers.DateTimeField(help_text="When the token stops working; log in again then.")
 
 
-def token_revoke(*, user: Any) -> None:
-    Token.objects.filter(user=user).delete()
+LOCKED_OUT = OpenApiResponse(ErrorSerializer, description="Too many failed logins: try again later (Retry-After).")
 
 
 class TokenRevokeMixin:
     def _revoke(self, request: Request) -> Response:
-        token_revoke(user=request.user)
+        # A token caller logs out that device; a session caller (the browsable API) revokes all.
+        token = request.auth if isinstance(request.auth, AuthToken) else None
+        auth.api_tokens_revoke(user=request.user, token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AuthTokenView(TokenRevokeMixin, APIView):
-    """POST: username and password for a token. DELETE: revoke the caller's token (log out)."""
+    """POST: username and password for a new token. DELETE: revoke the caller's token (log out)."""
 
     def get_authenticators(self) -> list[Any]:
         # Logging in must work whatever stale token or session the client still sends.
@@ -145,16 +163,32 @@ class AuthTokenView(TokenRevokeMixin, APIView):
         return [IsAuthenticated()]
 
     @extend_schema(
-        summary="Obtain an API token",
+        summary="Obtain an API token (one per device)",
         request=AuthTokenSerializer,
-        responses={200: TokenSerializer, 400: OpenApiResponse(description="Wrong username or password.")},
+        responses={
+            200: TokenSerializer,
+            400: OpenApiResponse(description="Wrong username or password."),
+            429: LOCKED_OUT,
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
-        serializer.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
+        if not serializer.is_valid():
+            # django-axes marks the request when this attempt hit, or met, a lockout.
+            if getattr(request, "axes_locked_out", False):
+                retry_after = int(settings.AXES_COOLOFF_TIME.total_seconds())
+                return Response(
+                    {"detail": auth.lockout_message()},
+                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                    headers={"Retry-After": str(retry_after)},
+                )
+            raise serializers.ValidationError(serializer.errors)
+        user = serializer.validated_data["user"]
+        instance, token = auth.api_token_create(user=user)
+        # As a page login does: axes logs the access and clinic.auth clears this user's failures.
+        user_logged_in.send(sender=type(user), request=request, user=user)
+        return Response({"token": token, "expiry": instance.expiry})
 
     @extend_schema(
         summary="Revoke your API token (log out)", request=None, responses={204: REVOKED, 401: UNAUTHENTICATED}

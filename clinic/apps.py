@@ -4,3 +4,17 @@ from django.apps import AppConfig
 class ClinicConfig(AppConfig):
     name = "clinic"
     verbose_name = "Clinics and clinicians"
+
+    def ready(self) -> None:
+        from django.conf import settings
+        from django.contrib.auth.signals import user_logged_in
+        from django.db.models.signals import pre_save
+
+        from clinic import auth
+
+        user_logged_in.connect(auth.reset_own_failures_on_login, dispatch_uid="clinic_reset_own_failures")
+        pre_save.connect(
+            auth.revoke_tokens_on_password_change,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="clinic_revoke_tokens_on_password_change",
+        )

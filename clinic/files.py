@@ -18,6 +18,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpResponse
+from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
 _written: ContextVar[list[str] | None] = ContextVar("written_files", default=None)
@@ -56,7 +57,7 @@ def atomic_with_files() -> Iterator[None]:
 
 
 def stream_file(field: FieldFile, content_type: str) -> HttpResponse:
-    """Send a stored file to an already-authorised caller, privately cached.
+    """Send a stored file to an already-authorised caller, never cached (``no-store``).
 
     Behind a front proxy (``PROTECTED_MEDIA_REDIRECT_PREFIX`` set) the proxy sends the bytes:
     the response only carries an internal X-Accel-Redirect to the file's location.
@@ -67,7 +68,7 @@ def stream_file(field: FieldFile, content_type: str) -> HttpResponse:
             raise Http404("File not found")
         response = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + field.name
-        response["Cache-Control"] = "private, max-age=3600"
+        add_never_cache_headers(response)  # nginx passes Cache-Control on with the file
         response["X-Content-Type-Options"] = "nosniff"
         return response
     try:
@@ -75,6 +76,6 @@ def stream_file(field: FieldFile, content_type: str) -> HttpResponse:
     except (FileNotFoundError, ValueError) as exc:
         raise Http404("File not found") from exc
     response = FileResponse(handle, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
+    add_never_cache_headers(response)
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -72,11 +73,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
     "auditlog",
+    "csp",
     "clinic",
     "lesions",
     "ml",
@@ -86,8 +88,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # first: the client's address (REMOTE_ADDR, or X-Forwarded-For behind TRUSTED_PROXY_COUNT proxies)
+    "clinic.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # below WhiteNoise: static files keep their caching; every other response is no-store, with a CSP
+    "clinic.middleware.NoStoreMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # a NUL in a query parameter would reach PostgreSQL and fail there (500): 400 instead
@@ -97,7 +104,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # actor and address of every audit entry written during the request
-    "auditlog.middleware.AuditlogMiddleware",
+    "clinic.middleware.AuditAddressMiddleware",
     # must stay last: turns a lockout raised during authentication into the lockout response
     "axes.middleware.AxesMiddleware",
 ]
@@ -241,9 +248,14 @@ PIXEL_SIZE_MM_DEFAULTS = {
 # <FHIR_IDENTIFIER_SYSTEM_BASE>/<clinic uuid>/mrn; set it once to a URL of your organisation and keep it.
 FHIR_IDENTIFIER_SYSTEM_BASE = env_str("FHIR_IDENTIFIER_SYSTEM_BASE", "http://dermatrack.org/fhir/clinic")
 
+# Client addresses: 0 = the peer address (REMOTE_ADDR) is the client, X-Forwarded-For is ignored;
+# N = the app is behind N proxies that each append to X-Forwarded-For (1 for the nginx of the
+# README). The audit trail, the login lockout and the API throttles all use this one address.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -259,6 +271,16 @@ REST_FRAMEWORK = {
         "anon": env_str("API_THROTTLE_ANON", "60/min"),
         "user": env_str("API_THROTTLE_USER", "1000/min"),
     },
+    # Throttles key anonymous callers by REMOTE_ADDR alone: ClientAddressMiddleware has already
+    # resolved it (DRF's own X-Forwarded-For parsing would trust whatever the client sends).
+    "NUM_PROXIES": 0,
+}
+# API tokens (django-rest-knox): one per login, i.e. per device, stored hashed, expiring after
+# API_TOKEN_TTL_HOURS; revoked by logging out, and all of a user's by a password change.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 7 * 24)),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DermaTrack API",
@@ -275,7 +297,10 @@ SPECTACULAR_SETTINGS = {
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# axes' own reset deletes every failure from the address too, so that anyone's good login from
+# it would clear the failures against another username: clinic.auth resets the user's own only.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "clinic.middleware.request_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
@@ -287,6 +312,25 @@ AUDITLOG_STORE_JSON_CHANGES = True
 # answer with an X-Accel-Redirect to it after the access check instead of streaming the file
 # themselves; the proxy maps that internal location to MEDIA_ROOT (see README).
 PROTECTED_MEDIA_REDIRECT_PREFIX = env_str("PROTECTED_MEDIA_REDIRECT_PREFIX")
+
+# Content-Security-Policy (django-csp): scripts, styles, images and requests from this site only,
+# no inline script. Inline style attributes stay allowed (bar widths, the heatmap blend), <style>
+# blocks do not; images may be data: URIs (the API docs' icons).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from clinic.forms import AuditFilterForm
 from clinic.models import Membership
 from clinic.selectors import memberships_for_user
 
@@ -26,10 +27,13 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         .select_related("actor", "content_type")
         .order_by("-timestamp", "-id")
     )
-    action = request.GET.get("action", "")
-    if action.isdigit():
-        entries = entries.filter(action=int(action))
-    actor = request.GET.get("actor", "").strip()
+    filters = AuditFilterForm(request.GET)
+    if not filters.is_valid():  # an unknown action or an overlong name: say so, list nothing
+        context = {"filters": filters, "clinics": admin_of, "page": None}
+        return render(request, "clinic/audit_trail.html", context, status=400)
+    action, actor = filters.cleaned_data["action"], filters.cleaned_data["actor"]
+    if action is not None:
+        entries = entries.filter(action=action)
     if actor:
         entries = entries.filter(actor__username=actor)
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
@@ -39,8 +43,8 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "clinics": admin_of,
-            "actions": LogEntry.Action.choices,
-            "action": action,
+            "filters": filters,
+            "action": "" if action is None else action,
             "actor": actor,
         },
     )

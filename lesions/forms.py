@@ -7,8 +7,10 @@ from django.forms import formset_factory
 
 from clinic.models import Clinic
 from lesions.imaging import ImageRejected
-from lesions.models import Lesion, LesionImage, Patient
+from lesions.models import Lesion, LesionImage, Patient, Visit
+from lesions.selectors import SearchRejected, search_terms
 from lesions.services import photo_sanitize
+from lesions.validators import refuse_control_characters
 
 
 class DateInput(forms.DateInput):
@@ -81,9 +83,27 @@ class HistopathologyForm(forms.ModelForm):
             self.initial["diagnosis_confirmation"] = Lesion.Confirmation.HISTOPATHOLOGY
 
 
-class VisitForm(forms.Form):
-    date = forms.DateField(widget=DateInput())
-    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+class VisitForm(forms.ModelForm):
+    """Date and notes of a new visit; the date rules are Visit.clean()'s (give it the patient's visit)."""
+
+    class Meta:
+        model = Visit
+        fields = ["date", "notes"]
+        widgets = {"date": DateInput(), "notes": forms.Textarea(attrs={"rows": 3})}
+
+
+class PatientSearchForm(forms.Form):
+    """The patient list's search box: a few words, each matched against name and record number."""
+
+    q = forms.CharField(required=False, strip=True)
+
+    def clean_q(self) -> str:
+        text = self.cleaned_data["q"]
+        try:
+            search_terms(text)
+        except SearchRejected as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return text
 
 
 class PhotoForm(forms.Form):
@@ -95,7 +115,12 @@ class PhotoForm(forms.Form):
         empty_label="New lesion (describe below)",
         to_field_name="uuid",  # public ids only, never integer keys
     )
-    new_lesion_label = forms.CharField(max_length=100, required=False, label="New lesion label")
+    new_lesion_label = forms.CharField(
+        max_length=100,
+        required=False,
+        label="New lesion label",
+        validators=[refuse_control_characters],  # Lesion.label's rule, checked before the service runs
+    )
     new_lesion_body_site = forms.ChoiceField(
         choices=[("", "Body site…"), *Lesion.BodySite.choices], required=False, label="Body site"
     )

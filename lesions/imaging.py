@@ -2,8 +2,13 @@
 
 A photo is accepted only when Pillow decodes it completely as an allowed format, within
 the byte and pixel limits, with a single frame. The stored copy is re-encoded with its EXIF
-orientation applied and every metadata block (EXIF, GPS, XMP, comments) dropped; the colour
-profile is kept.
+orientation applied and nothing else of the upload's: no EXIF, GPS, XMP, comments (JPEG COM),
+text chunks or other APPn blocks; the colour profile (JPEG APP2 / PNG iCCP) alone is kept.
+
+Memory: the photo is read from the upload as it decodes and decoded once; turning it upright
+or into RGB replaces that copy rather than adding to it (at most two full copies, briefly, for
+a rotated or non-RGB photo), and the encoder writes straight from it. ``benchmarks`` measures
+the peak for the largest allowed photo.
 """
 
 from __future__ import annotations
@@ -62,7 +67,6 @@ def sanitize_photo(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_
         raise ImageRejected("The file is empty.")
     if size > max_bytes:
         raise ImageRejected(f"The file is {_megabytes(size)}; the limit is {_megabytes(max_bytes)}.")
-    data = upload.read()
 
     accepted = dict(ACCEPTED_FORMATS)
     if allow_heif and HEIF_AVAILABLE:
@@ -73,12 +77,7 @@ def sanitize_photo(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_
     try:
         # Opening reads only the header: format, size and frame count are known before any
         # pixel is decoded, so a decompression bomb is refused without being expanded.
-        with Image.open(BytesIO(data)) as probe:
-            source_format = (probe.format or "").upper()
-            width, height = probe.size
-            frames = 1 if source_format == MULTI_PICTURE_JPEG else getattr(probe, "n_frames", 1)
-            if source_format == MULTI_PICTURE_JPEG:
-                source_format = "JPEG"
+        image = Image.open(upload)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageRejected(f"The file is not a readable image ({names} expected).") from exc
     except Image.DecompressionBombError as exc:
@@ -86,43 +85,69 @@ def sanitize_photo(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_
             f"The image has far too many pixels to be a photo (the limit is {max_pixels / 1e6:.0f} megapixels)."
         ) from exc
 
-    if source_format not in accepted:
-        raise ImageRejected(f"{source_format or 'This'} files are not accepted; upload a {names} photo.")
-    if width < 16 or height < 16:
-        raise ImageRejected(f"The image is only {width}×{height} pixels; a lesion photo needs more.")
-    if width * height > max_pixels:
-        raise ImageRejected(
-            f"The image is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); "
-            f"the limit is {max_pixels / 1e6:.0f} megapixels."
-        )
-    if frames > 1:
-        raise ImageRejected("Animated or multi-frame images are not accepted; upload a single photo.")
-
-    try:
-        with Image.open(BytesIO(data)) as image:
-            image.load()  # a truncated or corrupt file fails here
-            icc_profile = image.info.get("icc_profile")
-            oriented = ImageOps.exif_transpose(image)
-            rgb = oriented.convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageRejected("The image is damaged or incomplete (truncated file?); upload it again.") from exc
+    with image:
+        source_format = (image.format or "").upper()
+        width, height = image.size
+        try:
+            frames = 1 if source_format == MULTI_PICTURE_JPEG else getattr(image, "n_frames", 1)
+        except (OSError, SyntaxError, ValueError) as exc:  # counting frames reads further into the file
+            raise ImageRejected(f"The file is not a readable image ({names} expected).") from exc
+        if source_format == MULTI_PICTURE_JPEG:
+            source_format = "JPEG"
+        if source_format not in accepted:
+            raise ImageRejected(f"{source_format or 'This'} files are not accepted; upload a {names} photo.")
+        if width < 16 or height < 16:
+            raise ImageRejected(f"The image is only {width}×{height} pixels; a lesion photo needs more.")
+        if width * height > max_pixels:
+            raise ImageRejected(
+                f"The image is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); "
+                f"the limit is {max_pixels / 1e6:.0f} megapixels."
+            )
+        if frames > 1:
+            raise ImageRejected("Animated or multi-frame images are not accepted; upload a single photo.")
+        try:
+            picture, icc_profile = _decode_upright_rgb(image)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            raise ImageRejected("The image is damaged or incomplete (truncated file?); upload it again.") from exc
 
     stored_format, extension, content_type = accepted[source_format]
     out = BytesIO()
-    save_args: dict[str, object] = {}
-    if icc_profile:
-        save_args["icc_profile"] = icc_profile
-    if stored_format == "JPEG":
-        rgb.save(out, "JPEG", quality=95, **save_args)
-    else:
-        rgb.save(out, "PNG", **save_args)
+    stored_width, stored_height = picture.size
+    # Only what is named here is written: Pillow would otherwise carry the upload's comment
+    # (``info["comment"]``) into the JPEG it writes.
+    picture.info = {}
+    save_args: dict[str, object] = {"icc_profile": icc_profile} if icc_profile else {}
+    try:
+        if stored_format == "JPEG":
+            picture.save(out, "JPEG", quality=95, **save_args)
+        else:
+            picture.save(out, "PNG", **save_args)
+    finally:
+        picture.close()  # the decoded pixels go before the encoded copy is hashed and stored
     content = out.getvalue()
     return SanitizedPhoto(
         content=content,
         extension=extension,
         content_type=content_type,
-        width=rgb.width,
-        height=rgb.height,
+        width=stored_width,
+        height=stored_height,
         sha256=hashlib.sha256(content).hexdigest(),
         source_format=source_format,
     )
+
+
+def _decode_upright_rgb(image: Image.Image) -> tuple[Image.Image, bytes | None]:
+    """Decode ``image`` once and return it upright in RGB, with its colour profile.
+
+    Each step replaces the pixels it works on (the rotation in place, the conversion closing
+    the copy it came from), so no more than two full copies exist at any moment, and only one
+    for an upright RGB photo, the usual case.
+    """
+    image.load()  # a truncated or corrupt file fails here
+    icc_profile = image.info.get("icc_profile")
+    ImageOps.exif_transpose(image, in_place=True)  # nothing happens without an orientation tag
+    if image.mode == "RGB":
+        return image, icc_profile
+    rgb = image.convert("RGB")
+    image.close()  # the decoded original's pixels go now, not when the caller's block ends
+    return rgb, icc_profile

@@ -3,16 +3,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 from datetime import date
+from typing import Any
 
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
 
 from clinic.audit import ClinicAuditMixin
 from clinic.models import Clinic, TimeStampedModel
+from lesions.validators import (
+    NOTES_MAX_LENGTH,
+    date_errors,
+    normalise_record_number,
+    notes_length,
+    refuse_control_characters,
+)
 
 
 class Patient(ClinicAuditMixin, TimeStampedModel):
@@ -33,14 +42,14 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
     medical_record_number = models.CharField("medical record number", max_length=64)
-    first_name = models.CharField(max_length=100)
-    last_name = models.CharField(max_length=100)
+    first_name = models.CharField(max_length=100, validators=[refuse_control_characters])
+    last_name = models.CharField(max_length=100, validators=[refuse_control_characters])
     date_of_birth = models.DateField(null=True, blank=True)
     sex = models.CharField(max_length=10, choices=Sex.choices, default=Sex.UNKNOWN)
     fitzpatrick_skin_type = models.PositiveSmallIntegerField(
         "Fitzpatrick skin type", choices=SkinType.choices, null=True, blank=True
     )
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTES_MAX_LENGTH, validators=[notes_length])
 
     CLINIC_PATH = "clinic"
     MRN_TAKEN = "Another patient of this clinic has this record number."
@@ -48,7 +57,10 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
     class Meta:
         ordering = ["last_name", "first_name"]
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "medical_record_number"], name="patient_unique_mrn_per_clinic"),
+            # Record numbers are compared normalised (Patient.clean) and whatever their case.
+            models.UniqueConstraint(
+                models.F("clinic"), Upper("medical_record_number"), name="patient_unique_mrn_per_clinic_ci"
+            ),
             models.CheckConstraint(
                 condition=models.Q(fitzpatrick_skin_type__isnull=True)
                 | models.Q(fitzpatrick_skin_type__gte=1, fitzpatrick_skin_type__lte=6),
@@ -79,11 +91,26 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
         return reverse("patient-detail", args=[self.uuid])
 
     def clean(self) -> None:
+        """The record number normalised and unique in the clinic whatever its case; a plausible birth date."""
         super().clean()
-        if self.clinic_id and self.medical_record_number:
-            clash = Patient.objects.filter(clinic_id=self.clinic_id, medical_record_number=self.medical_record_number)
-            if clash.exclude(pk=self.pk).exists():
-                raise ValidationError({"medical_record_number": self.MRN_TAKEN})
+        errors: dict[str, list[str]] = {}
+        if self.medical_record_number:
+            self.medical_record_number = normalise_record_number(self.medical_record_number)
+            number_field = self._meta.get_field("medical_record_number")
+            if not self.medical_record_number:
+                errors["medical_record_number"] = ["The record number holds only invisible characters."]
+            elif len(self.medical_record_number) > number_field.max_length:
+                errors["medical_record_number"] = [f"The record number is longer than {number_field.max_length}."]
+            elif self.clinic_id:
+                clash = Patient.objects.filter(
+                    clinic_id=self.clinic_id, medical_record_number__iexact=self.medical_record_number
+                )
+                if clash.exclude(pk=self.pk).exists():
+                    errors["medical_record_number"] = [self.MRN_TAKEN]
+        if dob_errors := date_errors(self.date_of_birth, "date of birth"):
+            errors["date_of_birth"] = dob_errors
+        if errors:
+            raise ValidationError(errors)
 
     def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
         # The record number rule is clean()'s, with its message on the field: the unique
@@ -130,7 +157,11 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lesions")
-    label = models.CharField(max_length=100, help_text="How the clinic refers to it, e.g. 'Left shoulder mole'")
+    label = models.CharField(
+        max_length=100,
+        help_text="How the clinic refers to it, e.g. 'Left shoulder mole'",
+        validators=[refuse_control_characters],
+    )
     body_site = models.CharField(max_length=20, choices=BodySite.choices, db_index=True)
     body_site_detail = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.MONITORING, db_index=True)
@@ -159,16 +190,19 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         """The rules of a confirmed diagnosis, for pages and API alike (the database constraint agrees).
 
         A diagnosis needs to say how it was confirmed, "confirmed by" needs a diagnosis, and
-        the date of confirmation cannot be in the future.
+        the date of confirmation cannot be in the future, nor before the patient's birth.
         """
         super().clean()
-        errors = {}
+        errors: dict[str, Any] = {}
         if self.diagnosis and not self.diagnosis_confirmation:
             errors["diagnosis_confirmation"] = "Say how the diagnosis was confirmed."
         if self.diagnosis_confirmation and not self.diagnosis:
             errors["diagnosis"] = "Choose the confirmed diagnosis, or clear how it was confirmed."
-        if self.diagnosis_date and self.diagnosis_date > timezone.localdate():
-            errors["diagnosis_date"] = "The date of confirmation cannot be in the future."
+        birth = self.patient.date_of_birth if self.patient_id else None
+        if date_error := date_errors(
+            self.diagnosis_date, "date of confirmation", not_before=birth, before="the patient's birth"
+        ):
+            errors["diagnosis_date"] = date_error
         if errors:
             raise ValidationError(errors)
 
@@ -180,7 +214,7 @@ class Visit(ClinicAuditMixin, TimeStampedModel):
     clinician = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="visits"
     )
-    notes = models.TextField(blank=True)
+    notes = models.TextField(blank=True, max_length=NOTES_MAX_LENGTH, validators=[notes_length])
 
     CLINIC_PATH = "patient__clinic"
 
@@ -192,6 +226,13 @@ class Visit(ClinicAuditMixin, TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("visit-detail", args=[self.uuid])
+
+    def clean(self) -> None:
+        """A visit date that is not in the future, nor before the patient's birth."""
+        super().clean()
+        birth = self.patient.date_of_birth if self.patient_id else None
+        if errors := date_errors(self.date, "visit date", not_before=birth, before="the patient's birth"):
+            raise ValidationError({"date": errors})
 
 
 def lesion_image_upload_to(instance: LesionImage, filename: str) -> str:

@@ -9,13 +9,33 @@ from django.db.models import Count, Max, Q, QuerySet
 from clinic.selectors import scoped
 from lesions.models import Patient
 
+# Each word adds three LIKE conditions: a thousand of them exceed SQLite's expression depth (a
+# 500) and make PostgreSQL scan for nothing. A name and a record number need far fewer.
+SEARCH_MAX_WORDS = 8
+SEARCH_MAX_LENGTH = 200
+
+
+class SearchRejected(ValueError):
+    """A search too long to run; the message says why, for the user."""
+
+
+def search_terms(search: str) -> list[str]:
+    """The words of a patient search, or SearchRejected when there are too many or it is too long."""
+    if len(search) > SEARCH_MAX_LENGTH:
+        raise SearchRejected(f"The search is {len(search)} characters long; the limit is {SEARCH_MAX_LENGTH}.")
+    words = search.split()
+    if len(words) > SEARCH_MAX_WORDS:
+        raise SearchRejected(f"The search has {len(words)} words; the limit is {SEARCH_MAX_WORDS}.")
+    return words
+
 
 def patient_list(user: Any, *, search: str = "") -> QuerySet[Patient]:
+    """The user's patients with lesion count and last visit; ``search`` words must all match (SearchRejected)."""
     qs = scoped(Patient, user).select_related("clinic")
-    search = search.strip()
-    if search:
+    words = search_terms(search)
+    if words:
         terms = Q()
-        for word in search.split():
+        for word in words:
             terms &= (
                 Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(medical_record_number__icontains=word)
             )

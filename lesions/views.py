@@ -14,7 +14,7 @@ from uuid import UUID
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,8 +25,8 @@ from clinic.audit import audit_access_many
 from clinic.files import stream_file
 from clinic.selectors import clinics_for_user, get_for_user_or_404
 from lesions import selectors, services
-from lesions.forms import HistopathologyForm, LesionForm, PatientForm, PhotoFormSet, VisitForm
-from lesions.models import Lesion, LesionImage, Patient
+from lesions.forms import HistopathologyForm, LesionForm, PatientForm, PatientSearchForm, PhotoFormSet, VisitForm
+from lesions.models import Lesion, LesionImage, Patient, Visit
 
 PAGE_SIZE = 25
 T = TypeVar("T")
@@ -37,6 +37,8 @@ def _write(form: forms.BaseForm, service: Callable[..., T], **arguments: Any) ->
     try:
         return service(**arguments, **form.cleaned_data)
     except ValidationError as exc:
+        if hasattr(exc, "error_dict") and not set(exc.error_dict) <= {*form.fields, NON_FIELD_ERRORS}:
+            exc = ValidationError(exc.messages)  # e.g. a new lesion's rule on the visit form: shown above it
         form.add_error(None, exc)
         return None
 
@@ -49,7 +51,11 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def patient_list(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "")
+    form = PatientSearchForm(request.GET)
+    if not form.is_valid():  # a search too long to run: say why, list nobody
+        context = {"page": None, "search": request.GET.get("q", ""), "search_errors": form.errors["q"]}
+        return render(request, "lesions/patient_list.html", context, status=400)
+    search = form.cleaned_data["q"]
     paginator = Paginator(selectors.patient_list(request.user, search=search), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     audit_access_many(page.object_list)  # the list shows these patients' names and record numbers
@@ -126,7 +132,7 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
     initial_lesion = request.GET.get("lesion")
     if request.method == "POST":
-        visit_form = VisitForm(request.POST)
+        visit_form = VisitForm(request.POST, instance=Visit(patient=patient))
         photo_forms = PhotoFormSet(request.POST, request.FILES, patient=patient, prefix="photos")
         if visit_form.is_valid() and photo_forms.is_valid():
             photos = [
@@ -141,17 +147,12 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
                 for form in photo_forms
                 if form.cleaned_data.get("photo")
             ]
-            visit = services.visit_create(
-                patient=patient,
-                clinician=request.user,
-                date=visit_form.cleaned_data["date"],
-                notes=visit_form.cleaned_data["notes"],
-                photos=photos,
-            )
-            messages.success(request, f"Visit saved with {len(photos)} photo(s); analysis has started.")
-            return redirect(visit)
+            visit = _write(visit_form, services.visit_create, patient=patient, clinician=request.user, photos=photos)
+            if visit is not None:
+                messages.success(request, f"Visit saved with {len(photos)} photo(s); analysis has started.")
+                return redirect(visit)
     else:
-        visit_form = VisitForm(initial={"date": timezone.localdate()})
+        visit_form = VisitForm(initial={"date": timezone.localdate()}, instance=Visit(patient=patient))
         initial = []
         if initial_lesion:
             lesion = patient.lesions.filter(uuid=initial_lesion).first() if _is_uuid(initial_lesion) else None

@@ -257,3 +257,40 @@ def visit_form_data(*photos: dict[str, Any], date: str = "2024-05-01", notes: st
         for key, value in row.items():
             data[f"photos-{index}-{key}"] = value
     return data
+
+
+PATIENT_TEXT = "Patient: Jane Doe MRN 12345"
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def make_jpeg_with_text(width: int = 200, height: int = 150) -> bytes:
+    """A JPEG carrying patient text where cameras and editors put it: a COM comment, EXIF (APP1),
+    XMP (APP1), a Photoshop block (APP13) and a private APP15 block."""
+    out = BytesIO()
+    extra = _segment(0xED, b"Photoshop 3.0\x00" + PATIENT_TEXT.encode()) + _segment(0xEF, PATIENT_TEXT.encode())
+    _picture(width, height).save(
+        out,
+        "JPEG",
+        quality=90,
+        comment=PATIENT_TEXT,
+        exif=make_exif(),
+        xmp=f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><dc>{PATIENT_TEXT}</dc></x:xmpmeta>'.encode(),
+        extra=extra,
+    )
+    return out.getvalue()
+
+
+def make_png_with_text(width: int = 200, height: int = 150) -> bytes:
+    """A PNG carrying patient text in tEXt, zTXt and iTXt chunks and in EXIF (eXIf)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Comment", PATIENT_TEXT)
+    info.add_text("Description", PATIENT_TEXT, zip=True)
+    info.add_itxt("Author", PATIENT_TEXT, lang="en")
+    out = BytesIO()
+    _picture(width, height).save(out, "PNG", pnginfo=info, exif=make_exif())
+    return out.getvalue()

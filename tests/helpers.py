@@ -16,10 +16,10 @@ import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from torch import nn
 
+from clinic.auth import api_token_create
 from lesions.models import Lesion
 from ml.models import ModelVersion
 from tests.factories import LesionImageFactory, PredictionFactory, VisitFactory, visit_form_data
@@ -53,8 +53,8 @@ def token_client(user: Any) -> APIClient:
     """A client that authenticates like a phone app: ``Authorization: Token <key>``."""
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, token = api_token_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     return client
 
 
@@ -244,3 +244,29 @@ def outline_with(image: Any, **measurements: Any) -> Any:
     return LesionOutlineFactory(
         image=image, measurements=stored_measurements(image.width, image.height, **measurements)
     )
+
+
+# --- what a stored photo file holds ----------------------------------------------------------
+
+
+def jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
+    """(marker, payload) of each segment of a JPEG before its image data (SOS), in order."""
+    assert data[:2] == b"\xff\xd8", "not a JPEG"
+    segments, position = [], 2
+    while data[position] == 0xFF and data[position + 1] != 0xDA:
+        marker = data[position + 1]
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        segments.append((marker, data[position + 4 : position + 2 + length]))
+        position += 2 + length
+    return segments
+
+
+def png_chunks(data: bytes) -> list[bytes]:
+    """The chunk types of a PNG, in order."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    kinds, position = [], 8
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kinds.append(data[position + 4 : position + 8])
+        position += 12 + length
+    return kinds

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins
+from rest_framework import mixins, serializers
 
 from clinic.api import BAD_REQUEST, NOT_FOUND, ScopedViewSet, uuid_path
 from clinic.audit import audit_access_many
@@ -27,8 +27,14 @@ from lesions.models import Lesion, Patient, Visit
     list=extend_schema(
         summary="Your clinics' patients",
         parameters=[
-            OpenApiParameter("search", OpenApiTypes.STR, description="Words matched against name and record number.")
+            OpenApiParameter(
+                "search",
+                OpenApiTypes.STR,
+                description=f"Words matched against name and record number (at most {selectors.SEARCH_MAX_WORDS} "
+                f"words, {selectors.SEARCH_MAX_LENGTH} characters).",
+            )
         ],
+        responses={200: PatientSerializer(many=True), 400: BAD_REQUEST},
     ),
     create=extend_schema(summary="Add a patient", responses={201: PatientSerializer, 400: BAD_REQUEST}),
     retrieve=extend_schema(summary="One patient", responses={200: PatientSerializer, 404: NOT_FOUND}),
@@ -46,7 +52,10 @@ class PatientViewSet(
 
     def get_queryset(self) -> QuerySet[Patient]:
         if self.action == "list":
-            queryset = selectors.patient_list(self.request.user, search=self.request.query_params.get("search", ""))
+            try:
+                queryset = selectors.patient_list(self.request.user, search=self.request.query_params.get("search", ""))
+            except selectors.SearchRejected as exc:
+                raise serializers.ValidationError({"search": [str(exc)]}) from exc
         else:
             queryset = scoped(Patient, self.request.user).select_related("clinic")
         return queryset.order_by("last_name", "first_name", "pk")

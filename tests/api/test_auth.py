@@ -1,13 +1,17 @@
-"""Tokens: obtained with username and password, revoked to log out; session auth still works."""
+"""Tokens: one per login (device), obtained with username and password, expiring, revoked to log out
+or by a password change; a locked-out login answers 429; session auth still works."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+from knox.models import AuthToken
+from knox.settings import CONSTANTS
 from rest_framework.test import APIClient
 
 from lesions.models import Patient
@@ -16,6 +20,11 @@ from tests.factories import PASSWORD
 
 def _obtain(client: APIClient, username: str, password: str = PASSWORD, fmt: str = "json") -> Any:
     return client.post(reverse("api-token"), {"username": username, "password": password}, format=fmt)
+
+
+def _stored(key: str) -> Any:
+    """The stored rows of a token (only its first characters and a hash are kept)."""
+    return AuthToken.objects.filter(token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH])
 
 
 def _with_token(key: str) -> APIClient:
@@ -30,16 +39,57 @@ def test_it_gives_a_token_for_username_and_password(clinician: Any, patient: Pat
 
     assert response.status_code == 200
     key = response.json()["token"]
-    assert Token.objects.get(user=clinician).key == key
+    assert _stored(key).get().user == clinician
+    assert key not in {row.digest for row in AuthToken.objects.all()}  # only its hash is stored
     patients = _with_token(key).get(reverse("api-patient-list"))
     assert patients.status_code == 200
     assert patients.json()["results"][0]["id"] == str(patient.uuid)
 
 
-def test_it_gives_the_same_token_until_it_is_revoked(clinician: Any) -> None:
-    first = _obtain(APIClient(), "clinician").json()["token"]
+def test_each_login_gets_its_own_token_so_each_device_logs_out_alone(clinician: Any) -> None:
+    phone = _obtain(APIClient(), "clinician").json()["token"]
+    tablet = _obtain(APIClient(), "clinician").json()["token"]
 
-    assert _obtain(APIClient(), "clinician").json()["token"] == first
+    assert phone != tablet
+    assert _with_token(phone).post(reverse("api-token-revoke")).status_code == 204
+    assert _with_token(phone).get(reverse("api-patient-list")).status_code == 401
+    assert _with_token(tablet).get(reverse("api-patient-list")).status_code == 200
+
+
+def test_the_token_expires_after_the_configured_time(clinician: Any, settings: Any) -> None:
+    response = _obtain(APIClient(), "clinician").json()
+    key = response["token"]
+    expiry = dt.datetime.fromisoformat(response["expiry"].replace("Z", "+00:00"))
+    assert abs(expiry - (timezone.now() + settings.REST_KNOX["TOKEN_TTL"])) < dt.timedelta(minutes=1)
+
+    _stored(key).update(expiry=timezone.now() - dt.timedelta(seconds=1))
+
+    after = _with_token(key).get(reverse("api-patient-list"))
+    assert after.status_code == 401
+    assert not _stored(key).exists()
+
+
+def test_a_password_change_revokes_every_token_of_the_user(clinician: Any, outsider: Any) -> None:
+    phone = _obtain(APIClient(), "clinician").json()["token"]
+    tablet = _obtain(APIClient(), "clinician").json()["token"]
+    elsewhere = _obtain(APIClient(), "outsider").json()["token"]
+
+    clinician.set_password("a-new-password-2")
+    clinician.save()
+
+    assert _with_token(phone).get(reverse("api-patient-list")).status_code == 401
+    assert _with_token(tablet).get(reverse("api-patient-list")).status_code == 401
+    assert _with_token(elsewhere).get(reverse("api-patient-list")).status_code == 200
+    assert _obtain(APIClient(), "clinician", "a-new-password-2").status_code == 200
+
+
+def test_saving_a_user_without_a_new_password_keeps_the_tokens(clinician: Any) -> None:
+    key = _obtain(APIClient(), "clinician").json()["token"]
+
+    clinician.first_name = "Renamed"
+    clinician.save()
+
+    assert _with_token(key).get(reverse("api-patient-list")).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -49,7 +99,7 @@ def test_it_refuses_wrong_credentials(clinician: Any, username: str, password: s
     response = _obtain(APIClient(), username, password)
 
     assert response.status_code == 400
-    assert not Token.objects.exists()
+    assert not AuthToken.objects.exists()
 
 
 def test_it_refuses_inactive_users(clinician: Any) -> None:
@@ -68,7 +118,7 @@ def test_a_revoked_token_answers_401(clinician: Any, how: str) -> None:
     response = revoke(reverse("api-token-revoke" if how == "post-revoke" else "api-token"))
 
     assert response.status_code == 204
-    assert not Token.objects.filter(key=key).exists()
+    assert not _stored(key).exists()
     after = client.get(reverse("api-patient-list"))
     assert after.status_code == 401
     assert after.json()["detail"] == "Invalid token."
@@ -122,4 +172,42 @@ def test_session_callers_can_revoke_their_token(client: Client, clinician: Any) 
     response = csrf_client.post(reverse("api-token-revoke"))
 
     assert response.status_code == 204
-    assert not Token.objects.filter(key=key).exists()
+    assert not _stored(key).exists()
+
+
+def test_a_locked_out_login_answers_429_with_a_message(clinician: Any, settings: Any) -> None:
+    client = APIClient()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _obtain(client, "clinician", "wrong-password").status_code == 400
+
+    locking = _obtain(client, "clinician", "wrong-password")
+    locked = _obtain(client, "clinician")  # even the right password, now
+
+    for response in (locking, locked):
+        assert response.status_code == 429
+        assert "Too many failed logins" in response.json()["detail"]
+        assert int(response["Retry-After"]) == settings.AXES_COOLOFF_TIME.total_seconds()
+    assert not AuthToken.objects.exists()
+
+
+def test_another_users_token_logins_do_not_clear_the_failures_against_a_username(
+    clinician: Any, outsider: Any, settings: Any
+) -> None:
+    client = APIClient()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _obtain(client, "clinician", "wrong-password").status_code == 400
+        assert _obtain(client, "outsider").status_code == 200
+
+    assert _obtain(client, "clinician", "wrong-password").status_code == 429
+    assert _obtain(client, "clinician").status_code == 429
+    assert not AuthToken.objects.filter(user=clinician).exists()
+
+
+def test_a_token_login_clears_the_users_own_earlier_failures(clinician: Any, settings: Any) -> None:
+    client = APIClient()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        _obtain(client, "clinician", "wrong-password")
+    assert _obtain(client, "clinician").status_code == 200
+
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert _obtain(client, "clinician", "wrong-password").status_code == 400

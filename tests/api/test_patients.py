@@ -171,3 +171,25 @@ def test_patients_cannot_be_deleted_through_the_api(api: APIClient, patient: Pat
 
     assert response.status_code == 405
     assert Patient.objects.filter(pk=patient.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("search", "message"),
+    [
+        (" ".join(["a"] * 100), "The search has 100 words; the limit is 8."),
+        ("a" * 201, "The search is 201 characters long; the limit is 200."),
+    ],
+)
+def test_a_search_too_long_to_run_is_a_400_naming_the_limit(
+    api: APIClient, patient: Patient, search: str, message: str
+) -> None:
+    response = api.get(reverse("api-patient-list"), {"search": search})
+
+    assert response.status_code == 400
+    assert response.json() == {"search": [message]}
+
+
+def test_a_thousand_word_search_is_a_400_not_a_server_error(api: APIClient, patient: Patient) -> None:
+    response = api.get(reverse("api-patient-list"), {"search": " ".join(["a"] * 1000)})
+
+    assert response.status_code == 400

@@ -76,3 +76,30 @@ def test_anonymous_callers_over_the_rate_get_429(tiny_rates: None, clinician: An
     statuses = [client.post(url, body, format="json").status_code for _ in range(3)]
 
     assert statuses == [400, 400, 429]  # password guessing is slowed down too
+
+
+def test_a_forged_forwarded_for_does_not_reset_the_anonymous_rate(tiny_rates: None, clinician: Any) -> None:
+    client = APIClient()
+    url = reverse("api-token")
+    body = {"username": "clinician", "password": "wrong"}
+
+    statuses = [
+        client.post(url, body, format="json", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code for n in range(3)
+    ]
+
+    assert statuses == [400, 400, 429]
+
+
+def test_behind_a_trusted_proxy_anonymous_clients_are_counted_apart(
+    tiny_rates: None, clinician: Any, settings: Any
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    client = APIClient(REMOTE_ADDR="10.0.0.2")
+    url = reverse("api-token")
+    body = {"username": "clinician", "password": "wrong"}
+
+    first = [client.post(url, body, format="json", HTTP_X_FORWARDED_FOR="203.0.113.1").status_code for _ in range(3)]
+    second = client.post(url, body, format="json", HTTP_X_FORWARDED_FOR="203.0.113.2").status_code
+
+    assert first == [400, 400, 429]
+    assert second == 400

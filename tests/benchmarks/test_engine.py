@@ -22,6 +22,7 @@ SECTIONS = (
     "Batch re-analysis",
     "consecutive analyses",
     "Peak memory of a worker process",
+    "Peak memory of an upload of the largest allowed photo",
     "Upload to finished, through the real stack",
     "Targets",
 )
@@ -43,7 +44,7 @@ def test_benchmark_prints_every_section_on_a_tiny_model(tmp_path: Path, capsys: 
         "320x240",
     ]
     argv += ["--repeats", "1", "--drift", "20", "--gemm-size", "128", "--batch-sizes", "2", "--batch-rounds", "1"]
-    argv += ["--baseline-size", "64"]
+    argv += ["--baseline-size", "64", "--upload-max-pixels", "120000"]
 
     assert bench.main(argv) == 0
 
@@ -60,6 +61,9 @@ def test_benchmark_prints_every_section_on_a_tiny_model(tmp_path: Path, capsys: 
     assert re.search(r"^\| tiny_effnet \| ours \|( [\d.]+ / [\d.]+ \|){7} [\d.]+×", out, re.MULTILINE)
     assert re.search(r"^\| HAM10000 sample \|( [\d.]+ / [\d.]+ \|){4}$", out, re.MULTILINE)
     assert "Not run: pass `--end-to-end`" in out
+    # the upload's peak memory, one row per photo shape, a verdict for the two stored as decoded
+    assert re.search(r"\| one-colour PNG \(the review's file\) \| 346×346 \| [\d.]+ \| \d+ \| \d+ \| [\d.]+× \|", out)
+    assert len(re.findall(r"^\| upload of the largest allowed photo, .* \| (PASS|FAIL) \|$", out, re.MULTILINE)) == 2
     verdicts = re.findall(r"^\| tiny_effnet.* \| (PASS|FAIL) \|$", out, re.MULTILINE)
     # per photo set: speed-up and classify + Grad-CAM ratio; re-analysis per set; drift
     assert len(verdicts) == 2 * 2 + 2 + 1

@@ -80,11 +80,16 @@ def page(chromium: Any, server_lock: threading.RLock, live_server: Any) -> Itera
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Chromium reports what the Content-Security-Policy blocked on the console: pages must work
+    # under it, so any such report fails the test.
+    blocked: list[str] = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and blocked.append(message.text))
     yield page
     context.close()
     with server_lock:  # a request still being served finishes before the database is flushed
         pass
     assert errors == [], f"JavaScript errors on the page: {errors}"
+    assert blocked == [], f"blocked by the Content-Security-Policy: {blocked}"
 
 
 @pytest.fixture

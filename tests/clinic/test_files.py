@@ -67,3 +67,15 @@ def test_an_inner_failure_caught_by_the_outer_block_keeps_the_outer_files(media_
 def test_it_refuses_to_track_outside_a_block() -> None:
     with pytest.raises(RuntimeError):
         track_file("loose.bin")
+
+
+def test_behind_the_front_proxy_the_file_answer_says_no_store_too(client: Any, prediction: Any, settings: Any) -> None:
+    from django.urls import reverse
+
+    settings.PROTECTED_MEDIA_REDIRECT_PREFIX = "/protected-media/"
+    client.force_login(prediction.image.uploaded_by)
+
+    response = client.get(reverse("lesion-image-file", args=[prediction.image.uuid]))
+
+    assert response["X-Accel-Redirect"] == f"/protected-media/{prediction.image.image.name}"
+    assert "no-store" in response["Cache-Control"]

@@ -10,7 +10,19 @@ import pytest
 from PIL import Image
 
 from lesions.imaging import ImageRejected, SanitizedPhoto, sanitize_photo
-from tests.factories import make_exif, make_gif, make_jpeg, make_png
+from tests.factories import (
+    PATIENT_TEXT,
+    make_exif,
+    make_gif,
+    make_jpeg,
+    make_jpeg_with_text,
+    make_png,
+    make_png_with_text,
+)
+from tests.helpers import jpeg_segments, png_chunks
+
+COM, APP0, APP2 = 0xFE, 0xE0, 0xE2
+APP1_TO_APP15 = set(range(0xE1, 0xF0))
 
 LIMITS = {"max_bytes": 5 * 1024 * 1024, "max_pixels": 50_000_000}
 
@@ -187,3 +199,39 @@ def test_it_accepts_a_phone_mpo_jpeg_and_keeps_the_first_frame() -> None:
     stored = decoded(prepared)
     assert stored.format == "JPEG"
     assert _is_red(stored.getpixel((160, 120)))
+
+
+def test_the_stored_jpeg_keeps_no_comment_and_no_application_block() -> None:
+    content = make_jpeg_with_text()
+    assert {COM, 0xE1, 0xED, 0xEF} <= {marker for marker, _ in jpeg_segments(content)}  # the upload has them
+
+    stored = prepare(content).content
+
+    markers = [marker for marker, _ in jpeg_segments(stored)]
+    assert COM not in markers
+    assert not APP1_TO_APP15 & set(markers)
+    assert markers.count(APP0) == 1  # JFIF, written by the encoder
+    assert PATIENT_TEXT.encode() not in stored and b"Jane Doe" not in stored
+
+
+def test_the_stored_png_keeps_no_text_chunk() -> None:
+    content = make_png_with_text()
+    assert {b"tEXt", b"zTXt", b"iTXt", b"eXIf"} <= set(png_chunks(content))
+
+    stored = prepare(content).content
+
+    assert set(png_chunks(stored)) <= {b"IHDR", b"IDAT", b"IEND"}
+    assert b"Jane Doe" not in stored
+
+
+def test_the_colour_profile_is_the_only_application_block_kept() -> None:
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    out = BytesIO()
+    Image.new("RGB", (64, 64), (200, 150, 120)).save(out, "JPEG", icc_profile=profile, comment=PATIENT_TEXT)
+
+    segments = jpeg_segments(prepare(out.getvalue()).content)
+
+    application = [(marker, payload[:12]) for marker, payload in segments if marker in APP1_TO_APP15 | {COM}]
+    assert application == [(APP2, b"ICC_PROFILE\x00")]

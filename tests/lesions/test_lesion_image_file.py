@@ -14,7 +14,7 @@ def test_it_streams_the_photo_privately(clinician_client: Client, lesion_image: 
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == Path(lesion_image.image.path).read_bytes()
     assert response["Content-Type"] == "image/jpeg"
-    assert response["Cache-Control"] == "private, max-age=3600"
+    assert "no-store" in response["Cache-Control"]  # patient data: never cached (was private, max-age=3600)
     assert response["X-Content-Type-Options"] == "nosniff"
 
 

@@ -102,3 +102,33 @@ def test_it_keeps_the_search_in_page_links(clinician_client: Client, clinic: Cli
 
     assert response.context["page"].paginator.num_pages == 2
     assert "?q=smith&amp;page=2" in response.content.decode()
+
+
+def test_a_search_of_a_thousand_words_is_refused_with_a_message(clinician_client: Client, two_patients) -> None:
+    response = clinician_client.get(reverse("patient-list"), {"q": " ".join(["a"] * 1000)})
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "The search has 1000 words; the limit is 8." in html or "the limit is 200" in html
+    assert "Hale" not in html
+
+
+def test_a_search_over_the_length_limit_is_refused(clinician_client: Client) -> None:
+    response = clinician_client.get(reverse("patient-list"), {"q": "a" * 201})
+
+    assert response.status_code == 400
+    assert "The search is 201 characters long; the limit is 200." in response.content.decode()
+
+
+def test_a_search_of_eight_words_runs(clinician_client: Client, two_patients) -> None:
+    response = clinician_client.get(reverse("patient-list"), {"q": "Margaret Hale RD-1001 a a a a a"})
+
+    assert response.status_code == 200
+    assert "Hale" in response.content.decode()
+
+
+def test_nine_words_are_too_many(clinician_client: Client) -> None:
+    response = clinician_client.get(reverse("patient-list"), {"q": "a b c d e f g h i"})
+
+    assert response.status_code == 400
+    assert "The search has 9 words; the limit is 8." in response.content.decode()

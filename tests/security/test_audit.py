@@ -109,3 +109,57 @@ def test_uploads_are_recorded_as_creations(clinician_client, clinician, lesion, 
     (entry,) = entries_for(image, LogEntry.Action.CREATE)
     assert entry.actor == clinician
     assert Patient.objects.count() == 1
+
+
+@pytest.mark.parametrize("forged", ["203.0.113.66", "not-an-ip<b>", "1.2.3.4, 5.6.7.8"])
+def test_the_address_is_the_peers_not_a_forwarded_for_the_client_wrote(
+    clinician_client, clinic_admin, patient, login, forged
+):
+    clinician_client.get(
+        reverse("patient-detail", args=[patient.uuid]), REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR=forged
+    )
+
+    (entry,) = entries_for(patient, LogEntry.Action.ACCESS)
+    assert entry.remote_addr == "10.1.2.3"
+    trail = login(clinic_admin).get(reverse("audit-trail")).content.decode()
+    assert "not-an-ip" not in trail and "203.0.113.66" not in trail
+
+
+def test_behind_a_trusted_proxy_the_address_is_the_one_the_proxy_saw(clinician_client, patient, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    clinician_client.get(
+        reverse("patient-detail", args=[patient.uuid]),
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="203.0.113.66, 198.51.100.7",
+    )
+
+    (entry,) = entries_for(patient, LogEntry.Action.ACCESS)
+    assert entry.remote_addr == "198.51.100.7"
+
+
+@pytest.mark.parametrize("action", ["%C2%B2", "99", "-1", "read", "1.0"])
+def test_an_unknown_action_filter_is_a_400_with_a_message(login, clinic_admin, action):
+    response = login(clinic_admin).get(reverse("audit-trail") + f"?action={action}")
+
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_an_overlong_actor_filter_is_a_400_with_a_message(login, clinic_admin):
+    response = login(clinic_admin).get(reverse("audit-trail"), {"actor": "x" * 151})
+
+    assert response.status_code == 400
+    assert "at most 150 characters" in response.content.decode()
+
+
+def test_the_filters_still_narrow_the_trail(login, clinic_admin, clinician, patient):
+    login(clinician).get(reverse("patient-detail", args=[patient.uuid]))
+
+    admin = login(clinic_admin)
+    reads = admin.get(reverse("audit-trail"), {"action": LogEntry.Action.ACCESS, "actor": clinician.username})
+    changes = admin.get(reverse("audit-trail"), {"action": LogEntry.Action.UPDATE, "actor": clinician.username})
+
+    assert reads.status_code == changes.status_code == 200
+    assert str(patient) in reads.content.decode()
+    assert str(patient) not in changes.content.decode()
+    assert f'value="{LogEntry.Action.ACCESS}" selected' in reads.content.decode()

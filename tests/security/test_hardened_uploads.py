@@ -13,8 +13,8 @@ from django.urls import reverse
 from PIL import Image
 
 from lesions.models import Lesion, LesionImage, Visit
-from tests.factories import make_jpeg, visit_form_data
-from tests.helpers import token_client, upload
+from tests.factories import PATIENT_TEXT, make_jpeg, make_jpeg_with_text, visit_form_data
+from tests.helpers import jpeg_segments, token_client, upload
 
 
 def text_renamed_jpg() -> bytes:
@@ -94,3 +94,26 @@ def test_the_api_refuses_it_with_a_400_and_stores_nothing(kind, clinician, lesio
     assert response.status_code == 400
     assert message in " ".join(response.json()["photo"])
     nothing_stored(media_files)
+
+
+def test_the_stored_file_of_a_web_upload_holds_no_comment_or_metadata(clinician_client, lesion: Lesion) -> None:
+    photo = SimpleUploadedFile("photo.jpg", make_jpeg_with_text(), "image/jpeg")
+    response = clinician_client.post(
+        reverse("visit-create", args=[lesion.patient.uuid]), visit_form_data({"lesion": lesion.uuid, "photo": photo})
+    )
+    assert response.status_code == 302
+
+    stored = LesionImage.objects.get().image.read()
+
+    assert PATIENT_TEXT.encode() not in stored
+    assert [marker for marker, _ in jpeg_segments(stored) if marker == 0xFE or 0xE1 <= marker <= 0xEF] == []
+
+
+def test_the_stored_file_of_an_api_upload_holds_no_comment_or_metadata(clinician, lesion: Lesion) -> None:
+    response = upload(token_client(clinician), lesion, make_jpeg_with_text())
+    assert response.status_code == 201
+
+    stored = LesionImage.objects.get().image.read()
+
+    assert PATIENT_TEXT.encode() not in stored
+    assert [marker for marker, _ in jpeg_segments(stored) if marker == 0xFE or 0xE1 <= marker <= 0xEF] == []

@@ -51,3 +51,57 @@ def test_failures_below_the_limit_are_forgotten_after_a_success(client, doctor, 
     client.logout()
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         assert attempt(client, doctor.username, "wrong").status_code == 200
+
+
+def test_another_users_good_logins_do_not_clear_the_failures_against_a_username(
+    client, doctor, outsider, settings
+) -> None:
+    # The attack: wrong passwords for the victim, each followed by the attacker's own good login
+    # from the same address, which must not wipe the victim's failures.
+    outsider.set_password("attacker-password-1")
+    outsider.save()
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert attempt(client, doctor.username, "wrong").status_code == 200
+        assert attempt(client, outsider.username, "attacker-password-1").status_code == 302
+        client.logout()
+
+    assert attempt(client, doctor.username, "wrong").status_code == 429
+    assert attempt(client, doctor.username, PASSWORD, address="10.9.9.9").status_code == 429
+
+
+def test_a_good_login_clears_only_the_users_own_failures(client, doctor, outsider, settings) -> None:
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        attempt(client, outsider.username, "wrong", address="10.2.2.2")
+    assert attempt(client, doctor.username, PASSWORD, address="10.2.2.2").status_code == 302
+    client.logout()
+
+    assert attempt(client, outsider.username, "wrong", address="10.3.3.3").status_code == 429
+
+
+def via_proxy(client, username: str, password: str, client_address: str):
+    """A login through the README's nginx (10.0.0.2), which appends the client's address."""
+    return client.post(
+        reverse("login"),
+        {"username": username, "password": password},
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR=f"198.51.100.1, {client_address}",
+    )
+
+
+def test_behind_a_trusted_proxy_each_client_address_is_locked_on_its_own(client, doctor, settings) -> None:
+    settings.TRUSTED_PROXY_COUNT = 1
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        via_proxy(client, f"guess{number}", "wrong", "203.0.113.5")
+
+    assert via_proxy(client, doctor.username, PASSWORD, "203.0.113.5").status_code == 429
+    assert via_proxy(client, doctor.username, PASSWORD, "203.0.113.77").status_code == 302
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_for_does_not_escape_the_address_lock(
+    client, doctor, settings
+) -> None:
+    settings.TRUSTED_PROXY_COUNT = 0
+    for number in range(settings.AXES_FAILURE_LIMIT):
+        via_proxy(client, f"guess{number}", "wrong", f"203.0.113.{number}")
+
+    assert via_proxy(client, doctor.username, PASSWORD, "203.0.113.99").status_code == 429

@@ -1,0 +1,32 @@
+"""``manage.py backup DIR``: the database and every stored file into a new folder, with sha256 sums.
+
+See ``clinic.backup`` for what the folder holds, and the README ("Backups") for the procedure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from clinic.backup import BackupError, backup_create
+
+
+class Command(BaseCommand):
+    help = "Back up the database (pg_dump on PostgreSQL, Django's dump otherwise) and MEDIA_ROOT into a new folder."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("folder", type=Path, help="a folder that does not exist yet (or is empty)")
+
+    def handle(self, *args: Any, folder: Path, **options: Any) -> None:
+        try:
+            summary = backup_create(folder=folder)
+        except BackupError as exc:
+            raise CommandError(str(exc)) from exc
+        for name in summary.missing_files:
+            self.stderr.write(f"warning: {name} is named by a record but was already missing from storage")
+        self.stdout.write(
+            f"Backed up {summary.rows} rows ({summary.database_format}) and {summary.files} files into "
+            f"{summary.folder}; check it any time with `manage.py restore --check {summary.folder}`."
+        )

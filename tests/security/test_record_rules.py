@@ -1,0 +1,237 @@
+"""Implausible dates, look-alike record numbers, hidden characters and huge notes are refused the
+same way by the pages and the API (the rules are the models'): a message naming the problem,
+never a 500, nothing stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from clinic.models import Clinic
+from lesions.models import Lesion, Patient, Visit
+from lesions.validators import NOTES_MAX_LENGTH
+from tests.factories import PatientFactory, visit_form_data
+from tests.helpers import token_client
+
+RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
+ZWSP = "\u200b"  # ZERO WIDTH SPACE
+HUGE_NOTES = "x" * (NOTES_MAX_LENGTH + 1)
+
+
+def patient_form(clinic: Clinic, **overrides: Any) -> dict[str, Any]:
+    data = {
+        "clinic": clinic.pk,
+        "medical_record_number": "HV-3001",
+        "first_name": "Ingrid",
+        "last_name": "Svensson",
+        "date_of_birth": "1979-06-21",
+        "sex": "female",
+        "fitzpatrick_skin_type": "1",
+        "notes": "",
+    }
+    return {**data, **overrides}
+
+
+def web_patient(client: Client, clinic: Clinic, **overrides: Any) -> tuple[int, str]:
+    response = client.post(reverse("patient-create"), patient_form(clinic, **overrides))
+    return response.status_code, response.content.decode()
+
+
+def api_patient(api: APIClient, clinic: Clinic, **overrides: Any) -> tuple[int, str]:
+    body = {k: v for k, v in patient_form(clinic, **overrides).items() if k not in {"clinic", "fitzpatrick_skin_type"}}
+    response = api.post(reverse("api-patient-list"), body, format="json")
+    return response.status_code, response.content.decode()
+
+
+@pytest.fixture(params=["web", "api"])
+def create_patient(request: pytest.FixtureRequest, clinician: Any, clinic: Clinic, client: Client) -> Any:
+    """``create_patient(**fields)`` through the patient form or the API: (status, body)."""
+    if request.param == "web":
+        client.force_login(clinician)
+        return lambda **fields: web_patient(client, clinic, **fields)
+    api = token_client(clinician)
+    return lambda **fields: api_patient(api, clinic, **fields)
+
+
+def refused(status: int) -> bool:
+    return status in {200, 400}  # the page shows the form again; the API answers 400
+
+
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [("2999-01-01", "cannot be in the future"), ("0001-01-01", "cannot be before 1900"), ("1899-12-31", "1900")],
+)
+def test_an_implausible_date_of_birth_is_refused(create_patient: Any, day: str, message: str) -> None:
+    status, body = create_patient(date_of_birth=day)
+
+    assert refused(status) and message in body
+    assert not Patient.objects.exists()
+
+
+@pytest.mark.parametrize("number", [f"HV-2001{ZWSP}", "hv-2001", "ＨＶ－２００１", f"{RLO}HV-2001", " HV-2001 "])
+def test_a_record_number_that_only_looks_different_is_taken(create_patient: Any, clinic: Clinic, number: str) -> None:
+    PatientFactory(clinic=clinic, medical_record_number="HV-2001")
+
+    status, body = create_patient(medical_record_number=number)
+
+    assert refused(status) and Patient.MRN_TAKEN in body
+    assert Patient.objects.count() == 1
+
+
+def test_record_numbers_are_stored_normalised(create_patient: Any) -> None:
+    create_patient(medical_record_number=f"ＲＤ－５００１{ZWSP}")
+
+    assert Patient.objects.get().medical_record_number == "RD-5001"
+
+
+def test_a_record_number_of_invisible_characters_only_is_refused(create_patient: Any) -> None:
+    status, body = create_patient(medical_record_number=ZWSP * 3)
+
+    assert refused(status) and "only invisible characters" in body
+    assert not Patient.objects.exists()
+
+
+def test_the_same_number_in_another_clinic_is_fine(create_patient: Any, other_clinic: Clinic) -> None:
+    PatientFactory(clinic=other_clinic, medical_record_number="HV-3001")
+
+    create_patient()
+
+    assert Patient.objects.count() == 2
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+@pytest.mark.parametrize("character", [RLO, "\u2066", "\n"])
+def test_names_with_text_direction_or_control_characters_are_refused(
+    create_patient: Any, field: str, character: str
+) -> None:
+    status, body = create_patient(**{field: f"Hale{character}lanigiro"})
+
+    assert refused(status) and "control or text-direction characters" in body
+    assert not Patient.objects.exists()
+
+
+def test_names_in_any_script_are_fine(create_patient: Any) -> None:
+    create_patient(first_name="Zoë", last_name="أحمد")
+
+    assert Patient.objects.get().last_name == "أحمد"
+
+
+def test_huge_notes_are_refused(create_patient: Any) -> None:
+    status, body = create_patient(notes=HUGE_NOTES)
+
+    assert refused(status) and str(NOTES_MAX_LENGTH) in body.replace(",", "")
+    assert not Patient.objects.exists()
+
+
+def test_the_database_refuses_a_case_variant_number_even_without_the_model_check(clinic: Clinic) -> None:
+    PatientFactory(clinic=clinic, medical_record_number="HV-2001")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Patient.objects.create(clinic=clinic, medical_record_number="hv-2001", first_name="A", last_name="B")
+
+
+# --- visits ------------------------------------------------------------------------------------
+
+
+def web_visit(client: Client, patient: Patient, **fields: Any) -> tuple[int, str]:
+    response = client.post(reverse("visit-create", args=[patient.uuid]), {**visit_form_data(), **fields})
+    return response.status_code, response.content.decode()
+
+
+def api_visit(api: APIClient, patient: Patient, **fields: Any) -> tuple[int, str]:
+    response = api.post(reverse("api-patient-visits", args=[patient.uuid]), fields, format="json")
+    return response.status_code, response.content.decode()
+
+
+@pytest.fixture(params=["web", "api"])
+def create_visit(request: pytest.FixtureRequest, clinician: Any, client: Client, patient: Patient) -> Any:
+    if request.param == "web":
+        client.force_login(clinician)
+        return lambda **fields: web_visit(client, patient, **fields)
+    api = token_client(clinician)
+    return lambda **fields: api_visit(api, patient, **fields)
+
+
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [
+        ("2999-01-01", "cannot be in the future"),
+        ("0001-01-01", "cannot be before 1900"),
+        ("1960-01-01", "cannot be before the patient"),
+    ],
+)
+def test_an_implausible_visit_date_is_refused(create_visit: Any, day: str, message: str) -> None:
+    status, body = create_visit(date=day)
+
+    assert refused(status) and message in body
+    assert not Visit.objects.exists()
+
+
+def test_huge_visit_notes_are_refused(create_visit: Any) -> None:
+    status, body = create_visit(date="2024-05-01", notes=HUGE_NOTES)
+
+    assert refused(status) and str(NOTES_MAX_LENGTH) in body.replace(",", "")
+    assert not Visit.objects.exists()
+
+
+def test_a_new_lesion_named_with_a_direction_override_is_a_form_error(
+    clinician_client: Client, patient: Patient, jpeg_file: Any
+) -> None:
+    response = clinician_client.post(
+        reverse("visit-create", args=[patient.uuid]),
+        visit_form_data({"photo": jpeg_file, "new_lesion_label": f"mole{RLO}", "new_lesion_body_site": "head/neck"}),
+    )
+
+    assert response.status_code == 200
+    assert "control or text-direction characters" in response.content.decode()
+    assert not Visit.objects.exists() and not Lesion.objects.exists()
+
+
+# --- lesions -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["web", "api"])
+def edit_lesion(request: pytest.FixtureRequest, clinician: Any, client: Client, lesion: Lesion) -> Any:
+    base = {"label": lesion.label, "body_site": lesion.body_site, "status": "monitoring"}
+    if request.param == "web":
+        client.force_login(clinician)
+
+        def web(**fields: Any) -> tuple[int, str]:
+            response = client.post(reverse("lesion-edit", args=[lesion.uuid]), {**base, **fields})
+            return response.status_code, response.content.decode()
+
+        return web
+    api = token_client(clinician)
+
+    def api_edit(**fields: Any) -> tuple[int, str]:
+        response = api.patch(reverse("api-lesion-detail", args=[lesion.uuid]), fields, format="json")
+        return response.status_code, response.content.decode()
+
+    return api_edit
+
+
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [("2999-01-01", "cannot be in the future"), ("0001-01-01", "cannot be before 1900"), ("1960-01-01", "birth")],
+)
+def test_an_implausible_date_of_confirmation_is_refused(
+    edit_lesion: Any, lesion: Lesion, day: str, message: str
+) -> None:
+    status, body = edit_lesion(diagnosis="nv", diagnosis_confirmation="histo", diagnosis_date=day)
+
+    assert refused(status) and message in body
+    lesion.refresh_from_db()
+    assert lesion.diagnosis_date is None
+
+
+def test_a_lesion_label_with_a_direction_override_is_refused(edit_lesion: Any, lesion: Lesion) -> None:
+    status, body = edit_lesion(label=f"mole{RLO}elom")
+
+    assert refused(status) and "control or text-direction characters" in body
+    lesion.refresh_from_db()
+    assert RLO not in lesion.label
