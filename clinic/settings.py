@@ -206,9 +206,11 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48)
 
 # Models
 ML_WEIGHTS_DIR = Path(env_str("ML_WEIGHTS_DIR", str(BASE_DIR / "ml" / "weights")))
-# The model marked default when manifests are registered [the first EfficientNet]
+# The model marked default when manifests are registered [the current default, else the ensemble,
+# else the first EfficientNet]
 ML_DEFAULT_MODEL = env_str("ML_DEFAULT_MODEL")
-# Models that analyse new photos (comma-separated names); empty: every manifest in the folder.
+# Models that analyse new photos (comma-separated names); empty: the default plus every model whose
+# manifest's test figures pass QUALITY_BAR (ml/engine/manifest.py).
 # The others stay registered (their past predictions keep showing) but are not run.
 ML_ACTIVE_MODELS = env_list("ML_ACTIVE_MODELS")
 ML_TORCH_THREADS = env_int("ML_TORCH_THREADS", 0)  # 0: leave torch's default

@@ -282,20 +282,26 @@ class Ensemble(Analyser):
         target_class: str | int | None = None,
         contexts: Sequence[PatientContext | None] | None = None,
     ) -> list[Analysis]:
-        """``analyse`` for many photos, ``batch_size`` photos (times the views) per member pass."""
+        """``analyse`` for many photos, at most ``batch_size`` model inputs (photos × views) per forward.
+
+        A view group runs its photos' views as one batch, so ``batch_size // views per group`` photos
+        go through together (at least one). Measured on the 2-core development machine with 8 views
+        (groups of 4): 4 photos per chunk re-analyse 4.3 photos/s, 16 photos (64 inputs) only 2.4/s.
+        """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        photos_per_chunk = max(1, batch_size // max(len(group) for group in self.view_groups))
         contexts = list(contexts) if contexts is not None else [None] * len(images)
         if len(contexts) != len(images):
             raise ValueError(f"need one context per photo ({len(images)}), got {len(contexts)}")
         results: list[Analysis] = []
-        for start in range(0, len(images), batch_size):
+        for start in range(0, len(images), photos_per_chunk):
             results.extend(
                 self._analyse_chunk(
-                    images[start : start + batch_size],
+                    images[start : start + photos_per_chunk],
                     gradcam=gradcam,
                     target_class=target_class,
-                    contexts=contexts[start : start + batch_size],
+                    contexts=contexts[start : start + photos_per_chunk],
                 )
             )
         return results
