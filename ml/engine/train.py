@@ -40,6 +40,7 @@ from ml.engine.data import (
     split_by_lesion,
     subsample,
 )
+from ml.engine.folds import Folds
 from ml.engine.logits import array_batches, batched_logits, file_batches
 from ml.engine.preprocess import PreprocessConfig
 from ml.engine.pretrained import load_pretrained, normalisation_for
@@ -104,19 +105,23 @@ def prepare_split(config: TrainConfig, records: list[Record]) -> Split:
     split_path = config.run_dir / "split.json"
     if config.resume and split_path.is_file():
         return Split.load(split_path)
-    if config.split_file:
+    if config.folds_file is not None and config.fold is not None:
+        split = Folds.load(config.folds_file).split_for(config.fold)
+        _check_known(split, records, config.folds_file)
+    elif config.split_file:
         split = Split.load(config.split_file)
-        known = {r.image_id for r in records}
-        missing = [i for i in (*split.train, *split.val, *split.test) if i not in known]
-        if missing:
-            raise ValueError(
-                f"split file {config.split_file} lists {len(missing)} image ids not in the metadata "
-                f"(first: {missing[0]})"
-            )
+        _check_known(split, records, config.split_file)
     else:
         split = split_by_lesion(records, seed=config.seed)
     split.save(split_path, metadata=str(config.metadata_path))
     return split
+
+
+def _check_known(split: Split, records: list[Record], source: str) -> None:
+    known = {r.image_id for r in records}
+    missing = [i for i in (*split.train, *split.val, *split.test) if i not in known]
+    if missing:
+        raise ValueError(f"{source} lists {len(missing)} image ids not in the metadata (first: {missing[0]})")
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup: int, lr: float) -> CosineLRScheduler:

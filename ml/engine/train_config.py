@@ -141,6 +141,9 @@ class TrainConfig(RunOptions):
     init_from: str | None = None
     # Use a saved split (e.g. ml/weights/NAME.split.json) instead of computing one from the seed.
     split_file: str | None = None
+    # Cross-fitting: train on every fold of this folds file (ml.engine.folds) but ``fold``, validate on ``fold``.
+    folds_file: str | None = None
+    fold: int | None = None
     # bfloat16 autocast on the CPU: measured no faster than float32 on the 2-core development CPU
     # (AVX-512 BF16, no AMX); a CPU with AMX may gain.
     cpu_bf16: bool = False
@@ -186,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--init-from", default=None, help="start from an earlier model (manifest .json or .safetensors)"
     )
+    parser.add_argument("--folds-file", default=None, help="cross-fitting folds (python -m ml.engine.folds)")
+    parser.add_argument("--fold", type=int, default=None, help="the fold validated on (needs --folds-file)")
     parser.add_argument("--cpu-bf16", action="store_true", help="bfloat16 autocast when training on the CPU")
     parser.add_argument(
         "--select",
@@ -221,6 +226,10 @@ def config_from_args(argv: list[str] | None = None) -> TrainConfig:
     values["min_recall"] = parse_min_recall(args.min_recall, HAM10000_CLASSES)
     values["fit_logit_bias"] = not args.no_logit_bias
     values["calibrate_and_evaluate"] = not args.no_finalize
+    if (args.folds_file is None) != (args.fold is None):
+        build_parser().error("--folds-file and --fold go together")
+    if args.folds_file and args.split_file:
+        build_parser().error("--folds-file replaces --split-file")
     return TrainConfig(**values)
 
 
