@@ -133,14 +133,14 @@ def running_stack(
         if worker_concurrency is not None:
             worker = start(
                 [
-                    *(str(bin_dir / "celery"), "-A", "clinic", "worker", "-Q", "analysis"),
+                    *(str(bin_dir / "celery"), "-A", "config", "worker", "-Q", "analysis"),
                     *("-c", str(worker_concurrency), "-l", "WARNING"),
                 ],
                 "worker",
             )
         web = start(
             [
-                *(str(bin_dir / "gunicorn"), "clinic.wsgi", "-b", f"127.0.0.1:{port}"),
+                *(str(bin_dir / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}"),
                 *("-w", str(web_workers), "--timeout", "120", "--log-level", "warning"),
             ],
             "web",

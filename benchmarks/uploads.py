@@ -27,7 +27,7 @@ from PIL import Image
 from benchmarks.support import Report, fmt, proc_status_mb, section, table
 
 UPLOAD_PEAK_MAX_RATIO = 2.0  # peak memory of an upload ÷ the decoded image
-DEFAULT_MAX_PIXELS = 50_000_000  # clinic.settings' defaults, read from the same variables
+DEFAULT_MAX_PIXELS = 50_000_000  # config.settings' defaults, read from the same variables
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 ORIENTATION = 0x0112
 

@@ -4,7 +4,7 @@ Every import is counted, function-local ones included (read with ``ast``, nothin
 imported). The layers, lowest first: ``clinic`` (project, accounts, the access check) ←
 ``lesions`` (records) ← ``ml`` (analyses) ← ``followup`` (pages combining both) ← ``interop``
 (FHIR and the PDF report) ← ``benchmarks`` (tools). ``ml.engine`` imports no Django and none
-of the apps. Only the project's URL configuration (``clinic.urls``, ``clinic.api_urls``) reaches
+of the apps. Only the project's URL configuration (``config.urls``, ``config.api_urls``) reaches
 up: it mounts every app.
 Run alone with ``.venv/bin/pytest -q tests/test_dependencies.py``.
 """
@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("clinic", "lesions", "ml", "followup", "interop", "benchmarks")
 LAYERS = {"clinic": 0, "lesions": 1, "ml": 2, "followup": 3, "interop": 4, "benchmarks": 5}
-URLCONFS = {"clinic.urls", "clinic.api_urls"}
+URLCONFS = {"config.urls", "config.api_urls"}
 MAX_LINES = 600
 
 
@@ -131,11 +131,22 @@ def test_dependencies_run_one_way(package: str) -> None:
     upward = [
         f"{name} imports {target}"
         for name, targets in graph().items()
-        if name.split(".")[0] == package and name not in URLCONFS
+        if name.split(".")[0] == package
         for target in sorted(targets)
         if layer(target) > layer(name)
     ]
     assert upward == []
+
+
+def test_clinic_imports_no_other_app() -> None:
+    offending = [
+        f"{name} imports {target}"
+        for name, path in modules().items()
+        if name.split(".")[0] == "clinic"
+        for target in sorted(imported_names(path, name))
+        if target.split(".")[0] in set(PACKAGES) - {"clinic"}
+    ]
+    assert offending == []
 
 
 def test_no_module_in_lesions_imports_ml() -> None:

@@ -1,1 +1,1 @@
-"""The records in the REST API (``/api/v1/``): patients, lesions, visits; mounted by clinic/api_urls.py."""
+"""The records in the REST API (``/api/v1/``): patients, lesions, visits; mounted by config/api_urls.py."""

@@ -36,7 +36,7 @@ def test_the_rates_come_from_the_environment() -> None:
     )
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "API_THROTTLE_USER": "7/min",
         "API_THROTTLE_ANON": "3/hour",
     }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clinic.celery import app as celery_app
+from config.celery import app as celery_app
 from ml.models import Prediction
 from ml.tasks import predictions_requeue_stuck
 from tests.helpers import sample_photo, upload_visit

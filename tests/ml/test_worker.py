@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from clinic.celery import app as celery_app
+from config.celery import app as celery_app
 from ml.models import LesionOutline, Prediction
 from tests.helpers import sample_photo, upload_visit, write_random_segmenter
 from tests.ml.workers import Worker, skip_without_services, wait_until_finished

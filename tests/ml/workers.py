@@ -15,7 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from clinic.celery import app as celery_app
+from config.celery import app as celery_app
 from ml.models import Prediction
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -62,7 +62,7 @@ class Worker:
         }
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "clinic", "worker", "-Q", "analysis", "-c", "1", "-n", self.name,
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "analysis", "-c", "1", "-n", self.name,
              "--without-gossip", "--without-mingle", "-l", "INFO"],
             cwd=BASE_DIR, env=environment, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so a kill reaches the pool child too

@@ -1,4 +1,4 @@
-"""Django's JSON serialisation with full-precision times, for backups (``clinic.backup``).
+"""Django's JSON serialisation with full-precision times, for backups (``operations.backup``).
 
 ``DjangoJSONEncoder`` cuts datetimes and times to milliseconds (ECMA-262's format); a backup must
 give every row back as it was, so this encoder keeps the microseconds. Loading needs nothing of

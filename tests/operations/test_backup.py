@@ -21,10 +21,10 @@ from django.urls import reverse
 from knox.models import AuthToken
 
 from clinic.auth import api_token_create
-from clinic.backup import all_models
 from lesions.models import LesionImage, Patient
 from lesions.services import patient_create
 from ml.models import Prediction
+from operations.backup import all_models
 
 pytestmark = pytest.mark.django_db(transaction=True)  # pg_dump reads committed rows only
 

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "ml",
     "followup",
     "interop",
+    "operations",
     "benchmarks",
 ]
 
@@ -114,8 +115,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 
-ROOT_URLCONF = "clinic.urls"
-WSGI_APPLICATION = "clinic.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {

@@ -4,7 +4,7 @@
 
 - the database: on PostgreSQL ``database.pgdump`` (``pg_dump --format=custom``); on any other
   engine ``database.json`` (Django's ``dumpdata`` of every model, primary keys kept, times to the
-  microsecond through ``clinic.backup_json``). Either way
+  microsecond through ``operations.backup_json``). Either way
   it is one consistent snapshot, and the row count of every table is taken from that same
   snapshot (on PostgreSQL through a snapshot exported to ``pg_dump``);
 - ``media/``: every file under ``MEDIA_ROOT`` (photos, heatmaps, class maps, outlines) at its
@@ -46,7 +46,7 @@ from django.db import connection, models, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 
-from clinic import backup_json
+from operations import backup_json
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

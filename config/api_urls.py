@@ -1,4 +1,4 @@
-"""URLs of the REST API, mounted at ``/api/v1/`` by clinic/urls.py: each app's viewsets on one router.
+"""URLs of the REST API, mounted at ``/api/v1/`` by config/urls.py: each app's viewsets on one router.
 
 Records are ``lesions.api``, analyses ``ml.api``, photos with their analyses ``followup.api``, the
 PDF visit report ``interop.api``.

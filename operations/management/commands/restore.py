@@ -1,6 +1,6 @@
 """``manage.py restore DIR``: replace the database's content and MEDIA_ROOT's files with a backup's.
 
-Every sum is checked before anything changes; ``--check`` stops there. See ``clinic.backup``.
+Every sum is checked before anything changes; ``--check`` stops there. See ``operations.backup``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from clinic.backup import BackupError, backup_restore, backup_verify
+from operations.backup import BackupError, backup_restore, backup_verify
 
 
 class Command(BaseCommand):

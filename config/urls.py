@@ -9,7 +9,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("clinic/audit/", clinic_views.audit_trail, name="audit-trail"),
-    path("api/v1/", include("clinic.api_urls")),
+    path("api/v1/", include("config.api_urls")),
     path("", include("interop.urls")),
     path("", include("ml.urls")),
     path("", include("followup.urls")),

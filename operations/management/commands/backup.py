@@ -1,6 +1,6 @@
 """``manage.py backup DIR``: the database and every stored file into a new folder, with sha256 sums.
 
-See ``clinic.backup`` for what the folder holds, and the README ("Backups") for the procedure.
+See ``operations.backup`` for what the folder holds, and the README ("Backups") for the procedure.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from clinic.backup import BackupError, backup_create
+from operations.backup import BackupError, backup_create
 
 
 class Command(BaseCommand):
