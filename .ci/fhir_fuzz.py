@@ -38,7 +38,7 @@ def write_weights(folder: Path) -> None:
     """A tiny random classifier that passes the quality bar (so it analyses) and a random segmenter."""
     import torch
 
-    from ml.engine.segmentation import LesionUNet, save_segmentation_model
+    from ml.engine.segmentation.model import LesionUNet, save_segmentation_model
     from tests.ml.engine.synthetic import write_tiny_model
 
     folder.mkdir(parents=True, exist_ok=True)

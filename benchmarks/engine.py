@@ -57,11 +57,12 @@ from benchmarks.support import (
     table,
 )
 from ml.engine.architectures import model_flops, target_layer
-from ml.engine.classifier import Classifier, configure_torch_threads
-from ml.engine.ensemble import Ensemble, analyser_from_manifest, load_manifest
+from ml.engine.inference.classifier import Classifier, configure_torch_threads
+from ml.engine.inference.ensemble import Ensemble, analyser_from_manifest
+from ml.engine.inference.ensemble_manifest import load_manifest
+from ml.engine.inference.preprocess import open_oriented, prepare_model_input
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, find_manifests
-from ml.engine.preprocess import open_oriented, prepare_model_input
-from ml.engine.segmentation import Segmenter
+from ml.engine.segmentation.model import Segmenter
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_WEIGHTS = SHIPPED_WEIGHTS_DIR

@@ -18,8 +18,8 @@ from PIL import Image
 
 from benchmarks.support import fmt, median, p95, section, table
 from ml.engine.manifest import find_manifests
-from ml.engine.measurements import EmptyMaskError
-from ml.engine.segmentation import SEGMENTATION_KIND, Segmenter
+from ml.engine.segmentation.measurements import EmptyMaskError
+from ml.engine.segmentation.model import SEGMENTATION_KIND, Segmenter
 
 # Columns added to the per-photo tables: the outline, and the photo's work with it.
 OUTLINE_STAGES = ("outline", "total + outline")

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ml.engine.classifier import available_cpus
+from ml.engine.inference.classifier import available_cpus
 
 
 @dataclass
@@ -83,7 +83,7 @@ def other_heavy_processes() -> list[str]:
     found = []
     for line in ps.splitlines()[1:]:
         pid, pcpu, command = line.split(None, 2)
-        if int(pid) != os.getpid() and (float(pcpu) >= 25.0 or "ml.engine.train" in command):
+        if int(pid) != os.getpid() and (float(pcpu) >= 25.0 or "ml.engine.training.train" in command):
             found.append(f"{pcpu}% {command}")
     return found
 

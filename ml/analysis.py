@@ -25,9 +25,9 @@ from ml.models import ModelVersion, Prediction, stale_running_before
 
 if TYPE_CHECKING:
     from lesions.models import LesionImage
-    from ml.engine.classifier import Classifier
-    from ml.engine.context import PatientContext
-    from ml.engine.ensemble import Ensemble
+    from ml.engine.inference.classifier import Classifier
+    from ml.engine.inference.context import PatientContext
+    from ml.engine.inference.ensemble import Ensemble
 
 
 class AnalysisError(Exception):
@@ -42,7 +42,9 @@ _classifiers_lock = threading.Lock()
 
 def classifier_for(version: ModelVersion) -> Classifier | Ensemble:
     """The loaded analyser (a model or an ensemble) for a model version (loaded on first use, then kept)."""
-    from ml.engine.ensemble import analyser_from_manifest  # torch is loaded by the worker, not by every web process
+    from ml.engine.inference.ensemble import (
+        analyser_from_manifest,  # torch is loaded by the worker, not by every web process
+    )
 
     key = (version.pk, version.weights_sha256)
     cached = _classifiers.get(key)
@@ -120,7 +122,7 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
 
 def patient_context(image: LesionImage) -> PatientContext:
     """What the analysis may know of the patient: age at the photo's visit, sex, the lesion's body site."""
-    from ml.engine.context import PatientContext
+    from ml.engine.inference.context import PatientContext
 
     patient = image.lesion.patient
     sex = patient.sex if patient.sex in (patient.Sex.FEMALE, patient.Sex.MALE) else None

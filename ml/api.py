@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from clinic.api import NOT_FOUND, FileViewSetMixin, ScopedViewSet, absolute_url, binary_responses
 from clinic.files import stream_file
 from clinic.selectors import scoped
-from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES
+from ml.engine.labels import CLASS_NAMES, HAM10000_CLASSES
 from ml.models import COLOUR_NAMES, LesionOutline, ModelVersion, Prediction, class_probabilities, outline_of
 
 

@@ -14,7 +14,7 @@ from django.db import models
 from clinic.audit import ClinicAuditMixin
 from clinic.models import TimeStampedModel
 from lesions.models import LesionImage
-from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES, MALIGNANT_CLASSES
+from ml.engine.labels import CLASS_NAMES, HAM10000_CLASSES, MALIGNANT_CLASSES
 
 
 def stale_running_before() -> timedelta:
@@ -177,7 +177,7 @@ class Prediction(ClinicAuditMixin, TimeStampedModel):
         ]
 
 
-# The six colours of the ABCD rule, in ``ml.engine.measurements.ABCD_COLOURS`` order, as pages say them.
+# The six colours of the ABCD rule, in ``ml.engine.segmentation.measurements.ABCD_COLOURS`` order, as pages say them.
 COLOUR_NAMES = {
     "light_brown": "light brown",
     "dark_brown": "dark brown",
@@ -311,7 +311,7 @@ class LesionOutline(ClinicAuditMixin, TimeStampedModel):
     # The outline as a closed polygon of [x, y] pixels of the stored photo, for drawing over it.
     polygon = models.JSONField(default=list, blank=True)
     confidence = models.FloatField(null=True, blank=True)
-    # ``ml.engine.measurements.LesionMeasurements`` in photo pixels and shares of the photo (no mm).
+    # ``ml.engine.segmentation.measurements.LesionMeasurements`` in photo pixels and shares of the photo (no mm).
     measurements = models.JSONField(default=dict, blank=True)
     failure_reason = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -34,12 +34,12 @@ from ml.engine.manifest import ManifestError, find_manifests
 from ml.models import LesionOutline, Prediction, stale_running_before
 
 if TYPE_CHECKING:
-    from ml.engine.preprocess import ModelInput
-    from ml.engine.segmentation import Segmentation, Segmenter
+    from ml.engine.inference.preprocess import ModelInput
+    from ml.engine.segmentation.model import Segmentation, Segmenter
 
 logger = logging.getLogger(__name__)
 
-SEGMENTATION_KIND = "segmentation"  # ml.engine.segmentation.SEGMENTATION_KIND, without importing torch
+SEGMENTATION_KIND = "segmentation"  # ml.engine.segmentation.model.SEGMENTATION_KIND, without importing torch
 OUTLINE_OFF = "none"
 
 
@@ -80,7 +80,7 @@ _segmenters_lock = threading.Lock()
 
 def segmenter_build(path: Path) -> Segmenter:
     """Load and verify a segmentation model from its manifest (tests replace this with a known one)."""
-    from ml.engine.segmentation import Segmenter  # torch is loaded by the worker, not by every web process
+    from ml.engine.segmentation.model import Segmenter  # torch is loaded by the worker, not by every web process
 
     return Segmenter.from_manifest(path)
 
@@ -192,7 +192,7 @@ def _outline_claimed(outline_id: int, model_input: ModelInput | None) -> LesionO
 
 
 def _outline_make(outline: LesionOutline, model_input: ModelInput | None) -> None:
-    from ml.engine.measurements import EmptyMaskError
+    from ml.engine.segmentation.measurements import EmptyMaskError
 
     path = segmenter_manifest_path()
     if path is None:
@@ -301,7 +301,7 @@ def cam_shares_update(*, image_id: int) -> int:
 
 def cam_share(cam: Any, mask: Any) -> float | None:
     """Share of a heatmap's mass (any scale) inside a boolean mask of the same photo (None without mass)."""
-    from ml.engine.measurements import cam_mass_in_mask
+    from ml.engine.segmentation.measurements import cam_mass_in_mask
 
     return cam_mass_in_mask(cam, mask)
 

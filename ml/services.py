@@ -14,7 +14,7 @@ from django.db import transaction
 
 from lesions.models import LesionImage
 from ml import outlines, tasks
-from ml.engine.ensemble import load_manifest
+from ml.engine.inference.ensemble_manifest import load_manifest
 from ml.engine.manifest import ManifestError, find_manifests, passes_bar
 from ml.models import LesionOutline, ModelVersion, Prediction
 

@@ -24,12 +24,12 @@ common=(--arch "$ARCH" --data "$DATA" --folds-file "$FOLDS" --fold "$FOLD" --out
         --batch-size 32 --device cpu --threads 2 --class-weight-power 0.3 --select mean --no-finalize --no-progress)
 if [ ! -f "$OUT/$low.json" ]; then
   resume=(); [ -f "$RUNS/$low/last.pt" ] && resume=(--resume)
-  "$PY" -m ml.engine.train "${common[@]}" --output "$low" --image-size 128 171 --epochs "$LOW_EPOCHS" \
+  "$PY" -m ml.engine.training.train "${common[@]}" --output "$low" --image-size 128 171 --epochs "$LOW_EPOCHS" \
     --lr 6e-4 --patience 8 --seed "$FOLD" "${resume[@]}"
 fi
 if [ ! -f "$OUT/$high.json" ]; then
   resume=(); [ -f "$RUNS/$high/last.pt" ] && resume=(--resume)
-  "$PY" -m ml.engine.train "${common[@]}" --output "$high" --image-size 192 256 --epochs "$HIGH_EPOCHS" \
+  "$PY" -m ml.engine.training.train "${common[@]}" --output "$high" --image-size 192 256 --epochs "$HIGH_EPOCHS" \
     --lr 1.5e-4 --warmup-epochs 0.3 --patience 3 --seed "$FOLD" --init-from "$OUT/$low.json" "${resume[@]}"
 fi
 echo "fold $FOLD of $NAME done: $OUT/$high.json"

@@ -166,7 +166,7 @@ class DarkSpotNet(nn.Module):
 
 def write_test_segmenter(folder: Path, name: str = "dark_spot") -> Path:
     """A segmentation manifest the app finds in ``folder``; ``dark_spot_segmenter`` is what it loads in tests."""
-    from ml.engine.segmentation import SegmentationManifest
+    from ml.engine.segmentation.model import SegmentationManifest
 
     weights = folder / f"{name}.safetensors"
     weights.write_bytes(b"stands in for the weights: tests load DarkSpotNet instead")
@@ -184,14 +184,14 @@ def write_test_segmenter(folder: Path, name: str = "dark_spot") -> Path:
 
 def dark_spot_segmenter(path: Path) -> Any:
     """The segmenter behind ``write_test_segmenter``'s manifest: what ``ml.outlines.segmenter_build`` gives in tests."""
-    from ml.engine.segmentation import SegmentationManifest, Segmenter
+    from ml.engine.segmentation.model import SegmentationManifest, Segmenter
 
     return Segmenter(DarkSpotNet(), SegmentationManifest.load(path), channels_last=False)
 
 
 def write_random_segmenter(folder: Path, name: str = "random_unet") -> Path:
     """A real LesionUNet with random weights saved like a shipped one (loaded and verified by the engine)."""
-    from ml.engine.segmentation import LesionUNet, save_segmentation_model
+    from ml.engine.segmentation.model import LesionUNet, save_segmentation_model
 
     torch.manual_seed(0)
     model = LesionUNet(decoder_channels=(8, 8, 8, 8)).eval()

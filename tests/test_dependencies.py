@@ -12,15 +12,23 @@ Run alone with ``.venv/bin/pytest -q tests/test_dependencies.py``.
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("clinic", "lesions", "ml", "followup", "interop", "benchmarks")
-LAYERS = {"clinic": 0, "lesions": 1, "ml": 2, "followup": 3, "interop": 4, "benchmarks": 5}
-URLCONFS = {"config.urls", "config.api_urls"}
+PACKAGES = ("clinic", "lesions", "ml", "followup", "interop", "operations", "benchmarks", "config")
+LAYERS = {name: rank for rank, name in enumerate(PACKAGES)}
+# The one vocabulary below every layer: records and engine share it.
+FOUNDATION = "ml.engine.labels"
+# Importing it runs these packages' __init__ first; they import nothing (tested), so they count as it.
+FOUNDATION_PATH = {"ml", "ml.engine", FOUNDATION}
+# Rooms of the engine, lowest first ("" = the shared modules at the top of ml/engine/).
+ENGINE_ROOMS = ("", "inference", "segmentation", "evaluation", "training")
 MAX_LINES = 600
 
 
@@ -112,7 +120,14 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def layer(name: str) -> int:
-    return LAYERS[name.split(".")[0]]
+    return -1 if name in FOUNDATION_PATH else LAYERS[name.split(".")[0]]
+
+
+def engine_room(name: str) -> int:
+    parts = name.split(".")
+    if parts[:2] != ["ml", "engine"] or len(parts) < 3:
+        return 0
+    return ENGINE_ROOMS.index(parts[2]) if parts[2] in ENGINE_ROOMS else 0
 
 
 def test_no_module_imports_one_that_imports_it_back() -> None:
@@ -155,9 +170,37 @@ def test_no_module_in_lesions_imports_ml() -> None:
         for name, path in modules().items()
         if name.split(".")[0] == "lesions"
         for target in sorted(imported_names(path, name))
-        if target.split(".")[0] in {"ml", "followup", "benchmarks"}
+        if target.split(".")[0] in {"ml", "followup", "benchmarks"} and not target.startswith(FOUNDATION)
     ]
     assert offending == []
+
+
+def test_the_labels_import_nothing_so_anyone_may_use_them() -> None:
+    for name in FOUNDATION_PATH:
+        assert imported_names(modules()[name], name) <= {"__future__", "__future__.annotations"}, name
+
+
+def test_the_engine_rooms_keep_their_direction() -> None:
+    upward = [
+        f"{name} imports {target}"
+        for name, targets in graph().items()
+        if name.startswith("ml.engine.")
+        for target in sorted(targets)
+        if target.startswith("ml.engine.") and engine_room(target) > engine_room(name)
+    ]
+    assert upward == []
+
+
+def test_the_room_check_sees_an_upward_import() -> None:
+    assert engine_room("ml.engine.inference.classifier") < engine_room("ml.engine.training.train")
+    assert engine_room("ml.engine.manifest") == 0
+    assert engine_room("ml.engine.evaluation.metrics") > engine_room("ml.engine.segmentation.model")
+
+
+def test_every_engine_room_says_what_it_is_for() -> None:
+    for room in ENGINE_ROOMS[1:]:
+        doc = ast.get_docstring(ast.parse((ROOT / "ml" / "engine" / room / "__init__.py").read_text()))
+        assert doc and "import" in doc.lower(), f"ml/engine/{room}/__init__.py should say what it is for and may import"
 
 
 def test_the_engine_imports_no_django_and_no_app() -> None:
@@ -181,3 +224,27 @@ def test_no_file_is_over_600_lines() -> None:
         if (lines := len(path.read_text().splitlines())) > MAX_LINES
     ]
     assert long == []
+
+
+WEB_PROCESS = """
+import os, sys
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+import django
+django.setup()
+after_setup = "torch" in sys.modules
+from django.conf import settings
+from django.urls import get_resolver
+get_resolver().url_patterns  # every page, API and FHIR view, as the first request loads them
+import ml.services, ml.tasks, ml.analysis, ml.outlines, interop.pdf
+print(after_setup, "torch" in sys.modules, "timm" in sys.modules)
+"""
+
+
+def test_a_web_process_never_imports_torch() -> None:
+    # A fresh interpreter: this test process has torch loaded already.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    result = subprocess.run(
+        [sys.executable, "-c", WEB_PROCESS], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False", "False"], "torch or timm in a web process"

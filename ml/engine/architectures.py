@@ -1,27 +1,14 @@
-"""Architectures: the timm factory, the class tables, and the Grad-CAM layer of a timm CNN."""
+"""Architectures: the timm factory and the Grad-CAM layer of a timm CNN (the class tables are ``labels``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from torch import nn
+if TYPE_CHECKING:  # torch is imported by whoever builds a model, not by reading a name
+    from torch import nn
 
-# The order every model, manifest and database row uses.
-HAM10000_CLASSES: tuple[str, ...] = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
-
-CLASS_NAMES: dict[str, str] = {
-    "akiec": "Actinic keratosis / intraepithelial carcinoma (Bowen's disease)",
-    "bcc": "Basal cell carcinoma",
-    "bkl": "Benign keratosis (solar lentigo, seborrhoeic keratosis, lichen planus-like keratosis)",
-    "df": "Dermatofibroma",
-    "mel": "Melanoma",
-    "nv": "Melanocytic naevus",
-    "vasc": "Vascular lesion",
-}
-
-# Classes counted as malignant or pre-malignant when summing risk.
-MALIGNANT_CLASSES: tuple[str, ...] = ("mel", "bcc", "akiec")
-
+from ml.engine.labels import HAM10000_CLASSES
 
 # Grad-CAM hooks the last feature map before global pooling. timm's ``feature_info`` names it
 # for every CNN; these families differ: their ``forward_features`` ends with a 1x1 head conv
@@ -92,9 +79,6 @@ def target_layer(model: nn.Module, name: str) -> nn.Module:
 
 
 __all__ = [
-    "CLASS_NAMES",
-    "HAM10000_CLASSES",
-    "MALIGNANT_CLASSES",
     "TARGET_LAYER_OVERRIDES",
     "UnknownArchitectureError",
     "create_classifier_model",

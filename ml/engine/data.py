@@ -15,7 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ml.engine.architectures import HAM10000_CLASSES
+from ml.engine.labels import HAM10000_CLASSES
 
 METADATA_NAME = "HAM10000_metadata.csv"
 IMAGES_DIR = "images"

@@ -13,12 +13,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # reading a manifest needs no torch: a web process registers models without it
+    import torch
+    from torch import nn
 
-from ml.engine.architectures import HAM10000_CLASSES, UnknownArchitectureError, create_classifier_model
+from ml.engine.architectures import UnknownArchitectureError, create_classifier_model
+from ml.engine.labels import HAM10000_CLASSES
 
 # The shipped models live here (the app reads ML_WEIGHTS_DIR, which defaults to the same folder).
 SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -233,15 +235,17 @@ def save_model(
     temperature: float = 1.0,
     logit_bias: list[float] | None = None,
     melanoma_threshold: float | None = None,
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
     metrics: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     split_file: str | None = None,
     description: str = "",
 ) -> Manifest:
     """Write ``<stem>.safetensors`` beside ``manifest_path`` and the manifest itself."""
+    import torch
     from safetensors.torch import save_file
 
+    dtype = dtype or torch.float32
     manifest_path = Path(manifest_path)
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
     weights_path = manifest_path.with_suffix(".safetensors")

@@ -12,7 +12,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from lesions.models import Lesion, LesionImage
-from ml.engine.architectures import HAM10000_CLASSES
+from ml.engine.labels import HAM10000_CLASSES
 from ml.models import Prediction
 from tests.factories import LesionImageFactory, ModelVersionFactory, PredictionFactory, VisitFactory, make_jpeg
 from tests.helpers import image_from, streamed, upload

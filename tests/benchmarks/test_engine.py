@@ -86,7 +86,7 @@ def test_benchmark_times_an_ensemble_against_its_own_forward_passes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from ml.engine.architectures import model_flops
-    from ml.engine.ensemble import EnsembleManifest
+    from ml.engine.inference.ensemble_manifest import EnsembleManifest
     from ml.engine.manifest import Manifest
 
     weights = tmp_path / "weights"

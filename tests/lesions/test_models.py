@@ -10,8 +10,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from lesions.models import Lesion, LesionImage, Patient
-from ml.engine.architectures import HAM10000_CLASSES
-from ml.engine.context import ISIC_SITES
+from ml.engine.inference.context import ISIC_SITES
+from ml.engine.labels import HAM10000_CLASSES
 from tests.factories import PatientFactory
 
 
@@ -20,7 +20,7 @@ def test_a_confirmed_diagnosis_is_one_of_the_models_classes_or_other() -> None:
 
 
 def test_body_sites_are_the_isic_sites_the_model_reads_as_patient_context() -> None:
-    # The analysis encodes Lesion.body_site by these strings (ml.engine.context): they must not drift apart.
+    # The analysis encodes Lesion.body_site by these strings (ml.engine.inference.context): they must not drift apart.
     assert Lesion.BodySite.values == list(ISIC_SITES)
 
 

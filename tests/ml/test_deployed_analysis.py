@@ -12,8 +12,8 @@ from django.urls import reverse
 from lesions.models import Patient, Visit
 from lesions.services import lesion_image_create
 from ml.analysis import patient_context, prediction_run
-from ml.engine.context import PatientContext
-from ml.engine.ensemble import EnsembleManifest
+from ml.engine.inference.context import PatientContext
+from ml.engine.inference.ensemble_manifest import EnsembleManifest
 from ml.engine.manifest import Manifest
 from ml.models import ModelVersion, Prediction
 from ml.services import model_versions_sync

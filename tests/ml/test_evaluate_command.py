@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from ml.engine.ensemble import EnsembleManifest
+from ml.engine.inference.ensemble_manifest import EnsembleManifest
 from ml.engine.manifest import Manifest
 from tests.helpers import write_tiny_model
 from tests.ml.engine.synthetic import make_ham_folder

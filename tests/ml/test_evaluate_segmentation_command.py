@@ -11,7 +11,7 @@ import torch
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from ml.engine.segmentation import LesionUNet, save_segmentation_model
+from ml.engine.segmentation.model import LesionUNet, save_segmentation_model
 from tests.ml.engine.synthetic import make_ham_folder
 
 

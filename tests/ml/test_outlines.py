@@ -17,8 +17,8 @@ from lesions.models import LesionImage, Visit
 from lesions.services import lesion_image_create
 from ml import outlines, tasks
 from ml.analysis import prediction_run
+from ml.engine.inference.preprocess import ModelInput
 from ml.engine.manifest import ManifestError
-from ml.engine.preprocess import ModelInput
 from ml.models import LesionOutline, Prediction
 from ml.services import model_versions_sync
 from tests.factories import LesionImageFactory, LesionOutlineFactory, PredictionFactory, make_jpeg
@@ -45,7 +45,7 @@ def no_broker(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
 @pytest.fixture
 def segment_calls(monkeypatch: pytest.MonkeyPatch, segmenter: Path) -> list[Any]:
     """What ``Segmenter.segment`` was given, call by call."""
-    from ml.engine.segmentation import Segmenter
+    from ml.engine.segmentation.model import Segmenter
 
     calls: list[Any] = []
     original = Segmenter.segment
@@ -154,7 +154,7 @@ def test_a_segmenter_that_cannot_load_fails_the_outline_with_its_reason_and_keep
 def test_an_error_while_segmenting_fails_the_outline_not_the_prediction(
     tiny_weights_dir, segmenter, lesion, no_broker, monkeypatch
 ):
-    from ml.engine.segmentation import Segmenter
+    from ml.engine.segmentation.model import Segmenter
 
     def explode(self: Any, image: Any) -> Any:
         raise RuntimeError("out of memory in the decoder")

@@ -15,7 +15,7 @@ from PIL import Image
 from lesions.models import LesionImage, Visit
 from lesions.services import lesion_image_create
 from ml.analysis import classifiers_clear, prediction_run
-from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES
+from ml.engine.labels import CLASS_NAMES, HAM10000_CLASSES
 from ml.models import ModelVersion, Prediction
 from ml.services import model_versions_sync, predictions_queue_missing
 from tests.helpers import PASSING_TEST_METRICS, SAMPLE_PHOTOS_DIR, sample_photo, upload_visit, write_tiny_model

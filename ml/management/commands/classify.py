@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--heatmap-dir", type=Path, help="write <image stem>_heatmap.png overlays here")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ml.engine.classifier import Classifier
+        from ml.engine.inference.classifier import Classifier
 
         try:
             classifier = Classifier.from_manifest(manifest_path_by_name(options["model"]))

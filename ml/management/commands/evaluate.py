@@ -18,12 +18,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from ml.engine.evaluate import add_arguments
+        from ml.engine.evaluation.evaluate import add_arguments
 
         add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ml.engine.evaluate import run_from_args
+        from ml.engine.evaluation.evaluate import run_from_args
         from ml.services import manifest_path_by_name
 
         try:

@@ -19,12 +19,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from ml.engine.evaluate_segmentation import add_arguments
+        from ml.engine.evaluation.segmentation import add_arguments
 
         add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ml.engine.evaluate_segmentation import run_from_args
+        from ml.engine.evaluation.segmentation import run_from_args
 
         try:
             run_from_args(argparse.Namespace(**options), out=self.stdout, weights_dir=settings.ML_WEIGHTS_DIR)

@@ -1,4 +1,4 @@
-"""``manage.py train``: train a HAM10000 classifier (a thin wrapper over ``ml.engine.train``)."""
+"""``manage.py train``: train a HAM10000 classifier (a thin wrapper over ``ml.engine.training.train``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
     help = "Train a classifier on a HAM10000-layout folder and write weights + manifest to ML_WEIGHTS_DIR."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        from ml.engine.train_config import build_parser
+        from ml.engine.training.config import build_parser
 
         # Reuse the engine's options so the two entry points cannot drift apart.
         for action in build_parser()._actions:
@@ -32,8 +32,8 @@ class Command(BaseCommand):
             parser.add_argument(*action.option_strings, **kwargs)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ml.engine.train import train
-        from ml.engine.train_config import build_parser, config_from_args
+        from ml.engine.training.config import build_parser, config_from_args
+        from ml.engine.training.train import train
 
         argv: list[str] = []
         for action in build_parser()._actions:

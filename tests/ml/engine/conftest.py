@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ml.engine.classifier import Classifier
+from ml.engine.inference.classifier import Classifier
 from ml.engine.manifest import Manifest
 from tests.ml.engine.synthetic import (
     PhotoFactory,

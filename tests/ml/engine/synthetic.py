@@ -15,9 +15,10 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
-from ml.engine.architectures import HAM10000_CLASSES, create_classifier_model
+from ml.engine.architectures import create_classifier_model
+from ml.engine.labels import HAM10000_CLASSES
 from ml.engine.manifest import Manifest, save_model
-from ml.engine.train import TrainConfig
+from ml.engine.training.train import TrainConfig
 
 TINY_ARCHITECTURE = "tf_efficientnet_lite0"
 TINY_INPUT = (3, 64, 80)  # C, H, W: landscape, to exercise non-square inputs

@@ -6,15 +6,13 @@ import pytest
 import torch
 
 from ml.engine.architectures import (
-    CLASS_NAMES,
-    HAM10000_CLASSES,
-    MALIGNANT_CLASSES,
     UnknownArchitectureError,
     create_classifier_model,
     target_layer,
     target_layer_name,
 )
-from ml.engine.gradcam import GradCAM
+from ml.engine.inference.gradcam import GradCAM
+from ml.engine.labels import CLASS_NAMES, HAM10000_CLASSES, MALIGNANT_CLASSES
 
 # One small timm model per CNN family the project has used or tested.
 REPRESENTATIVES = {

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from ml.engine.build_ensemble import main as build_main
-from ml.engine.ensemble import Ensemble, EnsembleManifest, load_manifest
-from ml.engine.evaluate import evaluate
-from ml.engine.train import train
+from ml.engine.evaluation.evaluate import evaluate
+from ml.engine.inference.ensemble import Ensemble
+from ml.engine.inference.ensemble_manifest import EnsembleManifest, load_manifest
+from ml.engine.training.build_ensemble import main as build_main
+from ml.engine.training.train import train
 from tests.ml.engine.synthetic import make_ham_folder, tiny_config
 
 
@@ -63,7 +64,7 @@ def test_members_from_another_split_are_refused(trained: tuple[Path, Path], tmp_
 
 
 def test_the_model_card_describes_the_ensemble_and_its_ablation(trained: tuple[Path, Path], tmp_path: Path) -> None:
-    from ml.engine.model_card import build as build_card
+    from ml.engine.evaluation.model_card import build as build_card
 
     ham, weights = trained
     build_main(

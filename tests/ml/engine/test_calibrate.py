@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ml.engine.calibrate import main, parse_min_recall, recall_floor_offsets
-from ml.engine.decision_rule import softmax
-from ml.engine.evaluate import predict_logits
+from ml.engine.evaluation.decision_rule import softmax
+from ml.engine.evaluation.evaluate import predict_logits
+from ml.engine.evaluation.metrics import classification_metrics
 from ml.engine.manifest import Manifest
-from ml.engine.metrics import classification_metrics
-from ml.engine.train import train
+from ml.engine.training.calibrate import main, parse_min_recall, recall_floor_offsets
+from ml.engine.training.train import train
 from tests.ml.engine.synthetic import make_ham_folder, tiny_config
 
 

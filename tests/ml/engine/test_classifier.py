@@ -13,11 +13,11 @@ import torch
 from PIL import Image
 
 import ml.engine
-from ml.engine import classifier as classifier_module
-from ml.engine.architectures import HAM10000_CLASSES
-from ml.engine.classifier import TIMING_KEYS, Analysis, Classifier, available_cpus, configure_torch_threads
+from ml.engine.inference import classifier as classifier_module
+from ml.engine.inference.classifier import TIMING_KEYS, Analysis, Classifier, available_cpus, configure_torch_threads
+from ml.engine.inference.overlay import CAM_PNG_MAX_SIDE, fit_size
+from ml.engine.labels import HAM10000_CLASSES
 from ml.engine.manifest import ManifestError
-from ml.engine.overlay import CAM_PNG_MAX_SIDE, fit_size
 
 
 def lesion_photo(width: int, height: int, seed: int = 0) -> Image.Image:

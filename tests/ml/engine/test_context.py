@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.engine.context import (
+from ml.engine.data import Record
+from ml.engine.inference.context import (
     CONTEXT_FEATURES,
     HAM_LOCALIZATION_TO_SITE,
     ISIC_SITES,
@@ -14,7 +15,6 @@ from ml.engine.context import (
     context_of,
     drop_fields_at_random,
 )
-from ml.engine.data import Record
 
 
 def feature(vector: np.ndarray, name: str) -> float:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.engine.decision_rule import (
+from ml.engine.evaluation.decision_rule import (
     fit_logit_bias,
     fit_temperature,
     logit_bias_cross_check,
     nll_at_temperature,
     softmax,
 )
-from ml.engine.metrics import balanced_accuracy, confusion_matrix
+from ml.engine.evaluation.metrics import balanced_accuracy, confusion_matrix
 
 
 def sample_labels(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:

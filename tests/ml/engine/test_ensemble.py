@@ -11,19 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from ml.engine.classifier import Classifier
-from ml.engine.context import PatientContext
-from ml.engine.ensemble import (
-    COMBINE_FUSION,
-    COMBINE_MEAN,
-    Ensemble,
-    EnsembleManifest,
-    analyser_from_manifest,
-    load_manifest,
-)
-from ml.engine.fusion import fit_fusion_head
+from ml.engine.inference.classifier import Classifier
+from ml.engine.inference.context import PatientContext
+from ml.engine.inference.ensemble import Ensemble, analyser_from_manifest
+from ml.engine.inference.ensemble_manifest import COMBINE_FUSION, COMBINE_MEAN, EnsembleManifest, load_manifest
+from ml.engine.inference.views import FLIP_VIEWS, VIEWS
 from ml.engine.manifest import Manifest, ManifestError
-from ml.engine.views import FLIP_VIEWS, VIEWS
+from ml.engine.training.fusion import fit_fusion_head
 from tests.ml.engine.synthetic import RED, TINY_INPUT, RegionNet, draw_photo, make_region_manifest, write_tiny_model
 
 
@@ -58,8 +52,8 @@ def ensemble_manifest(members: list[Manifest], **options: object) -> EnsembleMan
 
 def member_view_logits(manifest: Manifest, photo: Image.Image, views: tuple[str, ...]) -> torch.Tensor:
     """A member's logits on each view of the photo, computed the long way round."""
-    from ml.engine.preprocess import PreprocessConfig, prepare_model_input
-    from ml.engine.views import apply_view
+    from ml.engine.inference.preprocess import PreprocessConfig, prepare_model_input
+    from ml.engine.inference.views import apply_view
 
     tensor = prepare_model_input(photo, PreprocessConfig.from_manifest(manifest)).tensor[None]
     model = manifest.build_model()

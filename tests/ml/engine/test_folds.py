@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ml.engine.data import DataError, Record, split_by_lesion
-from ml.engine.folds import Folds, make_folds
-from ml.engine.train_config import config_from_args
+from ml.engine.training.config import config_from_args
+from ml.engine.training.folds import Folds, make_folds
 from tests.ml.engine.test_split import synthetic_records
 
 

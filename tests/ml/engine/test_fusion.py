@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ml.engine.context import PatientContext, context_matrix
-from ml.engine.fusion import FusionHead, cross_validate_fusion, fit_fusion_head, grouped_folds
+from ml.engine.inference.context import PatientContext, context_matrix
+from ml.engine.inference.fusion import FusionHead
+from ml.engine.training.fusion import cross_validate_fusion, fit_fusion_head, grouped_folds
 
 
 def synthetic(n: int = 600, seed: int = 0) -> tuple[np.ndarray, list[PatientContext], np.ndarray, list[str]]:

@@ -10,7 +10,8 @@ import torch
 from safetensors import safe_open
 
 from ml.engine.data import read_metadata, split_by_lesion
-from ml.engine.gpu_recipe import (
+from ml.engine.manifest import Manifest
+from ml.engine.training.gpu_recipe import (
     MANIFESTS_NAME,
     check_sizes,
     finish,
@@ -19,7 +20,6 @@ from ml.engine.gpu_recipe import (
     quantise_for_trip,
     restore_from_trip,
 )
-from ml.engine.manifest import Manifest
 from tests.ml.engine.synthetic import make_ham_folder
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from ml.engine.gradcam import GradCAM, normalise_cams
+from ml.engine.inference.gradcam import GradCAM, normalise_cams
 
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)

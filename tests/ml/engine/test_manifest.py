@@ -9,10 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from ml.engine.architectures import HAM10000_CLASSES, create_classifier_model
-from ml.engine.classifier import Classifier, calibrated_probabilities
+from ml.engine.architectures import create_classifier_model
+from ml.engine.inference.classifier import Classifier, calibrated_probabilities
+from ml.engine.inference.preprocess import PreprocessConfig, prepare_model_input
+from ml.engine.labels import HAM10000_CLASSES
 from ml.engine.manifest import Manifest, ManifestError, file_sha256, find_manifests, save_model
-from ml.engine.preprocess import PreprocessConfig, prepare_model_input
 
 INPUT = (3, 64, 80)
 

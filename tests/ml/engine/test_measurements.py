@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ml.engine.measurements import (
+from ml.engine.segmentation.measurements import (
     ABCD_COLOURS,
     REFERENCE_SKIN,
     EmptyMaskError,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml.engine.metrics import (
+from ml.engine.evaluation.metrics import (
     binary_auc,
     classification_metrics,
     confusion_matrix,
@@ -92,7 +92,7 @@ def test_confusion_matrix_counts_and_png(tmp_path: Path) -> None:
 def test_matrix_balanced_accuracy_agrees_with_scikit_learn() -> None:
     from sklearn.metrics import balanced_accuracy_score
 
-    from ml.engine.metrics import balanced_accuracy
+    from ml.engine.evaluation.metrics import balanced_accuracy
 
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 7, 500)
@@ -103,7 +103,7 @@ def test_matrix_balanced_accuracy_agrees_with_scikit_learn() -> None:
 
 
 def test_flag_sensitivity_and_specificity_by_hand() -> None:
-    from ml.engine.metrics import flag_metrics
+    from ml.engine.evaluation.metrics import flag_metrics
 
     # class 1 is the flagged one: 3 positives (2 flagged), 4 negatives (1 flagged)
     labels = np.array([1, 1, 1, 0, 0, 2, 2])
@@ -115,7 +115,7 @@ def test_flag_sensitivity_and_specificity_by_hand() -> None:
 
 
 def test_threshold_for_sensitivity_takes_the_highest_threshold_that_reaches_it() -> None:
-    from ml.engine.metrics import specificity_at_sensitivity, threshold_for_sensitivity
+    from ml.engine.evaluation.metrics import specificity_at_sensitivity, threshold_for_sensitivity
 
     scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05])
     positives = np.array([1, 1, 0, 1, 0, 1, 0, 0, 0, 0], dtype=bool)  # positive scores .9 .8 .6 .4

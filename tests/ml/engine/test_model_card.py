@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ml.engine.evaluate import evaluate
-from ml.engine.model_card import build, main, pct, target_verdict
-from ml.engine.train import train
+from ml.engine.evaluation.evaluate import evaluate
+from ml.engine.evaluation.model_card import build, main, pct, target_verdict
+from ml.engine.training.train import train
 from tests.ml.engine.synthetic import make_ham_folder, tiny_config
 
 

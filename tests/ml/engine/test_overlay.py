@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ml.engine.overlay import (
+from ml.engine.inference.overlay import (
     blend,
     cam_to_uint8,
     colorize,

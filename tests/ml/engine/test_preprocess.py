@@ -7,14 +7,14 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from ml.engine.manifest import Manifest
-from ml.engine.preprocess import (
+from ml.engine.inference.preprocess import (
     CropGeometry,
     PreprocessConfig,
     cover_box,
     prepare_model_input,
     resample_filter,
 )
+from ml.engine.manifest import Manifest
 
 
 def config(height: int = 64, width: int = 80, **options: object) -> PreprocessConfig:

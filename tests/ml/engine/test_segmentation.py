@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ml.engine.inference.preprocess import PreprocessConfig, prepare_model_input
 from ml.engine.manifest import Manifest, ManifestError, find_manifests
-from ml.engine.preprocess import PreprocessConfig, prepare_model_input
 from ml.engine.pretrained import packaged_state_dict
-from ml.engine.segmentation import (
+from ml.engine.segmentation.model import (
     LesionUNet,
     SegmentationManifest,
     Segmenter,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ml.engine.architectures import HAM10000_CLASSES
 from ml.engine.data import Record, Split, read_metadata, split_by_lesion, subsample
+from ml.engine.labels import HAM10000_CLASSES
 
 REAL_METADATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "ham10000" / "HAM10000_metadata.csv"
 # The real imbalance of HAM10000, scaled down.

@@ -10,12 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from ml.engine.augment import AugmentConfig, augment_batch
-from ml.engine.decision_rule import softmax
-from ml.engine.evaluate import evaluate, predict_logits
+from ml.engine.evaluation.decision_rule import softmax
+from ml.engine.evaluation.evaluate import evaluate, predict_logits
+from ml.engine.inference.views import VIEWS, apply_view, undo_view
 from ml.engine.manifest import Manifest
-from ml.engine.train import build_scheduler, class_weights, config_from_args, selection_score, train
-from ml.engine.views import VIEWS, apply_view, undo_view
+from ml.engine.training.augment import AugmentConfig, augment_batch
+from ml.engine.training.train import build_scheduler, class_weights, config_from_args, selection_score, train
 from tests.ml.engine.synthetic import make_ham_folder, tiny_config
 
 
@@ -48,7 +48,7 @@ def test_two_step_training_writes_a_loadable_evaluated_model(ham_folder: Path, t
     assert len(train_ids | val_ids | test_ids) == 7 * 4
 
     # The report evaluate() gives agrees with the app's classifier on the calibrated probabilities.
-    from ml.engine.classifier import Classifier
+    from ml.engine.inference.classifier import Classifier
 
     report = evaluate(result.manifest_path, ham_folder / "images", ham_folder / "HAM10000_metadata.csv", split="test")
     assert report.images == len(test_ids)
@@ -207,8 +207,8 @@ def test_selection_score_mean_weighs_accuracy_and_balanced_accuracy() -> None:
 
 
 def test_distillation_from_an_ensemble_teacher_averages_its_members(ham_folder: Path, tmp_path: Path) -> None:
-    from ml.engine.gpu_recipe import _mean_teacher
-    from ml.engine.train import _teacher_probabilities
+    from ml.engine.training.gpu_recipe import _mean_teacher
+    from ml.engine.training.train import _teacher_probabilities
 
     for seed, name in ((0, "a"), (1, "b")):
         train(tiny_config(ham_folder, tmp_path, output=name, max_steps=1, seed=seed, fit_logit_bias=False))

@@ -12,9 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ml.engine.augment import AugmentConfig
 from ml.engine.data import Split
-from ml.engine.evaluate_segmentation import (
+from ml.engine.evaluation.segmentation import (
     dice_score,
     jaccard_score,
     run_from_args,
@@ -22,8 +21,9 @@ from ml.engine.evaluate_segmentation import (
     threshold_jaccard,
 )
 from ml.engine.manifest import ManifestError
-from ml.engine.segmentation import SegmentationManifest, Segmenter
-from ml.engine.train_segmentation import (
+from ml.engine.segmentation.model import SegmentationManifest, Segmenter
+from ml.engine.training.augment import AugmentConfig
+from ml.engine.training.segmentation import (
     SegTrainConfig,
     augment_pair,
     config_from_args,
@@ -198,5 +198,5 @@ def test_command_line_defaults() -> None:
     assert config.time_budget_min == 90 and config.resume
     assert config.pretrained == "imagenet-package"
     assert config.command.endswith(
-        "ml.engine.train_segmentation --data d --split-file s.json --time-budget-min 90 --resume"
+        "ml.engine.training.segmentation --data d --split-file s.json --time-budget-min 90 --resume"
     )

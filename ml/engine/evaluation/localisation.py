@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ml.engine.context import PatientContext
 from ml.engine.data import image_path, mask_path
+from ml.engine.inference.context import PatientContext
 
 
 def gradcam_localisation(
@@ -32,7 +32,7 @@ def gradcam_localisation(
     """
     import cv2
 
-    from ml.engine.ensemble import analyser_from_manifest
+    from ml.engine.inference.ensemble import analyser_from_manifest
 
     context_of = dict(zip(ids, contexts, strict=True)) if contexts is not None else {}
     pairs = [(i, mask_path(masks_dir, i)) for i in ids]

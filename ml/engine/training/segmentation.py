@@ -1,6 +1,6 @@
 """Train the lesion segmentation model on the HAM10000 masks.
 
-``python -m ml.engine.train_segmentation --data DATA --split-file SPLIT --output NAME [--time-budget-min M] [--resume]``
+``python -m ml.engine.training.segmentation --data DATA --split-file SPLIT --output NAME [--resume]``
 (SPLIT: the classifiers' ``ml/weights/efficientnet_lite0_ham10000.split.json``)
 
 The split is the classifiers' lesion-grouped one (``--split-file``), so no lesion of the
@@ -35,7 +35,6 @@ from timm.utils import ModelEmaV3
 from torch import nn
 from tqdm import tqdm
 
-from ml.engine.augment import AugmentConfig, colour_jitter, normalise, random_affine, to_float
 from ml.engine.data import (
     IMAGES_DIR,
     MASKS_DIR,
@@ -48,19 +47,21 @@ from ml.engine.data import (
     read_metadata,
     split_by_lesion,
 )
-from ml.engine.evaluate_segmentation import SegmentationReport, score_segmenter
+from ml.engine.evaluation.segmentation import SegmentationReport, score_segmenter
+from ml.engine.inference.preprocess import normalise, to_float
 from ml.engine.manifest import file_sha256
 from ml.engine.pretrained import normalisation_for
-from ml.engine.segmentation import (
+from ml.engine.segmentation.model import (
     LesionUNet,
     SegmentationManifest,
     Segmenter,
     create_segmentation_model,
     save_segmentation_model,
 )
-from ml.engine.train import build_scheduler, resolve_device
-from ml.engine.train_segmentation_config import SegTrainConfig, config_from_args
-from ml.engine.training_utils import ThreadTuner, TrainingRun, freeze_early_layers, hardware_description
+from ml.engine.training.augment import AugmentConfig, colour_jitter, random_affine
+from ml.engine.training.segmentation_config import SegTrainConfig, config_from_args
+from ml.engine.training.train import build_scheduler, resolve_device
+from ml.engine.training.utils import ThreadTuner, TrainingRun, freeze_early_layers, hardware_description
 
 
 @dataclass

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ml.engine.architectures import HAM10000_CLASSES
 from ml.engine.data import METADATA_NAME
+from ml.engine.labels import HAM10000_CLASSES
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR
 from ml.engine.pretrained import PRETRAINED_CHOICES
 
@@ -141,7 +141,7 @@ class TrainConfig(RunOptions):
     init_from: str | None = None
     # Use a saved split (e.g. ml/weights/NAME.split.json) instead of computing one from the seed.
     split_file: str | None = None
-    # Cross-fitting: train on every fold of this folds file (ml.engine.folds) but ``fold``, validate on ``fold``.
+    # Cross-fitting: train on every fold of this folds file (training.folds) but ``fold``, validate on ``fold``.
     folds_file: str | None = None
     fold: int | None = None
     # bfloat16 autocast on the CPU: measured no faster than float32 on the 2-core development CPU
@@ -151,7 +151,7 @@ class TrainConfig(RunOptions):
     select: str = "balanced_accuracy"
     # Weight of plain accuracy next to balanced accuracy when the logit bias is fitted (0 = balanced only).
     bias_accuracy_weight: float = 0.0
-    # Recall floors set on validation after the bias, e.g. {"mel": 0.75} (see ml.engine.calibrate).
+    # Recall floors set on validation after the bias, e.g. {"mel": 0.75} (see ml.engine.training.calibrate).
     min_recall: dict[str, float] = field(default_factory=dict)
     resume: bool = False
     max_steps: int | None = None
@@ -162,7 +162,7 @@ class TrainConfig(RunOptions):
     fp16_weights: bool = False
     fit_logit_bias: bool = True
     # Calibrate on validation and evaluate the test split after training (off on a GPU machine:
-    # those run on the CPU afterwards with ``python -m ml.engine.calibrate --evaluate-test``).
+    # those run on the CPU afterwards with ``python -m ml.engine.training.calibrate --evaluate-test``).
     calibrate_and_evaluate: bool = True
     tta_test: bool = False
     threads: int | None = None
@@ -172,7 +172,9 @@ class TrainConfig(RunOptions):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml.engine.train", description="Train a HAM10000 classifier.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ml.engine.training.train", description="Train a HAM10000 classifier."
+    )
     defaults = TrainConfig()
     parser.add_argument("--arch", default=defaults.arch, help="timm architecture name")
     add_run_arguments(parser, defaults, "folder with images/, HAM10000_metadata.csv (masks/)")
@@ -189,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--init-from", default=None, help="start from an earlier model (manifest .json or .safetensors)"
     )
-    parser.add_argument("--folds-file", default=None, help="cross-fitting folds (python -m ml.engine.folds)")
+    parser.add_argument("--folds-file", default=None, help="cross-fitting folds (python -m ml.engine.training.folds)")
     parser.add_argument("--fold", type=int, default=None, help="the fold validated on (needs --folds-file)")
     parser.add_argument("--cpu-bf16", action="store_true", help="bfloat16 autocast when training on the CPU")
     parser.add_argument(
@@ -218,10 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(argv: list[str] | None = None) -> TrainConfig:
-    from ml.engine.calibrate import parse_min_recall
+    from ml.engine.training.calibrate import parse_min_recall
 
     args = build_parser().parse_args(argv)
-    values = config_values(args, TrainConfig, "ml.engine.train", argv)
+    values = config_values(args, TrainConfig, "ml.engine.training.train", argv)
     values["pretrained"] = "hub" if args.hub_pretrained else args.pretrained
     values["min_recall"] = parse_min_recall(args.min_recall, HAM10000_CLASSES)
     values["fit_logit_bias"] = not args.no_logit_bias

@@ -27,12 +27,12 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ml.engine import overlay
-from ml.engine.classifier import configure_torch_threads
+from ml.engine.inference import overlay
+from ml.engine.inference.classifier import configure_torch_threads
+from ml.engine.inference.preprocess import CropGeometry, ModelInput, PreprocessConfig, prepare_model_input
 from ml.engine.manifest import ManifestError, WeightsFile, file_sha256, read_manifest_json
-from ml.engine.measurements import LesionMeasurements, measure_lesion
-from ml.engine.preprocess import CropGeometry, ModelInput, PreprocessConfig, prepare_model_input
 from ml.engine.pretrained import PRETRAINED_CHOICES, PretrainedReport, load_pretrained
+from ml.engine.segmentation.measurements import LesionMeasurements, measure_lesion
 
 SEGMENTATION_KIND = "segmentation"
 DEFAULT_ENCODER = "tf_efficientnet_lite0"
@@ -339,7 +339,7 @@ class Segmentation:
         mm_per_pixel: float | None = None,
         max_side: int | None = MEASURE_MAX_SIDE,
     ) -> LesionMeasurements:
-        """Measurements of the outline (``ml.engine.measurements``), made on a mask at most ``max_side`` long.
+        """Measurements of the outline (``segmentation.measurements``), made on a mask at most ``max_side`` long.
 
         ``photo`` (the oriented photo, any size, e.g. ``ModelInput.photo``) gives the colours;
         ``mm_per_pixel`` is millimetres per pixel of the full-resolution photo. Raises

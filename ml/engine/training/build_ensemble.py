@@ -1,6 +1,6 @@
 """Build the deployed analysis from trained members, choosing everything on validation.
 
-    python -m ml.engine.build_ensemble --data DATA --members NAME [NAME ...] --output NAME
+    python -m ml.engine.training.build_ensemble --data DATA --members NAME [NAME ...] --output NAME
 
 Every member must have been trained on the same lesion-grouped split (checked). On the
 validation split, through the app's preprocessing, the members' logits are computed for all
@@ -37,22 +37,23 @@ from typing import Any
 
 import numpy as np
 
-from ml.engine.architectures import HAM10000_CLASSES, model_flops
-from ml.engine.context import PatientContext, context_matrix, context_of
+from ml.engine.architectures import model_flops
 from ml.engine.data import IMAGES_DIR, METADATA_NAME, Record, Split, read_metadata
-from ml.engine.decision_rule import fit_logit_bias, fit_temperature, logit_bias_cross_check, softmax
-from ml.engine.ensemble import COMBINE_FUSION, COMBINE_MEAN, EnsembleManifest
-from ml.engine.fusion import cross_validate_fusion
-from ml.engine.logits import batched_logits, file_batches
-from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, ManifestError
-from ml.engine.metrics import (
+from ml.engine.evaluation.decision_rule import fit_logit_bias, fit_temperature, logit_bias_cross_check, softmax
+from ml.engine.evaluation.logits import batched_logits, file_batches
+from ml.engine.evaluation.metrics import (
     classification_metrics,
     flag_metrics,
     specificity_at_sensitivity,
     threshold_for_sensitivity,
 )
-from ml.engine.preprocess import PreprocessConfig
-from ml.engine.views import FLIP_VIEWS, VIEWS
+from ml.engine.inference.context import PatientContext, context_matrix, context_of
+from ml.engine.inference.ensemble_manifest import COMBINE_FUSION, COMBINE_MEAN, EnsembleManifest
+from ml.engine.inference.preprocess import PreprocessConfig
+from ml.engine.inference.views import FLIP_VIEWS, VIEWS
+from ml.engine.labels import HAM10000_CLASSES
+from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, ManifestError
+from ml.engine.training.fusion import cross_validate_fusion
 
 MEL = HAM10000_CLASSES.index("mel")
 VIEW_SETS: dict[str, tuple[str, ...]] = {"none": ("identity",), "flips": FLIP_VIEWS, "all8": VIEWS}
@@ -410,7 +411,9 @@ def _resolve(name: str, weights_dir: Path) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml.engine.build_ensemble", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ml.engine.training.build_ensemble", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--data", required=True, help="HAM10000-layout folder (images/, metadata CSV)")
     parser.add_argument("--metadata", default=None, help="metadata CSV (default DATA/HAM10000_metadata.csv)")
     parser.add_argument("--members", nargs="+", required=True, help="member manifest names (or paths)")
@@ -431,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.command = shlex.join(["python", "-m", "ml.engine.build_ensemble", *(argv or sys.argv[1:])])
+    args.command = shlex.join(["python", "-m", "ml.engine.training.build_ensemble", *(argv or sys.argv[1:])])
     try:
         build(args)
     except ManifestError as exc:

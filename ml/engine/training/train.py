@@ -1,4 +1,4 @@
-"""Train a HAM10000 classifier: ``python -m ml.engine.train --arch ... --data ... --output NAME``.
+"""Train a HAM10000 classifier: ``python -m ml.engine.training.train --arch ... --data ... --output NAME``.
 
 Images are decoded once into memory and augmented as batched tensor ops; the loss is
 class-weighted cross-entropy (softened inverse-frequency weights) with label smoothing (and
@@ -29,8 +29,7 @@ from timm.utils import ModelEmaV3
 from torch import nn
 from tqdm import tqdm
 
-from ml.engine.architectures import HAM10000_CLASSES, create_classifier_model
-from ml.engine.augment import AugmentConfig, augment_batch, normalise
+from ml.engine.architectures import create_classifier_model
 from ml.engine.data import (
     IMAGES_DIR,
     InMemoryDataset,
@@ -40,12 +39,14 @@ from ml.engine.data import (
     split_by_lesion,
     subsample,
 )
-from ml.engine.folds import Folds
-from ml.engine.logits import array_batches, batched_logits, file_batches
-from ml.engine.preprocess import PreprocessConfig
+from ml.engine.evaluation.logits import array_batches, batched_logits, file_batches
+from ml.engine.inference.preprocess import PreprocessConfig, normalise
+from ml.engine.labels import HAM10000_CLASSES
 from ml.engine.pretrained import load_pretrained, normalisation_for
-from ml.engine.train_config import TrainConfig, config_from_args
-from ml.engine.training_utils import (
+from ml.engine.training.augment import AugmentConfig, augment_batch
+from ml.engine.training.config import TrainConfig, config_from_args
+from ml.engine.training.folds import Folds
+from ml.engine.training.utils import (
     ThreadTuner,
     TrainingRun,
     class_weights,
@@ -83,7 +84,7 @@ def resolve_device(name: str) -> torch.device:
 
 def _teacher_probabilities(config: TrainConfig, train_set: InMemoryDataset, device: torch.device) -> np.ndarray:
     """Soft targets of the teacher (a model or an ensemble's members, averaged) on the clean training images."""
-    from ml.engine.ensemble import EnsembleManifest, load_manifest
+    from ml.engine.inference.ensemble_manifest import EnsembleManifest, load_manifest
 
     loaded = load_manifest(config.teacher)  # type: ignore[arg-type]
     teachers = loaded.member_manifests() if isinstance(loaded, EnsembleManifest) else [loaded]
@@ -350,8 +351,8 @@ def finalize(
     config: TrainConfig, model: nn.Module, split: Split, recipe: dict[str, Any], device: torch.device
 ) -> TrainResult:
     """Save weights + manifest + split, calibrate on validation, evaluate the test split."""
-    from ml.engine.calibrate import CalibrationChoice, calibrate_manifest, evaluate_into_manifest
     from ml.engine.manifest import save_model
+    from ml.engine.training.calibrate import CalibrationChoice, calibrate_manifest, evaluate_into_manifest
 
     height, width = config.image_size
     mean, std = normalisation_for(config.arch)

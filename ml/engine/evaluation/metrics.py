@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ml.engine.architectures import HAM10000_CLASSES
+from ml.engine.labels import HAM10000_CLASSES
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:

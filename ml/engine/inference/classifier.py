@@ -23,12 +23,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ml.engine import overlay
 from ml.engine.architectures import UnknownArchitectureError, target_layer
-from ml.engine.context import PatientContext
-from ml.engine.gradcam import GradCAM
+from ml.engine.inference import overlay
+from ml.engine.inference.context import PatientContext
+from ml.engine.inference.gradcam import GradCAM
+from ml.engine.inference.preprocess import CropGeometry, ModelInput, PreprocessConfig, prepare_model_input
 from ml.engine.manifest import Manifest, ManifestError
-from ml.engine.preprocess import CropGeometry, ModelInput, PreprocessConfig, prepare_model_input
 
 TIMING_KEYS = ("preprocess", "forward", "gradcam", "overlay", "total")
 _THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TORCH_NUM_THREADS")

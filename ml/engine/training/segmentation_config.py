@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from ml.engine.segmentation import DEFAULT_DECODER_CHANNELS, DEFAULT_ENCODER
-from ml.engine.train_config import RunOptions, add_run_arguments, config_values
+from ml.engine.segmentation.model import DEFAULT_DECODER_CHANNELS, DEFAULT_ENCODER
+from ml.engine.training.config import RunOptions, add_run_arguments, config_values
 
 
 @dataclass
@@ -49,7 +49,7 @@ class SegTrainConfig(RunOptions):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ml.engine.train_segmentation", description="Train the lesion segmentation model."
+        prog="python -m ml.engine.training.segmentation", description="Train the lesion segmentation model."
     )
     d = SegTrainConfig()
     add_run_arguments(parser, d, "folder with images/, masks/ and HAM10000_metadata.csv")
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(argv: list[str] | None = None) -> SegTrainConfig:
     args = build_parser().parse_args(argv)
-    values = config_values(args, SegTrainConfig, "ml.engine.train_segmentation", argv)
+    values = config_values(args, SegTrainConfig, "ml.engine.training.segmentation", argv)
     values["decoder_channels"] = tuple(args.decoder_channels)
     return SegTrainConfig(**values)
 

@@ -9,8 +9,10 @@ swap height and width; the networks pool globally, so they take either.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # the names and their check need no torch (a manifest is validated without it)
+    import torch
 
 # name -> steps, applied left to right ("t" transpose, "h" horizontal flip, "v" vertical flip)
 VIEW_STEPS: dict[str, tuple[str, ...]] = {

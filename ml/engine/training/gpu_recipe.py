@@ -1,11 +1,11 @@
 """The whole training recipe in one run on a CUDA machine; the evaluation then runs on the CPU.
 
     # here: pack the data small for the trip (the original JPEGs, the metadata, the split)
-    python -m ml.engine.gpu_recipe pack --data ../shared/data/ham10000 --out .carry/ham10000.tar
+    python -m ml.engine.training.gpu_recipe pack --data ../shared/data/ham10000 --out .carry/ham10000.tar
     # on the GPU machine (device tool, carry .carry): train every member into one output folder
-    python -m ml.engine.gpu_recipe run --pack .carry/ham10000.tar --out "$OUT" --minutes 9
+    python -m ml.engine.training.gpu_recipe run --pack .carry/ham10000.tar --out "$OUT" --minutes 9
     # back here: calibrate + measure each member on the CPU, then build the deployed ensemble
-    python -m ml.engine.gpu_recipe finish --from DIR --data ../shared/data/ham10000
+    python -m ml.engine.training.gpu_recipe finish --from DIR --data ../shared/data/ham10000
 
 The members are trained on the project's saved lesion-grouped split (the split file travels in
 the pack), larger inputs and longer schedules than the CPU affords, the whole network
@@ -113,8 +113,8 @@ def run(
     batch_size: int,
 ) -> list[Path]:
     """Train every member (then the distilled ResNet50) within ``minutes``; weights and manifests into ``out``."""
-    from ml.engine.train import train
-    from ml.engine.train_config import TrainConfig
+    from ml.engine.training.config import TrainConfig
+    from ml.engine.training.train import train
 
     architectures = [GPU_MEMBERS[m] for m in members] + (["resnet50"] if with_resnet50 else [])
     check_sizes(architectures)
@@ -246,7 +246,7 @@ def _share(minutes: float, started: float, shares: Sequence[float], index: int) 
 
 
 def _command(name: str) -> str:
-    return f"python -m ml.engine.gpu_recipe run ({name}): " + " ".join(sys.argv[1:])
+    return f"python -m ml.engine.training.gpu_recipe run ({name}): " + " ".join(sys.argv[1:])
 
 
 def _train_logged(train_fn, config, log) -> Path:  # type: ignore[no-untyped-def]
@@ -263,7 +263,7 @@ def _train_logged(train_fn, config, log) -> Path:  # type: ignore[no-untyped-def
 
 def _mean_teacher(folder: Path, members: Sequence[str]) -> Path:
     """An ensemble manifest (mean of calibrated probabilities) over the members, as a distillation teacher."""
-    from ml.engine.ensemble import EnsembleManifest
+    from ml.engine.inference.ensemble_manifest import EnsembleManifest
     from ml.engine.manifest import Manifest
 
     loaded = [Manifest.load(folder / f"{m}.json") for m in members]
@@ -284,7 +284,7 @@ def finish(source: Path, data: Path, weights_dir: Path = SHIPPED_WEIGHTS_DIR) ->
     """
     from safetensors.torch import load_file, save_file
 
-    from ml.engine.calibrate import main as calibrate_main
+    from ml.engine.training.calibrate import main as calibrate_main
 
     split_name = DEFAULT_SPLIT.name
     expected = split_fingerprint(Split.load(weights_dir / split_name))
@@ -307,7 +307,7 @@ def finish(source: Path, data: Path, weights_dir: Path = SHIPPED_WEIGHTS_DIR) ->
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml.engine.gpu_recipe", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.engine.training.gpu_recipe", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("pack", help="pack images, metadata and split for the trip")
     p.add_argument("--data", required=True)

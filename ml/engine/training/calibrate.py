@@ -1,8 +1,8 @@
 """Fit a model's decision rule and temperature on its validation split, and record the test numbers.
 
-    python -m ml.engine.calibrate --model NAME --data DATA [--min-recall mel=0.75] [--evaluate-test]
+    python -m ml.engine.training.calibrate --model NAME --data DATA [--min-recall mel=0.75] [--evaluate-test]
 
-Training ends with the same steps (``ml.engine.train.finalize``); this command repeats them on a
+Training ends with the same steps (``ml.engine.training.train.finalize``); this command repeats them on a
 shipped model without retraining, e.g. to set a clinical operating point. The app computes
 ``softmax((logits + bias) / T)``; on the validation images, through the app's own preprocessing:
 
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ml.engine.data import IMAGES_DIR, METADATA_NAME, Split
-from ml.engine.decision_rule import (
+from ml.engine.evaluation.decision_rule import (
     can_cross_check,
     fit_logit_bias,
     fit_temperature,
@@ -104,8 +104,8 @@ def calibrate_manifest(
     device: torch.device | str = "cpu",
 ) -> Manifest:
     """Fit bias, recall floors and temperature on ``val_ids``; write them and the validation numbers."""
-    from ml.engine.evaluate import calibration_summary, predict_logits
-    from ml.engine.metrics import classification_metrics
+    from ml.engine.evaluation.evaluate import calibration_summary, predict_logits
+    from ml.engine.evaluation.metrics import classification_metrics
 
     manifest = Manifest.load(manifest_path)
     model = manifest.build_model().to(device)
@@ -164,7 +164,7 @@ def evaluate_into_manifest(
     confusion_png: Path | str | None = None,
 ) -> dict[str, Any]:
     """Evaluate the test split and store the report(s) in the manifest (what the app shows)."""
-    from ml.engine.evaluate import evaluate
+    from ml.engine.evaluation.evaluate import evaluate
 
     report = evaluate(
         manifest_path,
@@ -190,9 +190,9 @@ def evaluate_into_manifest(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ml.engine.evaluate import resolve_manifest
+    from ml.engine.evaluation.evaluate import resolve_manifest
 
-    parser = argparse.ArgumentParser(prog="python -m ml.engine.calibrate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.engine.training.calibrate", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="manifest name in ml/weights or path to a manifest JSON")
     parser.add_argument("--data", required=True, help="HAM10000-layout folder (images/, metadata CSV, masks/)")
     parser.add_argument("--metadata", default=None, help="metadata CSV (default DATA/HAM10000_metadata.csv)")

@@ -1,6 +1,6 @@
 """Measure a segmentation model against ground-truth masks: mean Dice, mean Jaccard and threshold Jaccard.
 
-``python -m ml.engine.evaluate_segmentation --images DIR --masks DIR [--model NAME] [--split test] [--json FILE]``
+``python -m ml.engine.evaluation.segmentation --images DIR --masks DIR [--model NAME] [--split test] [--json FILE]``
 
 Each photo goes through the app's own path (``Segmenter.segment``: preprocessing, mapping back
 onto the photo, cleaning) and is scored at the ground-truth mask's resolution (the photo's own
@@ -25,7 +25,7 @@ from PIL import Image
 
 from ml.engine.data import DataError, decode_mask, image_path, mask_path
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, ManifestError
-from ml.engine.segmentation import SegmentationManifest, Segmenter, find_segmentation_manifests
+from ml.engine.segmentation.model import SegmentationManifest, Segmenter, find_segmentation_manifests
 
 THRESHOLD_JACCARD_CUTOFF = 0.65  # ISIC 2018 Task 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -269,7 +269,7 @@ def run_from_args(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ml.engine.evaluate_segmentation", description="Score a lesion segmentation model."
+        prog="python -m ml.engine.evaluation.segmentation", description="Score a lesion segmentation model."
     )
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """The decision rule's mathematics: what turns logits into the probabilities and the top class the app shows.
 
-Fitted on the validation split (``ml.engine.calibrate`` applies it to a shipped model's manifest,
-``ml.engine.build_ensemble`` to an ensemble's):
+Fitted on the validation split (``ml.engine.training.calibrate`` applies it to a shipped model's manifest,
+``ml.engine.training.build_ensemble`` to an ensemble's):
 
 * Temperature scaling (Guo et al., 2017): one scalar T minimising the negative
   log-likelihood of ``softmax(logits / T)``; it changes confidences, never the ranking.
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ml.engine.metrics import balanced_accuracy
+from ml.engine.evaluation.metrics import balanced_accuracy
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ml.engine.inference.preprocess import to_float
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -26,25 +28,6 @@ class AugmentConfig:
     contrast: float = 0.2
     saturation: float = 0.2
     hue: float = 0.03  # fraction of a full turn
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 N x 3 x H x W -> float in [0, 1]."""
-    return images.float().div_(255.0)
-
-
-def resize_batch(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Resize a float batch (no crop; the caller keeps the aspect ratio)."""
-    if images.shape[-2:] == (height, width):
-        return images
-    return F.interpolate(images, size=(height, width), mode="bicubic", align_corners=False).clamp_(0, 1)
-
-
-def normalise(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """(x - mean) / std per channel on a float batch in [0, 1]."""
-    m = torch.tensor(mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
-    s = torch.tensor(std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
-    return (images - m) / s
 
 
 def random_affine(
@@ -120,8 +103,5 @@ __all__ = [
     "AugmentConfig",
     "augment_batch",
     "colour_jitter",
-    "normalise",
     "random_affine",
-    "resize_batch",
-    "to_float",
 ]

@@ -6,7 +6,7 @@ its predictions on fold ``k`` are the out-of-fold predictions that every decisio
 biases, ensemble weights, thresholds) is fitted on. The test split is the shipped one, so every
 figure stays comparable with the earlier models.
 
-``python -m ml.engine.folds --split-file ml/weights/NAME.split.json --metadata CSV --out FILE``
+``python -m ml.engine.training.folds --split-file ml/weights/NAME.split.json --metadata CSV --out FILE``
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def describe(folds: Folds, records: Sequence[Record]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ml.engine.folds", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.engine.training.folds", description=__doc__.splitlines()[0])
     parser.add_argument("--split-file", required=True, help="the shipped split whose test side stays held out")
     parser.add_argument("--metadata", required=True, help="HAM10000_metadata.csv")
     parser.add_argument("--out", required=True, help="where to write the folds (JSON)")

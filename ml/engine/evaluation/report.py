@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ml.engine.architectures import HAM10000_CLASSES
+from ml.engine.labels import HAM10000_CLASSES
 
 
 @dataclass

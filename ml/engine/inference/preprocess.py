@@ -17,6 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps
 from torch import nn
 
@@ -288,6 +289,25 @@ def prepare_model_input(image: Image.Image, config: PreprocessConfig) -> ModelIn
     return ModelInput(tensor=to_tensor(crop, config), geometry=geometry, photo=photo, config=config)
 
 
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 N x 3 x H x W -> float in [0, 1]."""
+    return images.float().div_(255.0)
+
+
+def resize_batch(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize a float batch (no crop; the caller keeps the aspect ratio)."""
+    if images.shape[-2:] == (height, width):
+        return images
+    return F.interpolate(images, size=(height, width), mode="bicubic", align_corners=False).clamp_(0, 1)
+
+
+def normalise(images: torch.Tensor, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """(x - mean) / std per channel on a float batch in [0, 1]."""
+    m = torch.tensor(mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    return (images - m) / s
+
+
 __all__ = [
     "INTERPOLATIONS",
     "CropGeometry",
@@ -296,9 +316,12 @@ __all__ = [
     "cover_box",
     "exif_orientation",
     "fit_to_input",
+    "normalise",
     "open_oriented",
     "prepare_model_input",
     "resample_filter",
+    "resize_batch",
     "should_rotate",
+    "to_float",
     "to_tensor",
 ]

@@ -16,10 +16,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ml.engine.augment import normalise, resize_batch, to_float
 from ml.engine.data import image_path
-from ml.engine.preprocess import PreprocessConfig, prepare_model_input
-from ml.engine.views import apply_view, check_views, views_by_shape
+from ml.engine.inference.preprocess import PreprocessConfig, normalise, prepare_model_input, resize_batch, to_float
+from ml.engine.inference.views import apply_view, check_views, views_by_shape
 
 
 def file_batches(

@@ -87,7 +87,7 @@ class ThreadTuner:
 
 def quick_metrics(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Validation numbers logged every epoch (scikit-learn's, through ``classification_metrics``)."""
-    from ml.engine.metrics import classification_metrics
+    from ml.engine.evaluation.metrics import classification_metrics
 
     log_probs = torch.log_softmax(torch.from_numpy(logits), dim=1)
     loss = float(F.nll_loss(log_probs, torch.from_numpy(labels)).item()) if len(labels) else float("nan")

@@ -1,6 +1,6 @@
 """Write ``ml/weights/MODEL_CARD.md`` from the shipped manifests and saved evaluation reports.
 
-    python -m ml.engine.model_card --weights-dir ml/weights --metadata DATA/HAM10000_metadata.csv \\
+    python -m ml.engine.evaluation.model_card --weights-dir ml/weights --metadata DATA/HAM10000_metadata.csv \\
         --report runs/eval/a.test.json [--report ...] [--notes NOTES.md] --out ml/weights/MODEL_CARD.md
 
 Every number in the card comes from a file: the evaluation reports written by
@@ -17,15 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ml.engine.architectures import HAM10000_CLASSES
-from ml.engine.ensemble import EnsembleManifest, load_manifest
+from ml.engine.inference.ensemble_manifest import EnsembleManifest, load_manifest
+from ml.engine.labels import HAM10000_CLASSES
 from ml.engine.manifest import QUALITY_BAR, SHIPPED_WEIGHTS_DIR, Manifest, bar_figures, find_manifests, passes_bar
 
 INTRO = """\
 Second-opinion and record-keeping aid for dermatology clinics, **not a diagnosis**. The models sort a \
 dermoscopic photo into 7 HAM10000 classes and show a Grad-CAM heatmap. Every number below was measured \
 on the lesion-grouped held-out test split with the command given beside it (this file is written by \
-`python -m ml.engine.model_card` from the manifests and the saved evaluation reports)."""
+`python -m ml.engine.evaluation.model_card` from the manifests and the saved evaluation reports)."""
 
 DATA = """\
 Trained and evaluated on a downscaled working copy of **HAM10000** ({images:,} dermoscopic JPEGs at \
@@ -216,7 +216,7 @@ def ablation_table(report: dict[str, Any]) -> list[str]:
 
 
 def segmentation_section(weights_dir: Path) -> list[str]:
-    from ml.engine.segmentation import SegmentationManifest
+    from ml.engine.segmentation.model import SegmentationManifest
 
     lines: list[str] = []
     for path in find_manifests(weights_dir, kind="segmentation"):
@@ -440,7 +440,9 @@ def build(
         out += ["## The deployed analysis", "", *ensembles_section(ensembles, weights_dir)]
     out += ["## Test-split results (as the app runs each analysis)", ""]
     out += [*results_table(reports), "", "How each row was measured:"]
-    out += [f"- {report_label(r)}: `{r.get('command') or 'ml.engine.evaluate.evaluate(...)'}`" for r in reports]
+    out += [
+        f"- {report_label(r)}: `{r.get('command') or 'ml.engine.evaluation.evaluate.evaluate(...)'}`" for r in reports
+    ]
     out.append("")
     for r in reports:
         if not r.get("tta"):
@@ -469,7 +471,9 @@ def build(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ml.engine.model_card", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ml.engine.evaluation.model_card", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--weights-dir", default=str(SHIPPED_WEIGHTS_DIR))
     parser.add_argument("--report", action="append", default=[], help="evaluation report JSON (repeat; in order)")
     parser.add_argument("--metadata", default=None, help="HAM10000 metadata CSV (class counts of the split)")

@@ -28,17 +28,23 @@ import numpy as np
 from PIL import Image
 from torch import nn
 
-from ml.engine.context import context_of
 from ml.engine.data import DataError, Record, image_path, read_metadata
-from ml.engine.decision_rule import softmax
-from ml.engine.ensemble import AnyManifest, EnsembleManifest, analyser_from_manifest, load_manifest
-from ml.engine.evaluation_report import EvaluationReport
-from ml.engine.localisation import gradcam_localisation
-from ml.engine.logits import batched_logits, file_batches
+from ml.engine.evaluation.decision_rule import softmax
+from ml.engine.evaluation.localisation import gradcam_localisation
+from ml.engine.evaluation.logits import batched_logits, file_batches
+from ml.engine.evaluation.metrics import (
+    classification_metrics,
+    expected_calibration_error,
+    nll,
+    save_confusion_matrix_png,
+)
+from ml.engine.evaluation.report import EvaluationReport
+from ml.engine.inference.context import context_of
+from ml.engine.inference.ensemble import analyser_from_manifest
+from ml.engine.inference.ensemble_manifest import AnyManifest, EnsembleManifest, load_manifest
+from ml.engine.inference.preprocess import PreprocessConfig
+from ml.engine.inference.views import FLIP_VIEWS
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, Manifest, ManifestError
-from ml.engine.metrics import classification_metrics, expected_calibration_error, nll, save_confusion_matrix_png
-from ml.engine.preprocess import PreprocessConfig
-from ml.engine.views import FLIP_VIEWS
 
 WEIGHTS_DIR = SHIPPED_WEIGHTS_DIR
 
@@ -311,7 +317,7 @@ def invoked_command(argv: Sequence[str] | None = None) -> str:
     argv = list(sys.argv if argv is None else argv)
     if argv and Path(argv[0]).name == "manage.py":
         return shlex.join(["python", "manage.py", *argv[1:]])
-    return shlex.join(["python", "-m", "ml.engine.evaluate", *argv[1:]])
+    return shlex.join(["python", "-m", "ml.engine.evaluation.evaluate", *argv[1:]])
 
 
 def confusion_png_for(json_path: Path | str) -> Path:
@@ -322,7 +328,7 @@ def confusion_png_for(json_path: Path | str) -> Path:
 
 # -- CLI (the Django command ``manage.py evaluate`` wraps the same function) --------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ml.engine.evaluate", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m ml.engine.evaluation.evaluate", description=__doc__.split("\n")[0])
     add_arguments(parser, model_required=True)
     return parser
 
