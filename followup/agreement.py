@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from followup.timeline import VisitAnalysis
-from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES
+from ml.engine.labels import CLASS_NAMES, HAM10000_CLASSES
 
 
 def analysis_for_diagnosis(timeline: Sequence[VisitAnalysis], diagnosis_date: dt.date | None) -> VisitAnalysis | None:

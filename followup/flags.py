@@ -11,7 +11,7 @@ from django.conf import settings
 
 from followup.compare import lesion_change
 from followup.timeline import VisitAnalysis, lesion_timeline
-from ml.engine.architectures import CLASS_NAMES
+from ml.engine.labels import CLASS_NAMES
 from ml.models import COLOUR_NAMES
 
 # Probabilities are stored rounded to 6 digits: a rise equal to the threshold up to float noise

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from ml.engine.architectures import CLASS_NAMES
+from ml.engine.labels import CLASS_NAMES
 from ml.models import Measured, class_probabilities, default_model_first, malignant_sum, outline_of
 
 

@@ -22,6 +22,7 @@ from lesions.validators import (
     notes_length,
     refuse_control_characters,
 )
+from ml.engine.labels import HAM10000_CLASSES, SHORT_NAMES
 
 
 class Patient(ClinicAuditMixin, TimeStampedModel):
@@ -136,17 +137,11 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         EXCISED = "excised", "Excised"
         RESOLVED = "resolved", "Resolved"
 
-    class Diagnosis(models.TextChoices):
-        # The records' vocabulary: the analysis' 7 classes (tests/lesions/test_models.py holds the
-        # codes equal to ml.engine.architectures.HAM10000_CLASSES, which records cannot import) and other.
-        AKIEC = "akiec", "Actinic keratosis / Bowen's disease"
-        BCC = "bcc", "Basal cell carcinoma"
-        BKL = "bkl", "Benign keratosis"
-        DF = "df", "Dermatofibroma"
-        MEL = "mel", "Melanoma"
-        NV = "nv", "Melanocytic naevus"
-        VASC = "vasc", "Vascular lesion"
-        OTHER = "other", "Other"
+    # The records' vocabulary: the analysis' 7 classes, from the one torch-free class list, and other.
+    Diagnosis = models.TextChoices(
+        "Diagnosis",
+        [(code.upper(), (code, SHORT_NAMES[code])) for code in HAM10000_CLASSES] + [("OTHER", ("other", "Other"))],
+    )
 
     class Confirmation(models.TextChoices):
         # HAM10000's dx_type values.

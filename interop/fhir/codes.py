@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from lesions.models import Lesion, LesionImage
-from ml.engine.architectures import CLASS_NAMES, HAM10000_CLASSES
+from ml.engine.labels import CLASS_NAMES, HAM10000_CLASSES
 
 FHIR_VERSION = "4.0.1"
 FHIR_JSON = "application/fhir+json"

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from interop.disclaimer import disclaimer_text
 from interop.fhir import codes
-from ml.engine.architectures import HAM10000_CLASSES
+from ml.engine.labels import HAM10000_CLASSES
 from ml.models import class_probabilities, default_model_first, outline_of
 
 Absolute = Callable[[str], str]
