@@ -11,23 +11,23 @@ classification is stored, so a failed outline never costs the classification.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.files import atomic_with_files, track_file
 from ml import outlines
 from ml.engine.manifest import ManifestError
-from ml.models import ModelVersion, Prediction, stale_running_before
+from ml.models import ModelVersion, Prediction
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from lesions.models import LesionImage
-    from ml.engine.inference.classifier import Classifier
+    from ml.engine.inference.classifier import Analyser, Analysis
     from ml.engine.inference.context import PatientContext
-    from ml.engine.inference.ensemble import Ensemble
 
 
 class AnalysisError(Exception):
@@ -36,11 +36,11 @@ class AnalysisError(Exception):
 
 # --- classifiers, loaded once per process --------------------------------------------------
 
-_classifiers: dict[tuple[int, str], Classifier | Ensemble] = {}
+_classifiers: dict[tuple[int, str], Analyser] = {}
 _classifiers_lock = threading.Lock()
 
 
-def classifier_for(version: ModelVersion) -> Classifier | Ensemble:
+def classifier_for(version: ModelVersion) -> Analyser:
     """The loaded analyser (a model or an ensemble) for a model version (loaded on first use, then kept)."""
     from ml.engine.inference.ensemble import (
         analyser_from_manifest,  # torch is loaded by the worker, not by every web process
@@ -73,34 +73,9 @@ def classifiers_clear() -> None:
 # --- one prediction ------------------------------------------------------------------------
 
 
-def prediction_claim(*, prediction_id: int) -> bool:
-    """Move a prediction from pending (or a stale running claim) to running; False if taken."""
-    now = timezone.now()
-    stale = now - stale_running_before()
-    claimed = Prediction.objects.filter(
-        Q(status=Prediction.Status.PENDING) | Q(status=Prediction.Status.RUNNING, started_at__lt=stale),
-        pk=prediction_id,
-    ).update(status=Prediction.Status.RUNNING, started_at=now, attempts=F("attempts") + 1, updated_at=now)
-    return claimed == 1
-
-
-def prediction_release(*, prediction_id: int) -> None:
-    """Give a claimed prediction back (before a retry)."""
-    Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.RUNNING).update(
-        status=Prediction.Status.PENDING, updated_at=timezone.now()
-    )
-
-
-def prediction_fail(*, prediction_id: int, reason: str) -> None:
-    now = timezone.now()
-    Prediction.objects.filter(pk=prediction_id).exclude(status=Prediction.Status.DONE).update(
-        status=Prediction.Status.FAILED, failure_reason=reason[:2000], finished_at=now, updated_at=now
-    )
-
-
 def prediction_run(*, prediction_id: int) -> Prediction | None:
     """Claim and run one prediction; returns it when this call did the work, else None."""
-    if not prediction_claim(prediction_id=prediction_id):
+    if not Prediction.claim(prediction_id):
         return None
     prediction = Prediction.objects.select_related("image__lesion__patient", "image__visit", "model_version").get(
         pk=prediction_id
@@ -108,14 +83,17 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
     try:
         analysis = _analyse(prediction)
     except AnalysisError as exc:
-        prediction_fail(prediction_id=prediction_id, reason=str(exc))
+        Prediction.fail(prediction_id, str(exc))
         # The photo still gets its outline (decoded again: the classifier could not do it).
         outlines.outline_run_for_image(image_id=prediction.image_id)
         prediction.refresh_from_db()
         return prediction
-    _store_result(prediction, analysis)
+    cam = _store_result(prediction, analysis)
     outlines.outline_run_for_image(image_id=prediction.image_id, model_input=analysis.model_input)
-    outlines.cam_shares_update(image_id=prediction.image_id)
+    # The heatmap just stored is still in memory: its share on the lesion needs no second read.
+    outlines.cam_shares_update(
+        image_id=prediction.image_id, known_cams={prediction.pk: cam} if cam is not None else None
+    )
     prediction.refresh_from_db()
     return prediction
 
@@ -129,7 +107,7 @@ def patient_context(image: LesionImage) -> PatientContext:
     return PatientContext(age=patient.age_on(image.visit.date), sex=sex, site=image.lesion.body_site or None)
 
 
-def _analyse(prediction: Prediction) -> Any:
+def _analyse(prediction: Prediction) -> Analysis:
     from PIL import Image, UnidentifiedImageError
 
     classifier = classifier_for(prediction.model_version)
@@ -144,19 +122,21 @@ def _analyse(prediction: Prediction) -> Any:
         raise AnalysisError(f"The photo could not be read: {exc}") from exc
 
 
-def _store_result(prediction: Prediction, analysis: Any) -> None:
+def _store_result(prediction: Prediction, analysis: Analysis) -> np.ndarray | None:
+    """Store the finished analysis on its (still claimed) row; the 8-bit heatmap stored as ``cam``, if any."""
+    from ml.engine.inference import overlay
+
     now = timezone.now()
+    cam = analysis.cam_uint8()
     with atomic_with_files():
         locked = Prediction.objects.select_for_update().get(pk=prediction.pk)
         if locked.status != Prediction.Status.RUNNING:
-            return  # another attempt finished it meanwhile
+            return None  # another attempt finished it meanwhile
         if analysis.overlay_png:
             locked.heatmap.save(f"{locked.uuid}.png", ContentFile(analysis.overlay_png), save=False)
             track_file(locked.heatmap.name)
-        cam_png = getattr(analysis, "cam_png", None)
-        if callable(cam_png):
-            cam_png = cam_png()
-        if cam_png:
+        if cam is not None:
+            cam_png = overlay.encode_png(cam, compression=overlay.CAM_PNG_COMPRESSION)
             locked.cam.save(f"{locked.uuid}_cam.png", ContentFile(cam_png), save=False)
             track_file(locked.cam.name)
         locked.probabilities = {k: round(float(v), 6) for k, v in analysis.probabilities.items()}

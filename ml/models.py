@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,7 @@ from clinic.audit import ClinicAuditMixin
 from clinic.models import TimeStampedModel
 from lesions.models import LesionImage
 from ml.engine.labels import CLASS_NAMES, HAM10000_CLASSES, MALIGNANT_CLASSES
-
-
-def stale_running_before() -> timedelta:
-    """How long a claimed prediction or outline may run: a worker still at it after twice the
-    task's hard time limit has died (killed, machine lost), and the row may be taken over."""
-    return timedelta(seconds=settings.ML_PREDICTION_TIME_LIMIT * 2)
+from ml.jobs import Job
 
 
 def class_probabilities(probabilities: dict[str, Any]) -> dict[str, float]:
@@ -92,7 +86,9 @@ class ModelVersion(TimeStampedModel):
         return self.test_metrics.get("accuracy")
 
 
-class Prediction(ClinicAuditMixin, TimeStampedModel):
+class Prediction(ClinicAuditMixin, TimeStampedModel, Job):
+    """One analysis of one photo by one model version (a background job: ``ml.jobs.Job``)."""
+
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for analysis"
         RUNNING = "running", "Analysing"
@@ -108,11 +104,6 @@ class Prediction(ClinicAuditMixin, TimeStampedModel):
     confidence = models.FloatField(null=True, blank=True)
     heatmap = models.FileField(upload_to="heatmaps/", max_length=200, blank=True)
     cam = models.FileField(upload_to="heatmaps/", max_length=200, blank=True)
-    failure_reason = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    timings = models.JSONField(default=dict, blank=True)
     # The melanoma triage decision, kept apart from the top class: P(mel) >= the model's threshold
     # (chosen on validation for high sensitivity). None for a model without a threshold.
     melanoma_flag = models.BooleanField(null=True, blank=True)
@@ -138,10 +129,6 @@ class Prediction(ClinicAuditMixin, TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.model_version} on {self.image_id}: {self.status}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in {self.Status.DONE, self.Status.FAILED}
 
     @property
     def top_class_name(self) -> str:
@@ -286,7 +273,7 @@ def outline_upload_to(instance: LesionOutline, filename: str) -> str:
     return f"outlines/{instance.uuid}.png"
 
 
-class LesionOutline(ClinicAuditMixin, TimeStampedModel):
+class LesionOutline(ClinicAuditMixin, TimeStampedModel, Job):
     """The lesion outlined on one photo by the segmentation model, and what it measures.
 
     One per photo, whichever classifiers analysed it: made by the first analysis task of the
@@ -300,7 +287,7 @@ class LesionOutline(ClinicAuditMixin, TimeStampedModel):
         NO_LESION = "no_lesion", "No lesion found"
         FAILED = "failed", "Failed"
 
-    FINISHED = (Status.DONE, Status.NO_LESION, Status.FAILED)
+    FINISHED = ("done", "no_lesion", "failed")
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     image = models.OneToOneField(LesionImage, on_delete=models.CASCADE, related_name="outline")
@@ -313,11 +300,6 @@ class LesionOutline(ClinicAuditMixin, TimeStampedModel):
     confidence = models.FloatField(null=True, blank=True)
     # ``ml.engine.segmentation.measurements.LesionMeasurements`` in photo pixels and shares of the photo (no mm).
     measurements = models.JSONField(default=dict, blank=True)
-    failure_reason = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    timings = models.JSONField(default=dict, blank=True)
 
     CLINIC_PATH = "image__lesion__patient__clinic"
 
@@ -332,10 +314,6 @@ class LesionOutline(ClinicAuditMixin, TimeStampedModel):
 
     def __str__(self) -> str:
         return f"outline of {self.image_id}: {self.status}"
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
 
     @property
     def measured(self) -> Measured | None:

@@ -25,13 +25,12 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q
 from django.utils import timezone
 
 from clinic.files import atomic_with_files, track_file
 from lesions.models import LesionImage
 from ml.engine.manifest import ManifestError, find_manifests
-from ml.models import LesionOutline, Prediction, stale_running_before
+from ml.models import LesionOutline, Prediction
 
 if TYPE_CHECKING:
     from ml.engine.inference.preprocess import ModelInput
@@ -122,31 +121,6 @@ def outline_create_for_image(*, image: LesionImage) -> LesionOutline | None:
     return outline
 
 
-def outline_claim(*, outline_id: int) -> bool:
-    """Move an outline from pending (or a stale running claim) to running; False if taken."""
-    now = timezone.now()
-    claimed = LesionOutline.objects.filter(
-        Q(status=LesionOutline.Status.PENDING)
-        | Q(status=LesionOutline.Status.RUNNING, started_at__lt=now - stale_running_before()),
-        pk=outline_id,
-    ).update(status=LesionOutline.Status.RUNNING, started_at=now, attempts=F("attempts") + 1, updated_at=now)
-    return claimed == 1
-
-
-def outline_release(*, outline_id: int) -> None:
-    """Give a claimed outline back (before a retry)."""
-    LesionOutline.objects.filter(pk=outline_id, status=LesionOutline.Status.RUNNING).update(
-        status=LesionOutline.Status.PENDING, updated_at=timezone.now()
-    )
-
-
-def outline_fail(*, outline_id: int, reason: str) -> None:
-    now = timezone.now()
-    LesionOutline.objects.filter(pk=outline_id).exclude(status__in=LesionOutline.FINISHED).update(
-        status=LesionOutline.Status.FAILED, failure_reason=reason[:2000], finished_at=now, updated_at=now
-    )
-
-
 # --- one outline ---------------------------------------------------------------------------
 
 
@@ -161,14 +135,14 @@ def outline_run_for_image(*, image_id: int, model_input: ModelInput | None = Non
         .values_list("pk", flat=True)
         .first()
     )
-    if outline_id is None or not outline_claim(outline_id=outline_id):
+    if outline_id is None or not LesionOutline.claim(outline_id):
         return None
     return _outline_claimed(outline_id, model_input)
 
 
 def outline_run(*, outline_id: int) -> LesionOutline | None:
     """Claim and make one outline, decoding the photo (the task for photos without an analysis task)."""
-    if not outline_claim(outline_id=outline_id):
+    if not LesionOutline.claim(outline_id):
         return None
     return _outline_claimed(outline_id, None)
 
@@ -178,13 +152,13 @@ def _outline_claimed(outline_id: int, model_input: ModelInput | None) -> LesionO
     try:
         _outline_make(outline, model_input)
     except OutlineError as exc:
-        outline_fail(outline_id=outline_id, reason=str(exc))
+        LesionOutline.fail(outline_id, str(exc))
     except SoftTimeLimitExceeded:
-        outline_fail(outline_id=outline_id, reason="Outlining took longer than the analysis may take and was stopped.")
+        LesionOutline.fail(outline_id, "Outlining took longer than the analysis may take and was stopped.")
         raise
     except Exception as exc:  # the classification is stored already: record why, never undo it
         logger.exception("outline %s failed", outline_id)
-        outline_fail(outline_id=outline_id, reason=f"Unexpected error: {exc}")
+        LesionOutline.fail(outline_id, f"Unexpected error: {exc}")
     else:
         cam_shares_update(image_id=outline.image_id)
     outline.refresh_from_db()
@@ -275,11 +249,14 @@ def _stored_measurements(measurements: Any) -> dict[str, Any]:
 # --- the share of each heatmap on the lesion --------------------------------------------------
 
 
-def cam_shares_update(*, image_id: int) -> int:
+def cam_shares_update(*, image_id: int, known_cams: dict[int, Any] | None = None) -> int:
     """Record, for each finished prediction of the photo without one, the share of its heatmap inside the outline.
 
-    Reads the stored heatmap (``Prediction.cam``) and mask PNGs. Returns how many were recorded.
+    ``known_cams`` maps prediction ids to the 8-bit heatmap the caller has just stored (so it is not
+    read back); the others are read from ``Prediction.cam``, the mask from the outline's PNG.
+    Returns how many were recorded.
     """
+    known = known_cams or {}
     updated = 0
     with transaction.atomic():
         outline = LesionOutline.objects.select_for_update().filter(image_id=image_id).first()
@@ -292,7 +269,8 @@ def cam_shares_update(*, image_id: int) -> int:
             return 0
         mask = _read_png(outline.mask) > 127
         for prediction in waiting:
-            share = cam_share(_read_png(prediction.cam), mask)
+            cam = known[prediction.pk] if prediction.pk in known else _read_png(prediction.cam)
+            share = cam_share(cam, mask)
             if share is not None:
                 Prediction.objects.filter(pk=prediction.pk).update(cam_in_lesion=round(share, 4))
                 updated += 1

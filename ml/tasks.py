@@ -1,82 +1,71 @@
-"""Celery tasks, thin wrappers that take an id and call ``ml.analysis``; and how they are queued.
+"""Celery tasks: thin wrappers that take a job's id and call its service; how jobs are queued and swept.
 
-``prediction_send`` is the one place that hands a prediction to the broker; a broker that is
-down leaves the prediction pending, and the periodic sweep queues it again.
+Both jobs (an analysis, ``Prediction``; an outline on its own, ``LesionOutline``) run through
+``_run_job``: a transient database error gives the claim back and retries with back-off; a
+time limit or any other error marks the row failed with a readable reason (the job machine is
+``ml.jobs.Job``). ``prediction_send`` and ``outline_send`` are the one place each hands a job to
+the broker; a broker that is down leaves the row pending, and the periodic sweep queues it again.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Callable
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.db.models import Q
-from django.utils import timezone
 
 from ml import analysis, outlines
+from ml.jobs import Job, requeue
 from ml.models import LesionOutline, Prediction
 
 logger = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, MemoryError)
+JOB_TASK_OPTIONS: dict[str, Any] = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "max_retries": 3,
+    "soft_time_limit": settings.ML_PREDICTION_TIME_LIMIT,
+    "time_limit": settings.ML_PREDICTION_TIME_LIMIT + 30,
+}
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=3,
-    soft_time_limit=settings.ML_PREDICTION_TIME_LIMIT,
-    time_limit=settings.ML_PREDICTION_TIME_LIMIT + 30,
-)
-def prediction_run_task(self, prediction_id: int) -> str:
+def _run_job(task: Task, job: type[Job], job_id: int, run: Callable[[int], Job | None], what: str) -> str:
+    """Run one job's service; the task's answer is the job's status, or "skipped" when another worker had it."""
     try:
-        prediction = analysis.prediction_run(prediction_id=prediction_id)
+        done = run(job_id)
     except SoftTimeLimitExceeded:
-        analysis.prediction_fail(
-            prediction_id=prediction_id,
-            reason=f"The analysis took longer than {settings.ML_PREDICTION_TIME_LIMIT} s and was stopped.",
-        )
+        job.fail(job_id, f"The {what} took longer than {settings.ML_PREDICTION_TIME_LIMIT} s and was stopped.")
         return "failed"
     except TRANSIENT_ERRORS as exc:
-        if self.request.retries < self.max_retries:
-            analysis.prediction_release(prediction_id=prediction_id)
-            raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
-        analysis.prediction_fail(prediction_id=prediction_id, reason=f"Gave up after retries: {exc}")
+        if task.request.retries < (task.max_retries or 0):
+            job.release(job_id)
+            raise task.retry(exc=exc, countdown=2 ** (task.request.retries + 1)) from exc
+        job.fail(job_id, f"Gave up after retries: {exc}")
         return "failed"
     except DatabaseError:
         raise
     except Exception as exc:
-        logger.exception("analysis of prediction %s failed", prediction_id)
-        analysis.prediction_fail(prediction_id=prediction_id, reason=f"Unexpected error: {exc}")
+        logger.exception("%s %s failed", what, job_id)
+        job.fail(job_id, f"Unexpected error: {exc}")
         return "failed"
-    return "skipped" if prediction is None else prediction.status
+    return "skipped" if done is None else str(done.status)
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    max_retries=3,
-    soft_time_limit=settings.ML_PREDICTION_TIME_LIMIT,
-    time_limit=settings.ML_PREDICTION_TIME_LIMIT + 30,
-)
-def outline_run_task(self, outline_id: int) -> str:
+@shared_task(**JOB_TASK_OPTIONS)
+def prediction_run_task(self: Task, prediction_id: int) -> str:
+    return _run_job(self, Prediction, prediction_id, lambda pk: analysis.prediction_run(prediction_id=pk), "analysis")
+
+
+@shared_task(**JOB_TASK_OPTIONS)
+def outline_run_task(self: Task, outline_id: int) -> str:
     """Outline one photo on its own: photos no analysis task outlines (no classifier, backfill)."""
-    try:
-        outline = outlines.outline_run(outline_id=outline_id)
-    except SoftTimeLimitExceeded:
-        return "failed"  # outline_run recorded why
-    except TRANSIENT_ERRORS as exc:
-        if self.request.retries < self.max_retries:
-            outlines.outline_release(outline_id=outline_id)
-            raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
-        outlines.outline_fail(outline_id=outline_id, reason=f"Gave up after retries: {exc}")
-        return "failed"
-    return "skipped" if outline is None else outline.status
+    return _run_job(self, LesionOutline, outline_id, lambda pk: outlines.outline_run(outline_id=pk), "outline")
 
 
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
@@ -91,34 +80,26 @@ def sweep_stuck_predictions_task() -> int:
     return count + outline_count
 
 
+def _send(task: Any, job_id: int, what: str) -> None:
+    try:
+        task.delay(job_id)
+    except Exception:  # the broker is down: the row stays pending and the sweep re-queues it
+        logger.exception("could not queue %s %s; it stays pending", what, job_id)
+
+
 def prediction_send(prediction_id: int) -> None:
     """Queue the analysis of a prediction now (callers that create one wait for the commit)."""
-    try:
-        prediction_run_task.delay(prediction_id)
-    except Exception:  # the broker is down: the row stays pending and the sweep re-queues it
-        logger.exception("could not queue analysis of prediction %s; it stays pending", prediction_id)
-
-
-def predictions_requeue_stuck() -> int:
-    """Queue again predictions left pending (lost message, broker down) or running on a dead worker."""
-    now = timezone.now()
-    stuck = Prediction.objects.filter(
-        Q(status=Prediction.Status.PENDING, updated_at__lt=now - timedelta(seconds=settings.ML_PREDICTION_STUCK_AFTER))
-        | Q(status=Prediction.Status.RUNNING, started_at__lt=now - analysis.stale_running_before())
-    )
-    count = 0
-    for prediction_id in stuck.values_list("pk", flat=True):
-        prediction_send(prediction_id)
-        count += 1
-    return count
+    _send(prediction_run_task, prediction_id, "analysis of prediction")
 
 
 def outline_send(outline_id: int) -> None:
     """Queue the outline of a photo on its own now (callers that create one wait for the commit)."""
-    try:
-        outline_run_task.delay(outline_id)
-    except Exception:  # the broker is down: the row stays pending and the sweep re-queues it
-        logger.exception("could not queue outline %s; it stays pending", outline_id)
+    _send(outline_run_task, outline_id, "outline")
+
+
+def predictions_requeue_stuck() -> int:
+    """Queue again predictions left pending (lost message, broker down) or running on a dead worker."""
+    return requeue(Prediction.stuck(), prediction_send)
 
 
 def outlines_requeue_stuck() -> int:
@@ -126,16 +107,6 @@ def outlines_requeue_stuck() -> int:
 
     A pending outline whose photo still has a pending or running prediction is that task's to make.
     """
-    now = timezone.now()
     unfinished = Prediction.objects.filter(status__in=[Prediction.Status.PENDING, Prediction.Status.RUNNING])
-    waiting = Q(
-        status=LesionOutline.Status.PENDING,
-        updated_at__lt=now - timedelta(seconds=settings.ML_PREDICTION_STUCK_AFTER),
-    ) & ~Q(image__in=unfinished.values("image_id"))
-    abandoned = Q(status=LesionOutline.Status.RUNNING, started_at__lt=now - analysis.stale_running_before())
-    stuck = LesionOutline.objects.filter(waiting | abandoned)
-    count = 0
-    for outline_id in stuck.values_list("pk", flat=True):
-        outline_send(outline_id)
-        count += 1
-    return count
+    stuck = LesionOutline.stuck().exclude(status=LesionOutline.Status.PENDING, image__in=unfinished.values("image_id"))
+    return requeue(stuck, outline_send)

@@ -69,14 +69,32 @@ class Analysis:
             self._photo_cam = self.geometry.map_to_photo(self.feature_cam)
         return self._photo_cam
 
-    def cam_png(self, max_side: int | None = overlay.CAM_PNG_MAX_SIDE) -> bytes | None:
-        """The raw heatmap as a small 8-bit grayscale PNG at the photo's aspect ratio (None without one)."""
+    def cam_uint8(self, max_side: int | None = overlay.CAM_PNG_MAX_SIDE) -> np.ndarray | None:
+        """The raw heatmap as a small 8-bit map at the photo's aspect ratio (None without one): ``cam_png``'s pixels."""
         if self.feature_cam is None or self.geometry is None:
             return None
         width, height = overlay.fit_size(self.geometry.photo_width, self.geometry.photo_height, max_side)
         # Mapped straight at the PNG's size, never through the full-resolution map.
-        small = self.geometry.map_to_photo(self.feature_cam, (height, width))
-        return overlay.encode_png(overlay.cam_to_uint8(small), compression=overlay.CAM_PNG_COMPRESSION)
+        return overlay.cam_to_uint8(self.geometry.map_to_photo(self.feature_cam, (height, width)))
+
+    def cam_png(self, max_side: int | None = overlay.CAM_PNG_MAX_SIDE) -> bytes | None:
+        """The raw heatmap as a small 8-bit grayscale PNG at the photo's aspect ratio (None without one)."""
+        small = self.cam_uint8(max_side)
+        return None if small is None else overlay.encode_png(small, compression=overlay.CAM_PNG_COMPRESSION)
+
+
+@dataclass
+class ChunkResult:
+    """What one pass over a chunk of photos produced, before it is turned into ``Analysis`` objects."""
+
+    prepared: list[ModelInput]
+    preprocess_ms: list[float]
+    probabilities: torch.Tensor  # (N, classes), calibrated, on the CPU
+    forward_ms: float  # per photo
+    top: list[int]
+    targets: list[int]  # the class each heatmap explains
+    feature_cams: np.ndarray | None = None
+    gradcam_ms: float = 0.0  # per photo
 
 
 def available_cpus() -> int:
@@ -126,9 +144,23 @@ def calibrated_probabilities(
 
 
 class Analyser:
-    """What a ``Classifier`` and an ``Ensemble`` share: the class order, and a lifetime that releases hooks."""
+    """The one interface of everything that analyses a photo: a ``Classifier`` (one model) or an ``Ensemble``.
+
+    Both prepare the photos, run their model(s) in ``_analyse_chunk`` and hand the numbers to
+    ``_results``, which makes the ``Analysis`` of each photo the same way; callers use ``analyse``
+    and ``analyse_batch`` and get ``Analysis`` objects whatever stands behind them.
+    """
 
     classes: tuple[str, ...]
+    melanoma_threshold: float | None
+    overlay_max_side: int
+    colormap: int
+    alpha: float
+
+    @property
+    def uses_context(self) -> bool:
+        """Whether the patient context changes the answer (an ensemble with a context fusion head)."""
+        return False
 
     def class_index(self, target_class: str | int) -> int:
         """Index of a class given by code (``"mel"``) or position."""
@@ -141,6 +173,99 @@ class Analyser:
         if not 0 <= index < len(self.classes):
             raise ValueError(f"class index {index} out of range for {len(self.classes)} classes")
         return index
+
+    def analyse(
+        self,
+        image: Image.Image,
+        gradcam: bool = True,
+        target_class: str | int | None = None,
+        context: PatientContext | None = None,
+    ) -> Analysis:
+        """Probabilities, both decisions and, with ``gradcam``, the heatmap of ``target_class`` (top class by default).
+
+        ``context`` (age, sex, body site) is read only by analysers that use it (``uses_context``).
+        A lazily opened JPEG is decoded in draft mode (in place, like ``Image.thumbnail``), so do
+        not ``load()`` big photos first: decoding errors surface from this call.
+        """
+        return self._analyse_chunk([image], gradcam=gradcam, target_class=target_class, contexts=[context])[0]
+
+    def analyse_batch(
+        self,
+        images: Sequence[Image.Image],
+        gradcam: bool = False,
+        batch_size: int = 16,
+        target_class: str | int | None = None,
+        contexts: Sequence[PatientContext | None] | None = None,
+    ) -> list[Analysis]:
+        """``analyse`` for many photos, at most ``batch_size`` model inputs per forward pass.
+
+        The forward and Grad-CAM timings of a chunk are shared equally among its photos; the
+        photos of a chunk are decoded in parallel, so their preprocess timings overlap.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        every = list(contexts) if contexts is not None else [None] * len(images)
+        if len(every) != len(images):
+            raise ValueError(f"need one context per photo ({len(images)}), got {len(every)}")
+        step = self._photos_per_chunk(batch_size)
+        results: list[Analysis] = []
+        for start in range(0, len(images), step):
+            chunk = images[start : start + step]
+            results.extend(
+                self._analyse_chunk(
+                    chunk, gradcam=gradcam, target_class=target_class, contexts=every[start : start + step]
+                )
+            )
+        return results
+
+    def _photos_per_chunk(self, batch_size: int) -> int:
+        return batch_size
+
+    def _analyse_chunk(
+        self,
+        images: Sequence[Image.Image],
+        *,
+        gradcam: bool,
+        target_class: str | int | None,
+        contexts: Sequence[PatientContext | None],
+    ) -> list[Analysis]:
+        raise NotImplementedError
+
+    def _results(self, chunk: ChunkResult, contexts: Sequence[PatientContext | None]) -> list[Analysis]:
+        """One ``Analysis`` per photo of an analysed chunk: probabilities, decisions, overlay, timings."""
+        results = []
+        for i, item in enumerate(chunk.prepared):
+            timings = dict.fromkeys(TIMING_KEYS, 0.0)
+            timings["preprocess"] = chunk.preprocess_ms[i]
+            timings["forward"] = chunk.forward_ms
+            feature_cam = overlay_bytes = None
+            if chunk.feature_cams is not None:
+                feature_cam = chunk.feature_cams[i]
+                timings["gradcam"] = chunk.gradcam_ms
+                started = time.perf_counter()
+                overlay_bytes = render_overlay(item, feature_cam, self.overlay_max_side, self.alpha, self.colormap)
+                timings["overlay"] = _ms_since(started)
+            timings["total"] = sum(timings[key] for key in TIMING_KEYS[:-1])
+            row = chunk.probabilities[i].tolist()
+            top = chunk.top[i]
+            context = contexts[i] if i < len(contexts) else None
+            results.append(
+                Analysis(
+                    probabilities=dict(zip(self.classes, row, strict=True)),
+                    top_class=self.classes[top],
+                    confidence=float(row[top]),
+                    overlay_png=overlay_bytes,
+                    timings=timings,
+                    cam_class=self.classes[chunk.targets[i]] if feature_cam is not None else None,
+                    melanoma_flag=melanoma_flag(row, self.classes, self.melanoma_threshold),
+                    melanoma_threshold=self.melanoma_threshold,
+                    context=context.describe() if (context is not None and self.uses_context) else None,
+                    feature_cam=feature_cam,
+                    geometry=item.geometry if feature_cam is not None else None,
+                    model_input=item,
+                )
+            )
+        return results
 
     def close(self) -> None:
         """Remove the Grad-CAM hooks."""
@@ -217,49 +342,17 @@ class Classifier(Analyser):
         return cls(model, manifest, **options)
 
     # -- analysis ----------------------------------------------------------------
-    def analyse(
-        self,
-        image: Image.Image,
-        gradcam: bool = True,
-        target_class: str | int | None = None,
-        context: PatientContext | None = None,
-    ) -> Analysis:
-        """Probabilities of one photo and, with ``gradcam``, the heatmap of ``target_class`` (top class by default).
-
-        ``context`` (age, sex, body site) is accepted for the same call as an ``Ensemble``; a
-        single image model does not read it. A lazily opened JPEG is decoded in draft mode (in
-        place, like ``Image.thumbnail``), so do not ``load()`` big photos first: decoding errors
-        surface from this call.
-        """
-        return self._analyse_chunk([image], gradcam=gradcam, target_class=target_class)[0]
-
-    def analyse_batch(
-        self,
-        images: Sequence[Image.Image],
-        gradcam: bool = False,
-        batch_size: int = 16,
-        target_class: str | int | None = None,
-        contexts: Sequence[PatientContext | None] | None = None,
-    ) -> list[Analysis]:
-        """``analyse`` for many photos, ``batch_size`` at a time through the model.
-
-        The forward and Grad-CAM timings of a batch are shared equally among its photos; the
-        photos of a batch are decoded in parallel, so their preprocess timings overlap.
-        """
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        results: list[Analysis] = []
-        for start in range(0, len(images), batch_size):
-            chunk = images[start : start + batch_size]
-            results.extend(self._analyse_chunk(chunk, gradcam=gradcam, target_class=target_class))
-        return results
-
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated probabilities (temperature and logit bias of the manifest) from raw logits."""
         return calibrated_probabilities(logits, self.temperature, self.logit_bias)
 
     def _analyse_chunk(
-        self, images: Sequence[Image.Image], *, gradcam: bool, target_class: str | int | None
+        self,
+        images: Sequence[Image.Image],
+        *,
+        gradcam: bool,
+        target_class: str | int | None,
+        contexts: Sequence[PatientContext | None],
     ) -> list[Analysis]:
         fixed_target = None if target_class is None else self.class_index(target_class)
         count = len(images)
@@ -291,36 +384,8 @@ class Classifier(Analyser):
             if gradcam:
                 self.gradcam.reset()  # never keep a graph alive after a failed call
 
-        results = []
-        for i, item in enumerate(prepared):
-            timings = dict.fromkeys(TIMING_KEYS, 0.0)
-            timings["preprocess"] = preprocess_ms[i]
-            timings["forward"] = forward_ms
-            feature_cam = overlay_bytes = None
-            if feature_cams is not None:
-                feature_cam = feature_cams[i]
-                timings["gradcam"] = gradcam_ms
-                started = time.perf_counter()
-                overlay_bytes = render_overlay(item, feature_cam, self.overlay_max_side, self.alpha, self.colormap)
-                timings["overlay"] = _ms_since(started)
-            timings["total"] = sum(timings[key] for key in TIMING_KEYS[:-1])
-            row = probabilities[i].tolist()
-            results.append(
-                Analysis(
-                    probabilities=dict(zip(self.classes, row, strict=True)),
-                    top_class=self.classes[top[i]],
-                    confidence=float(row[top[i]]),
-                    overlay_png=overlay_bytes,
-                    timings=timings,
-                    cam_class=self.classes[targets[i]] if feature_cam is not None else None,
-                    melanoma_flag=melanoma_flag(row, self.classes, self.melanoma_threshold),
-                    melanoma_threshold=self.melanoma_threshold,
-                    feature_cam=feature_cam,
-                    geometry=item.geometry if feature_cam is not None else None,
-                    model_input=item,
-                )
-            )
-        return results
+        chunk = ChunkResult(prepared, preprocess_ms, probabilities, forward_ms, top, targets, feature_cams, gradcam_ms)
+        return self._results(chunk, contexts)
 
     def _check_logits(self, logits: torch.Tensor) -> None:
         if logits.dim() != 2 or logits.shape[1] != len(self.classes):
@@ -393,6 +458,7 @@ __all__ = [
     "TIMING_KEYS",
     "Analyser",
     "Analysis",
+    "ChunkResult",
     "Classifier",
     "available_cpus",
     "calibrated_probabilities",

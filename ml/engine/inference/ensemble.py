@@ -30,14 +30,12 @@ from torch import nn
 from ml.engine.architectures import UnknownArchitectureError, target_layer
 from ml.engine.inference import overlay
 from ml.engine.inference.classifier import (
-    TIMING_KEYS,
     Analyser,
     Analysis,
+    ChunkResult,
     calibrated_probabilities,
     configure_torch_threads,
-    melanoma_flag,
     prepare_photos,
-    render_overlay,
 )
 from ml.engine.inference.context import PatientContext
 from ml.engine.inference.ensemble_manifest import COMBINE_FUSION, EnsembleManifest, load_manifest
@@ -146,47 +144,13 @@ class Ensemble(Analyser):
         return self._head is not None and self._head.use_context
 
     # -- analysis -------------------------------------------------------------------------
-    def analyse(
-        self,
-        image: Image.Image,
-        gradcam: bool = True,
-        target_class: str | int | None = None,
-        context: PatientContext | None = None,
-    ) -> Analysis:
-        """Probabilities, decisions and (with ``gradcam``) the heatmap of one photo; see the module docstring."""
-        return self._analyse_chunk([image], gradcam=gradcam, target_class=target_class, contexts=[context])[0]
+    def _photos_per_chunk(self, batch_size: int) -> int:
+        """A view group runs its photos' views as one batch: ``batch_size // views per group`` photos (at least one).
 
-    def analyse_batch(
-        self,
-        images: Sequence[Image.Image],
-        gradcam: bool = False,
-        batch_size: int = 16,
-        target_class: str | int | None = None,
-        contexts: Sequence[PatientContext | None] | None = None,
-    ) -> list[Analysis]:
-        """``analyse`` for many photos, at most ``batch_size`` model inputs (photos × views) per forward.
-
-        A view group runs its photos' views as one batch, so ``batch_size // views per group`` photos
-        go through together (at least one). Measured on the 2-core development machine with 8 views
-        (groups of 4): 4 photos per chunk re-analyse 4.3 photos/s, 16 photos (64 inputs) only 2.4/s.
+        Measured on the 2-core development machine with 8 views (groups of 4): 4 photos per chunk
+        re-analyse 4.3 photos/s, 16 photos (64 inputs) only 2.4/s.
         """
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        photos_per_chunk = max(1, batch_size // max(len(group) for group in self.view_groups))
-        contexts = list(contexts) if contexts is not None else [None] * len(images)
-        if len(contexts) != len(images):
-            raise ValueError(f"need one context per photo ({len(images)}), got {len(contexts)}")
-        results: list[Analysis] = []
-        for start in range(0, len(images), photos_per_chunk):
-            results.extend(
-                self._analyse_chunk(
-                    images[start : start + photos_per_chunk],
-                    gradcam=gradcam,
-                    target_class=target_class,
-                    contexts=contexts[start : start + photos_per_chunk],
-                )
-            )
-        return results
+        return max(1, batch_size // max(len(group) for group in self.view_groups))
 
     def _member_pass(
         self, m: int, inputs: torch.Tensor, gradcam: bool
@@ -297,38 +261,8 @@ class Ensemble(Analyser):
             for cam in self.gradcams:
                 cam.reset()
 
-        results = []
-        for i, item in enumerate(prepared):
-            timings = dict.fromkeys(TIMING_KEYS, 0.0)
-            timings["preprocess"] = preprocess_ms[i]
-            timings["forward"] = forward_ms
-            feature_cam = overlay_bytes = None
-            if feature_cams is not None:
-                feature_cam = feature_cams[i]
-                timings["gradcam"] = gradcam_ms
-                started = time.perf_counter()
-                overlay_bytes = render_overlay(item, feature_cam, self.overlay_max_side, self.alpha, self.colormap)
-                timings["overlay"] = (time.perf_counter() - started) * 1000.0
-            timings["total"] = sum(timings[key] for key in TIMING_KEYS[:-1])
-            row = probabilities[i].tolist()
-            context = contexts[i]
-            results.append(
-                Analysis(
-                    probabilities=dict(zip(self.classes, row, strict=True)),
-                    top_class=self.classes[top[i]],
-                    confidence=float(row[top[i]]),
-                    overlay_png=overlay_bytes,
-                    timings=timings,
-                    cam_class=self.classes[targets[i]] if feature_cam is not None else None,
-                    melanoma_flag=melanoma_flag(row, self.classes, self.melanoma_threshold),
-                    melanoma_threshold=self.melanoma_threshold,
-                    context=context.describe() if (context is not None and self.uses_context) else None,
-                    feature_cam=feature_cam,
-                    geometry=item.geometry if feature_cam is not None else None,
-                    model_input=item,
-                )
-            )
-        return results
+        chunk = ChunkResult(prepared, preprocess_ms, probabilities, forward_ms, top, targets, feature_cams, gradcam_ms)
+        return self._results(chunk, contexts)
 
     # -- lifetime -------------------------------------------------------------------------
     @property
@@ -356,7 +290,7 @@ def _grad_mode(gradcam: bool) -> contextlib.ExitStack[None]:
     return stack
 
 
-def analyser_from_manifest(path: Path | str, **options: Any) -> Any:
+def analyser_from_manifest(path: Path | str, **options: Any) -> Analyser:
     """A ``Classifier`` for a model manifest or an ``Ensemble`` for an ensemble manifest."""
     from ml.engine.inference.classifier import Classifier
 
