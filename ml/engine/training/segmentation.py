@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,10 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from timm.optim import create_optimizer_v2
-from timm.utils import ModelEmaV3
 from torch import nn
-from tqdm import tqdm
 
 from ml.engine.data import (
     IMAGES_DIR,
@@ -59,9 +55,9 @@ from ml.engine.segmentation.model import (
     save_segmentation_model,
 )
 from ml.engine.training.augment import AugmentConfig, colour_jitter, random_affine
+from ml.engine.training.loop import TrainingLoop, TrainingRun, resolve_device
 from ml.engine.training.segmentation_config import SegTrainConfig, config_from_args
-from ml.engine.training.train import build_scheduler, resolve_device
-from ml.engine.training.utils import ThreadTuner, TrainingRun, freeze_early_layers, hardware_description
+from ml.engine.training.utils import freeze_early_layers, hardware_description
 
 
 @dataclass
@@ -188,64 +184,27 @@ def validate(model: nn.Module, config: SegTrainConfig, split: Split, device: tor
     }
 
 
-@dataclass
-class _Loop:
-    """The parts one training epoch works with."""
-
-    model: LesionUNet
-    ema: ModelEmaV3
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    generator: torch.Generator
-    tuner: ThreadTuner
-    total_steps: int
-    time_progress: Callable[[], float]
-
-
-def train_one_epoch(
-    loop: _Loop,
+def segmenter_loss(
+    config: SegTrainConfig,
+    model: nn.Module,
     images: np.ndarray,
     masks: np.ndarray,
-    config: SegTrainConfig,
     device: torch.device,
-    step: int,
-    epoch: int,
-) -> tuple[int, float, list[float]]:
-    """One pass over the shuffled training images; returns (step, mean loss, seconds per step)."""
+    generator: torch.Generator,
+) -> Callable[[np.ndarray], torch.Tensor]:
+    """The loss of a batch of training rows: image and mask moved together, BCE + soft Dice."""
     height, width = config.image_size
     mean, std = normalisation_for(config.encoder)
     augment = AugmentConfig()
-    loop.model.train()
-    order = torch.randperm(len(images), generator=loop.generator).numpy()
-    batches = min(len(images) // config.batch_size or 1, loop.total_steps - step)
-    running, seen, step_seconds = 0.0, 0, []
-    bar = tqdm(range(batches), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress, file=sys.stdout)
-    for b in bar:
-        if loop.time_progress() >= 1.0:
-            break
-        step_start = time.time()
-        index = np.sort(order[b * config.batch_size : (b + 1) * config.batch_size])
+
+    def loss_of(index: np.ndarray) -> torch.Tensor:
         batch, target = augment_pair(
-            torch.from_numpy(images[index]), torch.from_numpy(masks[index]), height, width, augment, loop.generator
+            torch.from_numpy(images[index]), torch.from_numpy(masks[index]), height, width, augment, generator
         )
         batch = normalise(batch, mean, std).to(device).contiguous(memory_format=torch.channels_last)
-        target = target.to(device)
-        # The schedule follows whichever is further along: updates or the wall-clock budget.
-        loop.scheduler.step_update(num_updates=max(step, int(loop.time_progress() * loop.total_steps)))
-        loss = dice_bce_loss(loop.model(batch), target, config.dice_weight)
-        loop.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        loop.optimizer.step()
-        step += 1
-        loop.ema.update(loop.model, step=step)
-        running += float(loss.item()) * len(index)
-        seen += len(index)
-        seconds = time.time() - step_start
-        step_seconds.append(seconds)
-        loop.tuner.record(seconds)
-        bar.set_postfix(loss=f"{running / seen:.4f}", threads=loop.tuner.current, refresh=False)
-    bar.close()
-    return step, running / max(1, seen), step_seconds
+        return dice_bce_loss(model(batch), target.to(device), config.dice_weight)
+
+    return loss_of
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -253,7 +212,6 @@ def train_segmentation(config: SegTrainConfig) -> SegTrainResult:
     """Run training end to end and write weights + manifest with test metrics; see the module docstring."""
     started = time.time()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    tuner = ThreadTuner(config.threads or torch.get_num_threads())
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     device = resolve_device(config.device)
@@ -276,54 +234,25 @@ def train_segmentation(config: SegTrainConfig) -> SegTrainResult:
     frozen = freeze_early_layers(model.encoder, freeze)
     model = model.to(device).to(memory_format=torch.channels_last)
 
-    steps_per_epoch = max(1, len(images) // config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    warmup = min(total_steps // 2, int(config.warmup_epochs * steps_per_epoch))
-    optimizer = create_optimizer_v2(model, opt="adamw", lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = build_scheduler(optimizer, total_steps, warmup, config.lr)
-    generator = torch.Generator().manual_seed(config.seed)
-    ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
-
-    parts = {"model": model, "ema": ema, "optimizer": optimizer, "scheduler": scheduler, "generator": generator}
-    run.start(config.resume, device, **parts)
-    loop = _Loop(**parts, tuner=tuner, total_steps=total_steps, time_progress=run.time_progress)
-    for epoch in range(run.start_epoch, config.epochs):
-        if run.should_stop(total_steps, config.patience):
-            break
-        epoch_start = time.time()
-        run.step, train_loss, step_seconds = train_one_epoch(loop, images, masks, config, device, run.step, epoch)
-        train_seconds = time.time() - epoch_start
-        entry: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "step": run.step,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": train_loss,
-            **validate(ema.module, config, split, device),
-            "train_seconds": round(train_seconds, 1),
-            "seconds_per_step": round(float(np.median(step_seconds)), 3) if step_seconds else None,
-            "epoch_seconds": round(time.time() - epoch_start, 1),
-        }
-        run.record(entry, float(entry["val_jaccard"]), ema.module)
-        print(
-            f"epoch {epoch + 1}: train_loss {train_loss:.4f} | val Dice {entry['val_dice']:.4f} "
-            f"Jaccard {entry['val_jaccard']:.4f} threshold Jaccard {entry['val_threshold_jaccard']:.4f} | "
-            f"{entry['epoch_seconds']:.0f}s, {entry['seconds_per_step']}s/step (best epoch {run.best['epoch']})",
-            flush=True,
-        )
-        run.save(epoch, asdict(config), **parts)
-    if run.time_progress() >= 1.0 and run.stopped == "epochs":
-        run.stopped = "time_budget"
-    if run.step >= total_steps and run.stopped == "epochs" and config.max_steps:
-        run.stopped = "max_steps"
+    loop = TrainingLoop(model, config, rows=len(images), device=device, run=run)
+    loop.fit(
+        loss_of=segmenter_loss(config, model, images, masks, device, loop.generator),
+        validate=lambda ema_model: validate(ema_model, config, split, device),
+        score=lambda entry: float(entry["val_jaccard"]),
+        describe=lambda e: (
+            f"train_loss {e['train_loss']:.4f} | val Dice {e['val_dice']:.4f} Jaccard {e['val_jaccard']:.4f} "
+            f"threshold Jaccard {e['val_threshold_jaccard']:.4f} | {e['epoch_seconds']:.0f}s, "
+            f"{e['seconds_per_step']}s/step"
+        ),
+        config=asdict(config),
+    )
 
     final, _ = create_segmentation_model(config.encoder, config.decoder_channels)
     final.load_state_dict(run.best_state())
     recipe = {
         **run.recipe(config.command if config.resume else None),
         "config": asdict(config),
-        "hardware": {**hardware_description(device), "torch_threads": tuner.max_threads},
+        "hardware": {**hardware_description(device), "torch_threads": loop.tuner.max_threads},
         "pretrained": asdict(pretrained),
         "frozen": frozen,
         "loss": f"BCE + {config.dice_weight} x (1 - soft Dice per image)",
@@ -416,7 +345,7 @@ __all__ = [
     "finalize",
     "load_masks",
     "prepare_split",
-    "train_one_epoch",
+    "segmenter_loss",
     "train_segmentation",
     "validate",
 ]

@@ -11,7 +11,6 @@ the app's own preprocessing, and weights + manifest + split are written.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,11 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from timm.data import Mixup
-from timm.optim import create_optimizer_v2
-from timm.scheduler import CosineLRScheduler
-from timm.utils import ModelEmaV3
 from torch import nn
-from tqdm import tqdm
 
 from ml.engine.architectures import create_classifier_model
 from ml.engine.data import (
@@ -46,9 +41,8 @@ from ml.engine.pretrained import load_pretrained, normalisation_for
 from ml.engine.training.augment import AugmentConfig, augment_batch
 from ml.engine.training.config import TrainConfig, config_from_args
 from ml.engine.training.folds import Folds
+from ml.engine.training.loop import TrainingLoop, TrainingRun, resolve_device
 from ml.engine.training.utils import (
-    ThreadTuner,
-    TrainingRun,
     class_weights,
     earlier_stages_of,
     freeze_early_layers,
@@ -76,12 +70,6 @@ class TrainResult:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _teacher_probabilities(config: TrainConfig, train_set: InMemoryDataset, device: torch.device) -> np.ndarray:
     """Soft targets of the teacher (a model or an ensemble's members, averaged) on the clean training images."""
     from ml.engine.inference.ensemble_manifest import EnsembleManifest, load_manifest
@@ -125,19 +113,6 @@ def _check_known(split: Split, records: list[Record], source: str) -> None:
         raise ValueError(f"{source} lists {len(missing)} image ids not in the metadata (first: {missing[0]})")
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup: int, lr: float) -> CosineLRScheduler:
-    """Linear warm-up over ``warmup`` updates, then cosine decay to 1% of ``lr`` at ``total_steps`` (per update)."""
-    return CosineLRScheduler(
-        optimizer,
-        t_initial=max(1, total_steps - warmup),
-        lr_min=lr * 0.01,
-        warmup_t=warmup,
-        warmup_lr_init=lr * 0.01,
-        warmup_prefix=True,
-        t_in_epochs=False,
-    )
-
-
 def _validation_config(config: TrainConfig) -> PreprocessConfig:
     height, width = config.image_size
     mean, std = normalisation_for(config.arch)
@@ -158,80 +133,57 @@ def validate(
     return quick_metrics(logits, labels)
 
 
-@dataclass
-class _Loop:
-    """The parts one training epoch works with."""
-
-    model: nn.Module
-    ema: ModelEmaV3
-    optimizer: torch.optim.Optimizer
-    scheduler: CosineLRScheduler
-    weights: torch.Tensor
-    mixup: Mixup | None
-    teacher_probs: np.ndarray | None
-    generator: torch.Generator
-    tuner: ThreadTuner
-    total_steps: int
-    time_progress: Callable[[], float]
-
-
-def train_one_epoch(
-    loop: _Loop, train_set: InMemoryDataset, config: TrainConfig, device: torch.device, step: int, epoch: int
-) -> tuple[int, float, bool]:
-    """One pass over the shuffled training images; returns (step, mean loss, ran out of time)."""
+def classifier_loss(
+    config: TrainConfig,
+    train_set: InMemoryDataset,
+    device: torch.device,
+    generator: torch.Generator,
+    weights: torch.Tensor,
+    teacher_probs: np.ndarray | None,
+) -> Callable[[nn.Module, np.ndarray], torch.Tensor]:
+    """The loss of a batch of training rows: augmented, mixed or smoothed, class-weighted, optionally distilled."""
     height, width = config.image_size
     mean, std = normalisation_for(config.arch)
     augment = AugmentConfig()
     amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     amp_enabled = device.type == "cuda" or config.cpu_bf16
     classes = len(HAM10000_CLASSES)
-    loop.model.train()
-    order = torch.randperm(len(train_set), generator=loop.generator).numpy()
-    batches = min(len(train_set) // config.batch_size or 1, loop.total_steps - step)
-    running, seen, out_of_time = 0.0, 0, False
-    bar = tqdm(range(batches), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not config.progress, file=sys.stdout)
-    for b in bar:
-        if loop.time_progress() >= 1.0:
-            out_of_time = True
-            break
-        step_start = time.time()
-        index = np.sort(order[b * config.batch_size : (b + 1) * config.batch_size])
+    mixup = None
+    if config.mixup > 0 or config.cutmix > 0:
+        mixup = Mixup(
+            mixup_alpha=config.mixup,
+            cutmix_alpha=config.cutmix,
+            prob=config.mixup_prob,
+            label_smoothing=config.label_smoothing,
+            num_classes=classes,
+        )
+
+    def loss_of(model: nn.Module, index: np.ndarray) -> torch.Tensor:
         labels = torch.from_numpy(train_set.labels[index]).to(device)
         raw = torch.from_numpy(train_set.images[index]).to(device, non_blocking=True)
-        batch = normalise(augment_batch(raw, height, width, augment, loop.generator), mean, std)
-        if loop.mixup is not None and len(index) % 2 == 0:
-            batch, targets = loop.mixup(batch, labels)
+        batch = normalise(augment_batch(raw, height, width, augment, generator), mean, std)
+        if mixup is not None and len(index) % 2 == 0:
+            batch, targets = mixup(batch, labels)
         else:
             targets = smooth_one_hot(labels, classes, config.label_smoothing)
         batch = batch.contiguous(memory_format=torch.channels_last)
-        # The schedule follows whichever is further along: updates or the wall-clock budget.
-        loop.scheduler.step_update(num_updates=max(step, int(loop.time_progress() * loop.total_steps)))
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_enabled):
-            logits = loop.model(batch)
-        loss = weighted_soft_cross_entropy(logits, targets, loop.weights)
-        if loop.teacher_probs is not None:
-            teacher = torch.from_numpy(loop.teacher_probs[index]).to(device)
+            logits = model(batch)
+        loss = weighted_soft_cross_entropy(logits, targets, weights)
+        if teacher_probs is not None:
+            teacher = torch.from_numpy(teacher_probs[index]).to(device)
             log_student = F.log_softmax(logits.float() / config.distill_temperature, dim=1)
             distill = F.kl_div(log_student, teacher, reduction="batchmean") * config.distill_temperature**2
             loss = (1 - config.distill_alpha) * loss + config.distill_alpha * distill
-        loop.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        loop.optimizer.step()
-        step += 1
-        loop.ema.update(loop.model, step=step)
-        running += float(loss.item()) * len(index)
-        seen += len(index)
-        loop.tuner.record(time.time() - step_start)
-        bar.set_postfix(loss=f"{running / seen:.4f}", threads=loop.tuner.current, refresh=False)
-    bar.close()
-    return step, running / max(1, seen), out_of_time
+        return loss
+
+    return loss_of
 
 
 def train(config: TrainConfig) -> TrainResult:
     """Run training end to end and write weights, manifest and split; see the module docstring."""
     started = time.time()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    tuner = ThreadTuner(config.threads or torch.get_num_threads())
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
     device = resolve_device(config.device)
@@ -263,72 +215,33 @@ def train(config: TrainConfig) -> TrainResult:
     frozen = freeze_early_layers(model, freeze)
     model = model.to(device).to(memory_format=torch.channels_last)
 
-    steps_per_epoch = max(1, len(train_set) // config.batch_size)
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    warmup = min(total_steps // 2, int(config.warmup_epochs * steps_per_epoch))
-    optimizer = create_optimizer_v2(model, opt="adamw", lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = build_scheduler(optimizer, total_steps, warmup, config.lr)
     weights = class_weights(train_set.class_counts(), config.class_weight_power).to(device)
-    mixup = None
-    if config.mixup > 0 or config.cutmix > 0:
-        mixup = Mixup(
-            mixup_alpha=config.mixup,
-            cutmix_alpha=config.cutmix,
-            prob=config.mixup_prob,
-            label_smoothing=config.label_smoothing,
-            num_classes=len(HAM10000_CLASSES),
-        )
-    generator = torch.Generator().manual_seed(config.seed)
-
-    ema = ModelEmaV3(model, decay=config.ema_decay, use_warmup=True)
-    parts = {"model": model, "ema": ema, "optimizer": optimizer, "scheduler": scheduler, "generator": generator}
-    run.start(config.resume, device, **parts)
+    loop = TrainingLoop(model, config, rows=len(train_set), device=device, run=run)
     teacher_probs = _teacher_probabilities(config, train_set, device) if config.teacher else None
-    loop = _Loop(
-        **parts,
-        weights=weights,
-        mixup=mixup,
-        teacher_probs=teacher_probs,
-        tuner=tuner,
-        total_steps=total_steps,
-        time_progress=run.time_progress,
-    )
-    for epoch in range(run.start_epoch, config.epochs):
-        if run.should_stop(total_steps, config.patience):
-            break
-        epoch_start = time.time()
-        run.step, train_loss, _ = train_one_epoch(loop, train_set, config, device, run.step, epoch)
-        train_seconds = time.time() - epoch_start
-        entry: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "step": run.step,
-            "lr": optimizer.param_groups[0]["lr"],
-            "train_loss": train_loss,
-            **validate(ema.module, images_dir, split.val, val_labels, config, device),
-            "train_seconds": round(train_seconds, 1),
-            "epoch_seconds": round(time.time() - epoch_start, 1),
-        }
+    loss_of = classifier_loss(config, train_set, device, loop.generator, weights, teacher_probs)
+
+    def score(entry: dict[str, Any]) -> float:
         entry["selection_score"] = selection_score(entry, config.select)
-        run.record(entry, entry["selection_score"], ema.module)
-        print(
-            f"epoch {epoch + 1}: train_loss {entry['train_loss']:.4f} | val_loss {entry['val_loss']:.4f} "
-            f"acc {entry['val_accuracy']:.4f} bal_acc {entry['val_balanced_accuracy']:.4f} "
-            f"mel_sens {entry['val_mel_sensitivity']:.4f} auc {entry['val_auc_macro']:.4f} | "
-            f"{entry['epoch_seconds']:.0f}s (best epoch {run.best['epoch']})",
-            flush=True,
-        )
-        run.save(epoch, asdict(config), **parts)
-    if run.step >= total_steps and run.stopped == "epochs" and config.max_steps:
-        run.stopped = "max_steps"
+        return float(entry["selection_score"])
+
+    loop.fit(
+        loss_of=lambda index: loss_of(model, index),
+        validate=lambda ema_model: validate(ema_model, images_dir, split.val, val_labels, config, device),
+        score=score,
+        describe=lambda e: (
+            f"train_loss {e['train_loss']:.4f} | val_loss {e['val_loss']:.4f} acc {e['val_accuracy']:.4f} "
+            f"bal_acc {e['val_balanced_accuracy']:.4f} mel_sens {e['val_mel_sensitivity']:.4f} "
+            f"auc {e['val_auc_macro']:.4f} | {e['epoch_seconds']:.0f}s"
+        ),
+        config=asdict(config),
+    )
 
     final = create_classifier_model(config.arch)
     final.load_state_dict(run.best_state())
     recipe = {
         **run.recipe(config.command if config.resume else None),
         "config": asdict(config),
-        "hardware": {**hardware_description(device), "torch_threads": tuner.max_threads},
+        "hardware": {**hardware_description(device), "torch_threads": loop.tuner.max_threads},
         "pretrained": asdict(pretrained),
         "earlier_stages": earlier_stages_of(config.init_from) if config.init_from else [],
         "frozen": frozen,

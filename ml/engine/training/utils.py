@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,142 +115,6 @@ def smooth_one_hot(labels: torch.Tensor, classes: int, smoothing: float) -> torc
     return F.one_hot(labels, classes).float() * (1.0 - smoothing) + off
 
 
-class Checkpoint:
-    """Everything needed to continue a run after its last finished epoch (``runs/NAME/last.pt``)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def exists(self) -> bool:
-        return self.path.is_file()
-
-    def save(self, **state: Any) -> None:
-        # Written beside and renamed, so a run killed mid-write leaves the previous checkpoint whole.
-        partial = self.path.with_suffix(".partial")
-        torch.save(state, partial)
-        partial.replace(self.path)
-
-    def load(self, device: torch.device) -> dict[str, Any]:
-        return torch.load(self.path, map_location=device, weights_only=False)
-
-
-class TrainingRun:
-    """The bookkeeping a training run keeps across epochs and sessions, whatever it trains.
-
-    The best epoch (by a validation score) and its EMA weights in ``best.pt``, the history in
-    ``log.jsonl``, early-stopping staleness, the wall-clock budget, and the checkpoint
-    ``last.pt`` that ``--resume`` continues from.
-    """
-
-    def __init__(self, run_dir: Path, *, command: str, started_at: str, budget_min: float | None) -> None:
-        self.run_dir = run_dir
-        run_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = run_dir / "log.jsonl"
-        self.checkpoint = Checkpoint(run_dir / "last.pt")
-        self.command, self.started_at = command, started_at
-        self.budget_s = budget_min * 60 if budget_min else None
-        self.history: list[dict[str, Any]] = []
-        self.best: dict[str, Any] = {"score": -1.0, "epoch": -1, "metrics": {}}
-        self.stale = self.step = self.start_epoch = 0
-        self.loop_start = time.time()
-        self.stopped = "epochs"
-
-    def start(self, resume: bool, device: torch.device, **parts: Any) -> None:
-        """Continue from ``last.pt`` (``parts``: model, ema, optimizer, scheduler, generator) or start afresh."""
-        if resume and self.checkpoint.exists():
-            state = self.checkpoint.load(device)
-            parts["model"].load_state_dict(state["model"])
-            parts["ema"].module.load_state_dict(state["ema"])
-            if "scheduler" in state:
-                parts["optimizer"].load_state_dict(state["optimizer"])
-                parts["scheduler"].load_state_dict(state["scheduler"])
-            else:
-                # A checkpoint of the earlier hand-written loop: its AdamW grouped the parameters
-                # in another order and it kept no schedule (a function of the step, as timm's is).
-                # The weights, EMA, step and history carry over; the optimizer's moments restart.
-                print("resuming an earlier-format checkpoint: optimizer moments start afresh", flush=True)
-            parts["generator"].set_state(state["generator"])
-            self.start_epoch, self.step = state["epoch"] + 1, state["step"]
-            self.best, self.history, self.stale = state["best"], state["history"], state["stale"]
-            self.command = state.get("config", {}).get("command") or self.command
-            self.started_at = state.get("started_at", self.started_at)
-            print(f"resumed from {self.checkpoint.path} after epoch {self.start_epoch}", flush=True)
-        elif self.log_path.exists():
-            self.log_path.unlink()
-        self.loop_start = time.time() - self.elapsed_before
-
-    @property
-    def elapsed_before(self) -> float:
-        return float(self.history[-1].get("elapsed_seconds", 0.0)) if self.history else 0.0
-
-    def elapsed(self) -> float:
-        return time.time() - self.loop_start
-
-    def time_progress(self) -> float:
-        return 0.0 if self.budget_s is None else self.elapsed() / self.budget_s
-
-    def should_stop(self, total_steps: int, patience: int) -> bool:
-        """Before an epoch: out of time, out of steps or stale for ``patience`` epochs (sets ``stopped``)."""
-        if self.time_progress() >= 1.0:
-            self.stopped = "time_budget"
-        elif self.step >= total_steps:
-            self.stopped = "max_steps"
-        elif self.stale >= patience:
-            self.stopped = "early_stopping"
-        return self.stopped != "epochs"
-
-    def record(self, entry: dict[str, Any], score: float, ema_module: nn.Module) -> None:
-        """An epoch's validation entry: keep the best EMA weights, update staleness, append to the log."""
-        entry["elapsed_seconds"] = round(self.elapsed(), 1)
-        if score > self.best["score"]:
-            self.best = {"score": score, "epoch": entry["epoch"], "metrics": entry}
-            torch.save(ema_module.state_dict(), self.run_dir / "best.pt")
-            self.stale = 0
-        else:
-            self.stale += 1
-        entry["best_epoch"] = self.best["epoch"]
-        self.history.append(entry)
-        with self.log_path.open("a") as handle:
-            handle.write(json.dumps(entry) + "\n")
-
-    def save(self, epoch: int, config: dict[str, Any], **parts: Any) -> None:
-        """The checkpoint after ``epoch`` (``parts``: model, ema, optimizer, scheduler, generator)."""
-        self.checkpoint.save(
-            model=parts["model"].state_dict(),
-            ema=parts["ema"].module.state_dict(),
-            optimizer=parts["optimizer"].state_dict(),
-            scheduler=parts["scheduler"].state_dict(),
-            generator=parts["generator"].get_state(),
-            epoch=epoch,
-            step=self.step,
-            best=self.best,
-            history=self.history,
-            stale=self.stale,
-            config={**config, "command": self.command},
-            started_at=self.started_at,
-        )
-
-    def best_state(self) -> dict[str, torch.Tensor]:
-        if self.best["epoch"] < 0:
-            raise RuntimeError(f"no epoch finished in {self.run_dir}; nothing to ship")
-        return torch.load(self.run_dir / "best.pt", map_location="cpu", weights_only=True)
-
-    def recipe(self, resumed_with: str | None) -> dict[str, Any]:
-        """What every manifest records of the run."""
-        return {
-            "command": self.command,
-            "resumed_with": resumed_with,
-            "started_at": self.started_at,
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            # Time of the training loop (validation included), summed over resumed sessions.
-            "training_seconds": round(self.elapsed_before, 1),
-            "epochs_run": len(self.history),
-            "stopped_by": self.stopped,
-            "best_epoch": self.best["epoch"],
-            "history": self.history,
-        }
-
-
 def hardware_description(device: torch.device) -> dict[str, Any]:
     info: dict[str, Any] = {
         "device": str(device),
@@ -316,9 +177,7 @@ def earlier_stages_of(path: str) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "Checkpoint",
     "ThreadTuner",
-    "TrainingRun",
     "class_weights",
     "earlier_stages_of",
     "freeze_early_layers",

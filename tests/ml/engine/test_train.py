@@ -15,7 +15,8 @@ from ml.engine.evaluation.evaluate import evaluate, predict_logits
 from ml.engine.inference.views import VIEWS, apply_view, undo_view
 from ml.engine.manifest import Manifest
 from ml.engine.training.augment import AugmentConfig, augment_batch
-from ml.engine.training.train import build_scheduler, class_weights, config_from_args, selection_score, train
+from ml.engine.training.loop import build_scheduler
+from ml.engine.training.train import class_weights, config_from_args, selection_score, train
 from tests.ml.engine.synthetic import make_ham_folder, tiny_config
 
 
