@@ -19,30 +19,42 @@ DEFAULT_WEIGHTS_DIR = SHIPPED_WEIGHTS_DIR
 DEFAULT_RUNS_DIR = REPO_ROOT / "runs"
 
 
+@dataclass
 class RunOptions:
-    """What every training run has (classifier and segmenter alike): its paths and its schedule.
+    """What every training run has (classifier and segmenter alike): its paths, schedule, budget and resumption.
 
-    The config dataclasses inherit it and give each field its own default.
+    The trainers' config dataclasses inherit it; the fields without a default here get theirs there.
     """
 
-    data: str
-    metadata: str | None
-    output: str
-    out_dir: str | None
-    runs_dir: str | None
-    epochs: int
-    batch_size: int
-    image_size: tuple[int, int]
-    seed: int
-    device: str
-    lr: float
-    weight_decay: float
-    warmup_epochs: float
-    ema_decay: float
-    freeze_blocks: int
-    patience: int
-    pretrained: str
-    eval_batch_size: int
+    data: str = ""
+    metadata: str | None = None
+    split_file: str | None = None
+    output: str = "model"
+    out_dir: str | None = None
+    runs_dir: str | None = None
+    epochs: int = 15
+    batch_size: int = 32
+    image_size: tuple[int, int] = (192, 256)  # H, W
+    seed: int = 0
+    device: str = "auto"
+    lr: float = 6e-4
+    weight_decay: float = 0.02
+    warmup_epochs: float = 1.0
+    ema_decay: float = 0.998
+    freeze_blocks: int = -1  # -1: freeze stem + first 2 blocks when ImageNet-initialised
+    patience: int = 6
+    # Wall-clock budget for the training loop (minutes): the learning-rate schedule follows
+    # whichever of steps or time is further along, and training stops when the budget is spent.
+    time_budget_min: float | None = None
+    pretrained: str = "imagenet-package"
+    resume: bool = False
+    max_steps: int | None = None
+    max_images: int | None = None
+    threads: int | None = None
+    eval_batch_size: int = 64
+    fp16_weights: bool = False
+    progress: bool = True
+    command: str = ""
 
     @property
     def data_dir(self) -> Path:
@@ -110,42 +122,20 @@ class TrainConfig(RunOptions):
     """Everything that defines a training run (stored in the manifest as the recipe)."""
 
     arch: str = "tf_efficientnet_lite0"
-    data: str = ""
-    metadata: str | None = None
-    output: str = "model"
-    out_dir: str | None = None
-    runs_dir: str | None = None
-    epochs: int = 15
-    batch_size: int = 32
-    image_size: tuple[int, int] = (192, 256)  # H, W
-    seed: int = 0
-    device: str = "auto"
-    lr: float = 6e-4
-    weight_decay: float = 0.02
-    warmup_epochs: float = 1.0
     label_smoothing: float = 0.1
     # timm Mixup/CutMix (0 = off); soft targets then carry the label smoothing.
     mixup: float = 0.0
     cutmix: float = 0.0
     mixup_prob: float = 1.0
     class_weight_power: float = 0.5  # 0 = plain CE, 1 = inverse frequency
-    ema_decay: float = 0.998
-    freeze_blocks: int = -1  # -1: freeze stem + first 2 blocks when ImageNet-initialised
-    patience: int = 6
-    # Wall-clock budget for the training loop (minutes): the learning-rate schedule follows
-    # whichever of steps or time is further along, and training stops when the budget is spent.
-    time_budget_min: float | None = None
-    pretrained: str = "imagenet-package"
     # Start from an earlier model of the same architecture (manifest .json or .safetensors) instead
     # of the ImageNet weights: a second, longer stage on top of a first one.
     init_from: str | None = None
-    # Use a saved split (e.g. ml/weights/NAME.split.json) instead of computing one from the seed.
-    split_file: str | None = None
     # Cross-fitting: train on every fold of this folds file (training.folds) but ``fold``, validate on ``fold``.
     folds_file: str | None = None
     fold: int | None = None
-    # bfloat16 autocast on the CPU: measured no faster than float32 on the 2-core development CPU
-    # (AVX-512 BF16, no AMX); a CPU with AMX may gain.
+    # bfloat16 autocast on the CPU: measured 2.2x slower per step than float32 channels_last on the
+    # 2-core development CPU (AVX-512 BF16 and AMX flags; Lite0, 128x171, batch 32, 2026-12-07).
     cpu_bf16: bool = False
     # Model selection on validation: "balanced_accuracy", or "mean" of accuracy and balanced accuracy.
     select: str = "balanced_accuracy"
@@ -153,22 +143,14 @@ class TrainConfig(RunOptions):
     bias_accuracy_weight: float = 0.0
     # Recall floors set on validation after the bias, e.g. {"mel": 0.75} (see ml.engine.training.calibrate).
     min_recall: dict[str, float] = field(default_factory=dict)
-    resume: bool = False
-    max_steps: int | None = None
-    max_images: int | None = None
     teacher: str | None = None
     distill_alpha: float = 0.5
     distill_temperature: float = 2.0
-    fp16_weights: bool = False
     fit_logit_bias: bool = True
     # Calibrate on validation and evaluate the test split after training (off on a GPU machine:
     # those run on the CPU afterwards with ``python -m ml.engine.training.calibrate --evaluate-test``).
     calibrate_and_evaluate: bool = True
     tta_test: bool = False
-    threads: int | None = None
-    eval_batch_size: int = 64
-    progress: bool = True
-    command: str = ""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -185,6 +185,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def begin(options: Any) -> tuple[torch.device, TrainingRun]:
+    """Seed everything from the options, pick the device and open the run's folder (``runs/NAME/``)."""
+    torch.manual_seed(options.seed)
+    np.random.seed(options.seed)
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    run = TrainingRun(
+        options.run_dir, command=options.command, started_at=started_at, budget_min=options.time_budget_min
+    )
+    return resolve_device(options.device), run
+
+
 class TrainingLoop:
     """A model's optimizer, schedule, EMA and run, and the epochs that train it (see the module docstring).
 
@@ -282,4 +293,4 @@ class TrainingLoop:
         return running / max(1, seen), step_seconds
 
 
-__all__ = ["Checkpoint", "TrainingLoop", "TrainingRun", "build_scheduler", "resolve_device"]
+__all__ = ["Checkpoint", "TrainingLoop", "TrainingRun", "begin", "build_scheduler", "resolve_device"]

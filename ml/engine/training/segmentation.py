@@ -22,7 +22,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +54,7 @@ from ml.engine.segmentation.model import (
     save_segmentation_model,
 )
 from ml.engine.training.augment import AugmentConfig, colour_jitter, random_affine
-from ml.engine.training.loop import TrainingLoop, TrainingRun, resolve_device
+from ml.engine.training.loop import TrainingLoop, begin
 from ml.engine.training.segmentation_config import SegTrainConfig, config_from_args
 from ml.engine.training.utils import freeze_early_layers, hardware_description
 
@@ -167,16 +166,15 @@ def validation_segmenter(model: nn.Module, config: SegTrainConfig, device: torch
     return Segmenter(model, manifest, device=device)
 
 
+def _score(segmenter: Segmenter, config: SegTrainConfig, image_ids: list[str]) -> SegmentationReport:
+    """The segmenter scored on these photos at their own resolution, through the app's path."""
+    data = config.data_dir
+    return score_segmenter(segmenter, data / IMAGES_DIR, data / MASKS_DIR, image_ids, batch_size=config.eval_batch_size)
+
+
 def validate(model: nn.Module, config: SegTrainConfig, split: Split, device: torch.device) -> dict[str, float]:
     """Validation Dice, Jaccard and threshold Jaccard at the photos' resolution, through the app's path."""
-    segmenter = validation_segmenter(model, config, device)
-    report = score_segmenter(
-        segmenter,
-        config.data_dir / IMAGES_DIR,
-        config.data_dir / MASKS_DIR,
-        split.val,
-        batch_size=config.eval_batch_size,
-    )
+    report = _score(validation_segmenter(model, config, device), config, split.val)
     return {
         "val_dice": report.dice,
         "val_jaccard": report.jaccard,
@@ -211,11 +209,7 @@ def segmenter_loss(
 def train_segmentation(config: SegTrainConfig) -> SegTrainResult:
     """Run training end to end and write weights + manifest with test metrics; see the module docstring."""
     started = time.time()
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
-    device = resolve_device(config.device)
-    run = TrainingRun(config.run_dir, command=config.command, started_at=started_at, budget_min=config.time_budget_min)
+    device, run = begin(config)
 
     split = prepare_split(config)
     t0 = time.time()
@@ -314,14 +308,7 @@ def finalize(
         split_sha256=file_sha256(config.weights_dir / split_name),
         description=f"U-Net on {config.encoder} (ImageNet-initialised), HAM10000 lesion masks",
     )
-    segmenter = Segmenter.from_manifest(config.manifest_path, device=device)
-    report = score_segmenter(
-        segmenter,
-        config.data_dir / IMAGES_DIR,
-        config.data_dir / MASKS_DIR,
-        split.test,
-        batch_size=config.eval_batch_size,
-    )
+    report = _score(Segmenter.from_manifest(config.manifest_path, device=device), config, split.test)
     report.split = "test"
     manifest.metrics["test"] = report.summary()
     manifest.write(config.manifest_path)

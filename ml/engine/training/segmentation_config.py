@@ -14,37 +14,19 @@ class SegTrainConfig(RunOptions):
     """Everything that defines a segmentation training run (stored in the manifest as the recipe)."""
 
     encoder: str = DEFAULT_ENCODER
-    data: str = ""
-    metadata: str | None = None
     split_file: str | None = None  # the classifiers' split; computed from the metadata when None
     output: str = "lesion_unet_lite0"
-    out_dir: str | None = None
-    runs_dir: str | None = None
     epochs: int = 40
     batch_size: int = 16
     # H, W: the photos are 150x200, so 144x192 keeps their 4:3 at about their own resolution
     # and costs about 0.55x of 192x256 per step (measured on the 2-core CPU).
     image_size: tuple[int, int] = (144, 192)
     decoder_channels: tuple[int, ...] = DEFAULT_DECODER_CHANNELS
-    seed: int = 0
-    device: str = "auto"
     lr: float = 1e-3
     weight_decay: float = 0.01
-    warmup_epochs: float = 1.0
     dice_weight: float = 1.0  # loss = BCE + dice_weight * (1 - soft Dice)
-    ema_decay: float = 0.998
-    freeze_blocks: int = -1  # -1: freeze the stem + first 2 blocks when ImageNet-initialised
     patience: int = 8
-    time_budget_min: float | None = None
-    pretrained: str = "imagenet-package"
-    resume: bool = False
-    max_steps: int | None = None
-    max_images: int | None = None
-    threads: int | None = None
     eval_batch_size: int = 32
-    fp16_weights: bool = False
-    progress: bool = True
-    command: str = ""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ from ml.engine.pretrained import load_pretrained, normalisation_for
 from ml.engine.training.augment import AugmentConfig, augment_batch
 from ml.engine.training.config import TrainConfig, config_from_args
 from ml.engine.training.folds import Folds
-from ml.engine.training.loop import TrainingLoop, TrainingRun, resolve_device
+from ml.engine.training.loop import TrainingLoop, begin
 from ml.engine.training.utils import (
     class_weights,
     earlier_stages_of,
@@ -183,11 +182,7 @@ def classifier_loss(
 def train(config: TrainConfig) -> TrainResult:
     """Run training end to end and write weights, manifest and split; see the module docstring."""
     started = time.time()
-    started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
-    device = resolve_device(config.device)
-    run = TrainingRun(config.run_dir, command=config.command, started_at=started_at, budget_min=config.time_budget_min)
+    device, run = begin(config)
 
     records = read_metadata(config.metadata_path)
     if config.max_images:
