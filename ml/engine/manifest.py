@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # reading a manifest needs no torch: a web process registers models without it
     import torch
@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # reading a manifest needs no torch: a web process registers 
 
 from ml.engine.architectures import UnknownArchitectureError, create_classifier_model
 from ml.engine.labels import HAM10000_CLASSES
+
+M = TypeVar("M", bound="nn.Module")
 
 # The shipped models live here (the app reads ML_WEIGHTS_DIR, which defaults to the same folder).
 SHIPPED_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -121,6 +123,22 @@ class WeightsFile(ManifestFile):
     def weights_path(self) -> Path:
         return self.folder / self.weights_file
 
+    def load_weights_into(self, model: M, what: str) -> M:
+        """Load the (verified) safetensors file into ``model`` as float32, strictly; the model in eval mode."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(str(self.weights_path))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ManifestError(f"weights file {self.weights_path.name} is not valid safetensors: {exc}") from exc
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ManifestError(f"weights file {self.weights_path.name} does not fit {what}: {exc}") from exc
+        return model.eval()
+
     def verify(self) -> None:
         """Refuse weights that are missing or whose sha256 differs from the manifest."""
         weights = self.weights_path
@@ -191,26 +209,12 @@ class Manifest(WeightsFile):
 
     def build_model(self) -> nn.Module:
         """Verify the weights, build the architecture and load them (float32, eval mode)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         self.verify()
         try:
             model = create_classifier_model(self.architecture, num_classes=len(self.classes))
         except UnknownArchitectureError as exc:
             raise ManifestError(f"manifest {self.name!r}: {exc}") from exc
-        try:
-            state = load_file(str(self.weights_path))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise ManifestError(f"weights file {self.weights_path.name} is not valid safetensors: {exc}") from exc
-        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ManifestError(
-                f"weights file {self.weights_path.name} does not fit architecture {self.architecture!r}: {exc}"
-            ) from exc
-        return model.eval()
+        return self.load_weights_into(model, f"architecture {self.architecture!r}")
 
 
 def file_sha256(path: Path | str) -> str:
@@ -243,17 +247,9 @@ def save_model(
 ) -> Manifest:
     """Write ``<stem>.safetensors`` beside ``manifest_path`` and the manifest itself."""
     import torch
-    from safetensors.torch import save_file
 
     dtype = dtype or torch.float32
-    manifest_path = Path(manifest_path)
-    manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    weights_path = manifest_path.with_suffix(".safetensors")
-    state = {
-        k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous().cpu()
-        for k, v in model.state_dict().items()
-    }
-    save_file(state, str(weights_path), metadata={"architecture": architecture, "name": name})
+    weights_path = write_weights(model, manifest_path, dtype, {"architecture": architecture, "name": name})
     manifest = Manifest(
         name=name,
         architecture=architecture,
@@ -275,6 +271,21 @@ def save_model(
     manifest.validate()
     manifest.write(manifest_path)
     return manifest
+
+
+def write_weights(model: nn.Module, manifest_path: Path | str, dtype: torch.dtype, metadata: dict[str, str]) -> Path:
+    """The model's state as ``<stem>.safetensors`` beside ``manifest_path`` (floats as ``dtype``); its path."""
+    from safetensors.torch import save_file
+
+    manifest_path = Path(manifest_path)
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    weights_path = manifest_path.with_suffix(".safetensors")
+    state = {
+        k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous().cpu()
+        for k, v in model.state_dict().items()
+    }
+    save_file(state, str(weights_path), metadata=metadata)
+    return weights_path
 
 
 def find_manifests(folder: Path | str, kind: str = CLASSIFIER_KIND) -> list[Path]:

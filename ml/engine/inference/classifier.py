@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -28,6 +27,7 @@ from ml.engine.inference import overlay
 from ml.engine.inference.context import PatientContext
 from ml.engine.inference.gradcam import GradCAM
 from ml.engine.inference.preprocess import CropGeometry, ModelInput, PreprocessConfig, prepare_model_input
+from ml.engine.inference.runtime import Closing, ms_since, ready_for_inference
 from ml.engine.manifest import Manifest, ManifestError
 
 TIMING_KEYS = ("preprocess", "forward", "gradcam", "overlay", "total")
@@ -81,6 +81,17 @@ class Analysis:
         """The raw heatmap as a small 8-bit grayscale PNG at the photo's aspect ratio (None without one)."""
         small = self.cam_uint8(max_side)
         return None if small is None else overlay.encode_png(small, compression=overlay.CAM_PNG_COMPRESSION)
+
+
+class AnalyserOptions(TypedDict, total=False):
+    """How an analyser runs (every analyser takes them as keyword arguments)."""
+
+    device: str | torch.device | None  # default: where the model is (a classifier), the CPU (an ensemble)
+    channels_last: bool  # default True
+    allow_rotation: bool  # default True: a portrait photo is turned to the model's landscape input
+    overlay_max_side: int  # longest side of the heatmap overlay PNG
+    colormap: int  # OpenCV colormap of the overlay
+    alpha: float  # weight of the heatmap in the overlay
 
 
 @dataclass
@@ -143,7 +154,7 @@ def calibrated_probabilities(
     return torch.softmax(logits / float(temperature), dim=-1)
 
 
-class Analyser:
+class Analyser(Closing):
     """The one interface of everything that analyses a photo: a ``Classifier`` (one model) or an ``Ensemble``.
 
     Both prepare the photos, run their model(s) in ``_analyse_chunk`` and hand the numbers to
@@ -152,10 +163,29 @@ class Analyser:
     """
 
     classes: tuple[str, ...]
+    preprocess_config: PreprocessConfig
+    device: torch.device
+    temperature: float
+    logit_bias: tuple[float, ...] | None
     melanoma_threshold: float | None
     overlay_max_side: int
     colormap: int
     alpha: float
+
+    def _take_options(self, manifest: Any, options: AnalyserOptions) -> None:
+        """What every analyser keeps of its manifest and options (the device is each one's own)."""
+        configure_torch_threads()
+        manifest.validate()
+        self.classes = tuple(manifest.classes)
+        self.channels_last = options.get("channels_last", True)
+        self.allow_rotation = options.get("allow_rotation", True)
+        self.overlay_max_side = options.get("overlay_max_side", overlay.OVERLAY_MAX_SIDE)
+        self.colormap = options.get("colormap", overlay.DEFAULT_COLORMAP)
+        self.alpha = options.get("alpha", overlay.DEFAULT_ALPHA)
+        self.temperature = float(manifest.temperature)
+        bias = manifest.logit_bias
+        self.logit_bias = tuple(float(b) for b in bias) if bias is not None else None
+        self.melanoma_threshold = manifest.melanoma_threshold
 
     @property
     def uses_context(self) -> bool:
@@ -229,7 +259,42 @@ class Analyser:
         target_class: str | int | None,
         contexts: Sequence[PatientContext | None],
     ) -> list[Analysis]:
+        """Prepare the photos, one forward pass (kept for the Grad-CAM when asked), both decisions, the maps."""
+        fixed_target = None if target_class is None else self.class_index(target_class)
+        prepared, preprocess_ms = prepare_photos(images, self.preprocess_config)
+        count = len(prepared)
+        started = time.perf_counter()
+        inputs = torch.stack([p.tensor for p in prepared]).to(self.device)
+        kept: Any = None
+        feature_cams: np.ndarray | None = None
+        gradcam_ms = 0.0
+        try:
+            logits, kept = self._forward(inputs, contexts, gradcam)
+            probabilities = calibrated_probabilities(logits, self.temperature, self.logit_bias).cpu()
+            forward_ms = ms_since(started) / count
+            top = probabilities.argmax(dim=1).tolist()
+            targets = top if fixed_target is None else [fixed_target] * count
+            if gradcam:
+                started = time.perf_counter()
+                feature_cams = self._cams(logits, kept, targets)
+                gradcam_ms = ms_since(started) / count
+        finally:
+            self._release(kept)  # never keep a graph alive after a failed call
+        chunk = ChunkResult(prepared, preprocess_ms, probabilities, forward_ms, top, targets, feature_cams, gradcam_ms)
+        return self._results(chunk, contexts)
+
+    def _forward(
+        self, inputs: torch.Tensor, contexts: Sequence[PatientContext | None], gradcam: bool
+    ) -> tuple[torch.Tensor, Any]:
+        """(N, classes) raw logits of prepared inputs, and what ``_cams`` needs of the pass (with ``gradcam``)."""
         raise NotImplementedError
+
+    def _cams(self, logits: torch.Tensor, kept: Any, targets: list[int]) -> np.ndarray:
+        """(N, h, w) Grad-CAMs in [0, 1] of each photo's target class, from the kept pass."""
+        raise NotImplementedError
+
+    def _release(self, kept: Any) -> None:
+        """Drop whatever the pass kept for the Grad-CAM."""
 
     def _results(self, chunk: ChunkResult, contexts: Sequence[PatientContext | None]) -> list[Analysis]:
         """One ``Analysis`` per photo of an analysed chunk: probabilities, decisions, overlay, timings."""
@@ -244,7 +309,7 @@ class Analyser:
                 timings["gradcam"] = chunk.gradcam_ms
                 started = time.perf_counter()
                 overlay_bytes = render_overlay(item, feature_cam, self.overlay_max_side, self.alpha, self.colormap)
-                timings["overlay"] = _ms_since(started)
+                timings["overlay"] = ms_since(started)
             timings["total"] = sum(timings[key] for key in TIMING_KEYS[:-1])
             row = chunk.probabilities[i].tolist()
             top = chunk.top[i]
@@ -271,17 +336,6 @@ class Analyser:
         """Remove the Grad-CAM hooks."""
         raise NotImplementedError
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 class Classifier(Analyser):
     """A loaded model with its manifest, preprocessing and a reusable Grad-CAM.
@@ -296,34 +350,13 @@ class Classifier(Analyser):
         manifest: Manifest,
         *,
         target_layer_module: nn.Module | None = None,
-        device: str | torch.device | None = None,
-        channels_last: bool = True,
-        allow_rotation: bool = True,
-        overlay_max_side: int = overlay.OVERLAY_MAX_SIDE,
-        colormap: int = overlay.DEFAULT_COLORMAP,
-        alpha: float = overlay.DEFAULT_ALPHA,
+        **options: Unpack[AnalyserOptions],
     ) -> None:
-        configure_torch_threads()
-        manifest.validate()
+        self._take_options(manifest, options)
         self.manifest = manifest
-        self.classes: tuple[str, ...] = tuple(manifest.classes)
-        self.device = torch.device(device) if device is not None else _model_device(model)
-        model.eval()
-        model.requires_grad_(False)
-        model.to(self.device)
-        self.channels_last = channels_last
-        if channels_last:
-            model.to(memory_format=torch.channels_last)
+        self.device = ready_for_inference(model, options.get("device"), self.channels_last)
         self.model = model
-        self.preprocess_config = PreprocessConfig.from_manifest(manifest, allow_rotation=allow_rotation)
-        self.temperature = float(manifest.temperature)
-        self.logit_bias: tuple[float, ...] | None = (
-            tuple(float(b) for b in manifest.logit_bias) if manifest.logit_bias is not None else None
-        )
-        self.melanoma_threshold: float | None = manifest.melanoma_threshold
-        self.overlay_max_side = overlay_max_side
-        self.colormap = colormap
-        self.alpha = alpha
+        self.preprocess_config = PreprocessConfig.from_manifest(manifest, allow_rotation=self.allow_rotation)
         if target_layer_module is None:
             try:
                 target_layer_module = target_layer(model, manifest.architecture)
@@ -332,7 +365,7 @@ class Classifier(Analyser):
         self.gradcam = GradCAM(model, target_layer_module)
 
     @classmethod
-    def from_manifest(cls, path: Path | str, **options: Any) -> Classifier:
+    def from_manifest(cls, path: Path | str, **options: Unpack[AnalyserOptions]) -> Classifier:
         """Load a manifest, verify its weights (sha256, classes, shapes) and build the classifier.
 
         ``options`` go to the constructor (``device``, ``channels_last``, ``allow_rotation``...).
@@ -346,46 +379,24 @@ class Classifier(Analyser):
         """Calibrated probabilities (temperature and logit bias of the manifest) from raw logits."""
         return calibrated_probabilities(logits, self.temperature, self.logit_bias)
 
-    def _analyse_chunk(
-        self,
-        images: Sequence[Image.Image],
-        *,
-        gradcam: bool,
-        target_class: str | int | None,
-        contexts: Sequence[PatientContext | None],
-    ) -> list[Analysis]:
-        fixed_target = None if target_class is None else self.class_index(target_class)
-        count = len(images)
-        prepared, preprocess_ms = prepare_photos(images, self.preprocess_config)
-
-        started = time.perf_counter()
-        batch = torch.stack([p.tensor for p in prepared]).to(self.device)
+    def _forward(
+        self, inputs: torch.Tensor, contexts: Sequence[PatientContext | None], gradcam: bool
+    ) -> tuple[torch.Tensor, Any]:
         if self.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        feature_cams: np.ndarray | None = None
-        gradcam_ms = 0.0
-        try:
-            if gradcam:
-                logits = self.gradcam.forward(batch)
-            else:
-                with torch.inference_mode():
-                    logits = self.model(batch)
-            self._check_logits(logits)
-            probabilities = self.probabilities(logits).cpu()
-            forward_ms = _ms_since(started) / count
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        if gradcam:
+            logits = self.gradcam.forward(inputs)
+        else:
+            with torch.inference_mode():
+                logits = self.model(inputs)
+        self._check_logits(logits)
+        return logits, None
 
-            top = probabilities.argmax(dim=1).tolist()
-            targets = top if fixed_target is None else [fixed_target] * count
-            if gradcam:
-                started = time.perf_counter()
-                feature_cams = self.gradcam.cams(logits, targets)
-                gradcam_ms = _ms_since(started) / count
-        finally:
-            if gradcam:
-                self.gradcam.reset()  # never keep a graph alive after a failed call
+    def _cams(self, logits: torch.Tensor, kept: Any, targets: list[int]) -> np.ndarray:
+        return self.gradcam.cams(logits, targets)
 
-        chunk = ChunkResult(prepared, preprocess_ms, probabilities, forward_ms, top, targets, feature_cams, gradcam_ms)
-        return self._results(chunk, contexts)
+    def _release(self, kept: Any) -> None:
+        self.gradcam.reset()
 
     def _check_logits(self, logits: torch.Tensor) -> None:
         if logits.dim() != 2 or logits.shape[1] != len(self.classes):
@@ -419,7 +430,7 @@ def prepare_photos(images: Sequence[Image.Image], config: PreprocessConfig) -> t
 
     def prepare(image: Image.Image) -> tuple[ModelInput, float]:
         started = time.perf_counter()
-        return prepare_model_input(image, config), _ms_since(started)
+        return prepare_model_input(image, config), ms_since(started)
 
     workers = min(len(images), torch.get_num_threads())
     if workers > 1:
@@ -442,16 +453,6 @@ def render_overlay(item: ModelInput, feature_cam: np.ndarray, max_side: int, alp
     cam = geometry.map_to_photo(feature_cam, (height, width))
     seen = geometry.crop_mask((height, width))
     return overlay.overlay_png(np.asarray(photo), cam, alpha=alpha, colormap=colormap, seen=seen)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for parameter in model.parameters():
-        return parameter.device
-    return torch.device("cpu")
-
-
-def _ms_since(started: float) -> float:
-    return (time.perf_counter() - started) * 1000.0
 
 
 __all__ = [

@@ -16,26 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
 from ml.engine.architectures import UnknownArchitectureError, target_layer
-from ml.engine.inference import overlay
 from ml.engine.inference.classifier import (
     Analyser,
-    Analysis,
-    ChunkResult,
-    calibrated_probabilities,
-    configure_torch_threads,
-    prepare_photos,
+    AnalyserOptions,
 )
 from ml.engine.inference.context import PatientContext
 from ml.engine.inference.ensemble_manifest import COMBINE_FUSION, EnsembleManifest, load_manifest
@@ -71,19 +64,11 @@ class Ensemble(Analyser):
         members: Sequence[tuple[nn.Module, Manifest]],
         *,
         target_layer_modules: Sequence[nn.Module] | None = None,
-        device: str | torch.device | None = None,
-        channels_last: bool = True,
-        allow_rotation: bool = True,
-        overlay_max_side: int = overlay.OVERLAY_MAX_SIDE,
-        colormap: int = overlay.DEFAULT_COLORMAP,
-        alpha: float = overlay.DEFAULT_ALPHA,
+        **options: Unpack[AnalyserOptions],
     ) -> None:
-        configure_torch_threads()
-        manifest.validate()
+        self._take_options(manifest, options)
         self.manifest = manifest
-        self.classes: tuple[str, ...] = tuple(manifest.classes)
-        self.device = torch.device(device or "cpu")
-        self.channels_last = channels_last
+        self.device = torch.device(options.get("device") or "cpu")
         self.views = tuple(manifest.views)
         self.view_groups = views_by_shape(self.views)
         # Decoded once at [0, 1]; each member's normalisation is applied to the shared tensor.
@@ -93,7 +78,7 @@ class Ensemble(Analyser):
             mean=(0.0, 0.0, 0.0),
             std=(1.0, 1.0, 1.0),
             interpolation=manifest.interpolation,
-            allow_rotation=allow_rotation,
+            allow_rotation=self.allow_rotation,
         )
         self.models: list[nn.Module] = []
         self.member_manifests: list[Manifest] = []
@@ -101,7 +86,7 @@ class Ensemble(Analyser):
         self._normalise: list[tuple[torch.Tensor, torch.Tensor]] = []
         for index, (model, member) in enumerate(members):
             model.eval().requires_grad_(False).to(self.device)
-            if channels_last:
+            if self.channels_last:
                 model.to(memory_format=torch.channels_last)
             try:
                 layer = (
@@ -121,17 +106,11 @@ class Ensemble(Analyser):
                     torch.tensor(member.std, dtype=torch.float32, device=self.device).view(1, 3, 1, 1),
                 )
             )
-        self.temperature = float(manifest.temperature)
-        self.logit_bias = tuple(manifest.logit_bias) if manifest.logit_bias is not None else None
-        self.melanoma_threshold = manifest.melanoma_threshold
         self._member_temperatures = [float(m.temperature) for m in self.member_manifests]
         self._head = manifest.fusion_head
-        self.overlay_max_side = overlay_max_side
-        self.colormap = colormap
-        self.alpha = alpha
 
     @classmethod
-    def from_manifest(cls, path: Path | str | EnsembleManifest, **options: Any) -> Ensemble:
+    def from_manifest(cls, path: Path | str | EnsembleManifest, **options: Unpack[AnalyserOptions]) -> Ensemble:
         """Load an ensemble manifest and its members (each verified by sha256)."""
         manifest = path if isinstance(path, EnsembleManifest) else load_manifest(path)
         if not isinstance(manifest, EnsembleManifest):
@@ -191,7 +170,7 @@ class Ensemble(Analyser):
                 torch.stack(members, dim=1), self.manifest, self._member_temperatures, context_tensor
             )
 
-    def _cams(self, score: torch.Tensor, kept: list[list[tuple[list[int], torch.Tensor]]], n: int) -> np.ndarray:
+    def _fused_cams(self, score: torch.Tensor, kept: list[list[tuple[list[int], torch.Tensor]]], n: int) -> np.ndarray:
         """Grad-CAM of the fused score on every member and view, back in the photo's orientation, averaged."""
         activations = [act for member in kept for _, act in member]
         with torch.inference_mode(False), torch.enable_grad():
@@ -217,52 +196,35 @@ class Ensemble(Analyser):
             ]
             return normalise_cams(torch.stack(resized).mean(dim=0)).float().cpu().numpy()
 
-    def _analyse_chunk(
-        self,
-        images: Sequence[Image.Image],
-        *,
-        gradcam: bool,
-        target_class: str | int | None,
-        contexts: Sequence[PatientContext | None],
-    ) -> list[Analysis]:
-        fixed_target = None if target_class is None else self.class_index(target_class)
-        count = len(images)
-        prepared, preprocess_ms = prepare_photos(images, self.preprocess_config)
-        started = time.perf_counter()
-        inputs = torch.stack([p.tensor for p in prepared]).to(self.device)
+    def _forward(
+        self, inputs: torch.Tensor, contexts: Sequence[PatientContext | None], gradcam: bool
+    ) -> tuple[torch.Tensor, Any]:
+        """Every member on every view, fused; the activations each member kept for the Grad-CAM."""
         context_tensor = None
         if self.uses_context:
             rows = [(c or PatientContext()).features() for c in contexts]
             context_tensor = torch.from_numpy(np.stack(rows)).to(self.device)
         kept: list[list[tuple[list[int], torch.Tensor]]] = []
-        feature_cams: np.ndarray | None = None
-        gradcam_ms = 0.0
-        try:
-            with _grad_mode(gradcam):
-                member_logits = []
-                for m in range(len(self.models)):
-                    logits, activations = self._member_pass(m, inputs, gradcam)
-                    member_logits.append(logits)
-                    kept.append(activations)
-                fused = combine_member_logits(
-                    torch.stack(member_logits, dim=1), self.manifest, self._member_temperatures, context_tensor
-                )
-            probabilities = calibrated_probabilities(fused, self.temperature, self.logit_bias).cpu()
-            forward_ms = (time.perf_counter() - started) * 1000.0 / count
-            top = probabilities.argmax(dim=1).tolist()
-            targets = top if fixed_target is None else [fixed_target] * count
-            if gradcam:
-                started = time.perf_counter()
-                index = torch.as_tensor(targets, dtype=torch.long, device=fused.device).view(-1, 1)
-                feature_cams = self._cams(fused.gather(1, index).sum(), kept, count)
-                gradcam_ms = (time.perf_counter() - started) * 1000.0 / count
-        finally:
-            kept.clear()  # never keep a graph alive after a failed call
-            for cam in self.gradcams:
-                cam.reset()
+        with _grad_mode(gradcam):
+            member_logits = []
+            for m in range(len(self.models)):
+                logits, activations = self._member_pass(m, inputs, gradcam)
+                member_logits.append(logits)
+                kept.append(activations)
+            fused = combine_member_logits(
+                torch.stack(member_logits, dim=1), self.manifest, self._member_temperatures, context_tensor
+            )
+        return fused, kept
 
-        chunk = ChunkResult(prepared, preprocess_ms, probabilities, forward_ms, top, targets, feature_cams, gradcam_ms)
-        return self._results(chunk, contexts)
+    def _cams(self, logits: torch.Tensor, kept: Any, targets: list[int]) -> np.ndarray:
+        index = torch.as_tensor(targets, dtype=torch.long, device=logits.device).view(-1, 1)
+        return self._fused_cams(logits.gather(1, index).sum(), kept, len(targets))
+
+    def _release(self, kept: Any) -> None:
+        if kept:
+            kept.clear()
+        for cam in self.gradcams:
+            cam.reset()
 
     # -- lifetime -------------------------------------------------------------------------
     @property
@@ -290,7 +252,7 @@ def _grad_mode(gradcam: bool) -> contextlib.ExitStack[None]:
     return stack
 
 
-def analyser_from_manifest(path: Path | str, **options: Any) -> Analyser:
+def analyser_from_manifest(path: Path | str, **options: Unpack[AnalyserOptions]) -> Analyser:
     """A ``Classifier`` for a model manifest or an ``Ensemble`` for an ensemble manifest."""
     from ml.engine.inference.classifier import Classifier
 

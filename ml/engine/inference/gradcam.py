@@ -13,12 +13,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from ml.engine.inference.runtime import Closing
 
 
 @dataclass
@@ -30,7 +31,7 @@ class GradCAMResult:
     target_classes: list[int]
 
 
-class GradCAM:
+class GradCAM(Closing):
     """Grad-CAM on one layer of one model; reuse it for every image, ``close()`` it at the end."""
 
     def __init__(self, model: nn.Module, target_layer: nn.Module) -> None:
@@ -128,17 +129,6 @@ class GradCAM:
             self._handle.remove()
             self._handle = None
         self._state = threading.local()
-
-    def __enter__(self) -> GradCAM:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def grad_cam_maps(activation: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:

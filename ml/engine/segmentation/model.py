@@ -30,7 +30,8 @@ from torch import nn
 from ml.engine.inference import overlay
 from ml.engine.inference.classifier import configure_torch_threads
 from ml.engine.inference.preprocess import CropGeometry, ModelInput, PreprocessConfig, prepare_model_input
-from ml.engine.manifest import ManifestError, WeightsFile, file_sha256, read_manifest_json
+from ml.engine.inference.runtime import ready_for_inference
+from ml.engine.manifest import ManifestError, WeightsFile, file_sha256, read_manifest_json, write_weights
 from ml.engine.pretrained import PRETRAINED_CHOICES, PretrainedReport, load_pretrained
 from ml.engine.segmentation.measurements import LesionMeasurements, measure_lesion
 
@@ -187,40 +188,21 @@ class SegmentationManifest(WeightsFile):
 
     def build_model(self) -> LesionUNet:
         """Verify the weights, build the network and load them (float32, eval mode)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         self.verify()
         try:
             model, _ = create_segmentation_model(self.encoder, self.decoder_channels)
         except (RuntimeError, ValueError) as exc:
             raise ManifestError(f"manifest {self.name!r}: cannot build encoder {self.encoder!r}: {exc}") from exc
-        try:
-            state = load_file(str(self.weights_path))
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise ManifestError(f"weights file {self.weights_path.name} is not valid safetensors: {exc}") from exc
-        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ManifestError(f"weights file {self.weights_path.name} does not fit the network: {exc}") from exc
-        return model.eval()
+        return self.load_weights_into(model, "the network")
 
 
 def save_segmentation_model(
     model: LesionUNet, manifest_path: Path | str, *, dtype: torch.dtype = torch.float32, **fields: Any
 ) -> SegmentationManifest:
     """Write ``<stem>.safetensors`` beside ``manifest_path`` and the manifest (``fields``: its other values)."""
-    from safetensors.torch import save_file
-
-    manifest_path = Path(manifest_path)
-    manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    weights_path = manifest_path.with_suffix(".safetensors")
-    state = {
-        k: (v.detach().to(dtype) if v.is_floating_point() else v.detach()).contiguous().cpu()
-        for k, v in model.state_dict().items()
-    }
-    save_file(state, str(weights_path), metadata={"kind": SEGMENTATION_KIND, "name": str(fields.get("name", ""))})
+    weights_path = write_weights(
+        model, manifest_path, dtype, {"kind": SEGMENTATION_KIND, "name": str(fields.get("name", ""))}
+    )
     manifest = SegmentationManifest(
         weights_file=weights_path.name,
         weights_sha256=file_sha256(weights_path),
@@ -371,13 +353,8 @@ class Segmenter:
         configure_torch_threads()
         manifest.validate()
         self.manifest = manifest
-        self.device = torch.device(device) if device is not None else _model_device(model)
-        model.eval()
-        model.requires_grad_(False)
-        model.to(self.device)
+        self.device = ready_for_inference(model, device, channels_last)
         self.channels_last = channels_last
-        if channels_last:
-            model.to(memory_format=torch.channels_last)
         self.model = model
         self.preprocess_config = manifest.preprocess_config(allow_rotation=allow_rotation)
         self.threshold = float(manifest.threshold)
@@ -475,12 +452,6 @@ class Segmenter:
 
     def __repr__(self) -> str:
         return f"Segmenter({self.manifest.name!r}, {self.manifest.encoder}, {self.device})"
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for parameter in model.parameters():
-        return parameter.device
-    return torch.device("cpu")
 
 
 __all__ = [
