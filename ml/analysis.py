@@ -10,7 +10,6 @@ classification is stored, so a failed outline never costs the classification.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from django.utils import timezone
 from clinic.files import atomic_with_files, track_file
 from ml import outlines
 from ml.engine.manifest import ManifestError
+from ml.loaded import LoadedOnce
 from ml.models import ModelVersion, Prediction
 
 if TYPE_CHECKING:
@@ -36,38 +36,29 @@ class AnalysisError(Exception):
 
 # --- classifiers, loaded once per process --------------------------------------------------
 
-_classifiers: dict[tuple[int, str], Analyser] = {}
-_classifiers_lock = threading.Lock()
+_analysers: LoadedOnce[Analyser] = LoadedOnce()
 
 
 def classifier_for(version: ModelVersion) -> Analyser:
     """The loaded analyser (a model or an ensemble) for a model version (loaded on first use, then kept)."""
-    from ml.engine.inference.ensemble import (
-        analyser_from_manifest,  # torch is loaded by the worker, not by every web process
-    )
 
-    key = (version.pk, version.weights_sha256)
-    cached = _classifiers.get(key)
-    if cached is not None:
-        return cached
-    with _classifiers_lock:
-        cached = _classifiers.get(key)
-        if cached is None:
-            if settings.ML_TORCH_THREADS:
-                import torch
+    def load() -> Analyser:
+        from ml.engine.inference.ensemble import analyser_from_manifest  # torch: the worker's, not the web's
 
-                torch.set_num_threads(settings.ML_TORCH_THREADS)
-            try:
-                cached = analyser_from_manifest(version.manifest_path)
-            except ManifestError as exc:
-                raise AnalysisError(f"Model {version.name} could not be loaded: {exc}") from exc
-            _classifiers[key] = cached
-    return cached
+        if settings.ML_TORCH_THREADS:
+            import torch
+
+            torch.set_num_threads(settings.ML_TORCH_THREADS)
+        try:
+            return analyser_from_manifest(version.manifest_path)
+        except ManifestError as exc:
+            raise AnalysisError(f"Model {version.name} could not be loaded: {exc}") from exc
+
+    return _analysers.get((version.pk, version.weights_sha256), load)
 
 
 def classifiers_clear() -> None:
-    with _classifiers_lock:
-        _classifiers.clear()
+    _analysers.clear()
 
 
 # --- one prediction ------------------------------------------------------------------------

@@ -15,7 +15,6 @@ whichever of two concurrent tasks finishes last sees the other's result.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from io import BytesIO
 from pathlib import Path
@@ -30,6 +29,7 @@ from django.utils import timezone
 from clinic.files import atomic_with_files, track_file
 from lesions.models import LesionImage
 from ml.engine.manifest import ManifestError, find_manifests
+from ml.loaded import LoadedOnce
 from ml.models import LesionOutline, Prediction
 
 if TYPE_CHECKING:
@@ -73,8 +73,7 @@ def _manifest_name(path: Path) -> str | None:
         return None
 
 
-_segmenters: dict[tuple[str, int], Segmenter] = {}
-_segmenters_lock = threading.Lock()
+_segmenters: LoadedOnce[Segmenter] = LoadedOnce(single=True)  # one segmenter in use at a time
 
 
 def segmenter_build(path: Path) -> Segmenter:
@@ -90,24 +89,18 @@ def segmenter_loaded(path: Path) -> Segmenter:
         key = (str(path), path.stat().st_mtime_ns)
     except OSError as exc:
         raise OutlineError(f"The segmentation model's manifest is missing: {path.name}") from exc
-    cached = _segmenters.get(key)
-    if cached is not None:
-        return cached
-    with _segmenters_lock:
-        cached = _segmenters.get(key)
-        if cached is None:
-            try:
-                cached = segmenter_build(path)
-            except ManifestError as exc:
-                raise OutlineError(f"The segmentation model {path.stem} could not be loaded: {exc}") from exc
-            _segmenters.clear()  # one segmenter in use at a time: drop a replaced one
-            _segmenters[key] = cached
-    return cached
+
+    def load() -> Segmenter:
+        try:
+            return segmenter_build(path)
+        except ManifestError as exc:
+            raise OutlineError(f"The segmentation model {path.stem} could not be loaded: {exc}") from exc
+
+    return _segmenters.get(key, load)
 
 
 def segmenters_clear() -> None:
-    with _segmenters_lock:
-        _segmenters.clear()
+    _segmenters.clear()
 
 
 # --- rows: create, claim, fail -----------------------------------------------------------------

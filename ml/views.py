@@ -11,19 +11,22 @@ from clinic.selectors import get_for_user_or_404
 from ml.models import Prediction
 
 
+def _prediction_png(request: HttpRequest, uuid: UUID, field: str, missing: str) -> FileResponse:
+    """One of an analysis's PNGs, through the one access check (404 for another clinic's)."""
+    prediction = get_for_user_or_404(Prediction, request.user, uuid)
+    file = getattr(prediction, field)
+    if not file:
+        raise Http404(missing)
+    return stream_file(file, "image/png")
+
+
 @login_required
 @require_GET
 def prediction_heatmap(request: HttpRequest, uuid: UUID) -> FileResponse:
-    prediction = get_for_user_or_404(Prediction, request.user, uuid)
-    if not prediction.heatmap:
-        raise Http404("No heatmap for this prediction")
-    return stream_file(prediction.heatmap, "image/png")
+    return _prediction_png(request, uuid, "heatmap", "No heatmap for this prediction")
 
 
 @login_required
 @require_GET
 def prediction_cam(request: HttpRequest, uuid: UUID) -> FileResponse:
-    prediction = get_for_user_or_404(Prediction, request.user, uuid)
-    if not prediction.cam:
-        raise Http404("No map for this prediction")
-    return stream_file(prediction.cam, "image/png")
+    return _prediction_png(request, uuid, "cam", "No map for this prediction")

@@ -15,6 +15,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,18 @@ class TrainingRun:
         }
 
 
+@dataclass
+class TrainResult:
+    """What a training run produced (any trainer): the manifest, the best epoch and its numbers, the test figures."""
+
+    manifest_path: Path
+    best_epoch: int
+    best_val: dict[str, float]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    test: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
 def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, warmup: int, lr: float) -> CosineLRScheduler:
     """Linear warm-up over ``warmup`` updates, then cosine decay to 1% of ``lr`` at ``total_steps`` (per update)."""
     return CosineLRScheduler(
@@ -293,4 +306,4 @@ class TrainingLoop:
         return running / max(1, seen), step_seconds
 
 
-__all__ = ["Checkpoint", "TrainingLoop", "TrainingRun", "begin", "build_scheduler", "resolve_device"]
+__all__ = ["Checkpoint", "TrainResult", "TrainingLoop", "TrainingRun", "begin", "build_scheduler", "resolve_device"]

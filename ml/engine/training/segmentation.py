@@ -21,7 +21,7 @@ import json
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -54,21 +54,9 @@ from ml.engine.segmentation.model import (
     save_segmentation_model,
 )
 from ml.engine.training.augment import AugmentConfig, colour_jitter, random_affine
-from ml.engine.training.loop import TrainingLoop, begin
+from ml.engine.training.loop import TrainingLoop, TrainResult, begin
 from ml.engine.training.segmentation_config import SegTrainConfig, config_from_args
 from ml.engine.training.utils import freeze_early_layers, hardware_description
-
-
-@dataclass
-class SegTrainResult:
-    """What a run produced."""
-
-    manifest_path: Path
-    best_epoch: int
-    best_val: dict[str, float]
-    history: list[dict[str, Any]] = field(default_factory=list)
-    test: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 # -- pieces ----------------------------------------------------------------------------------------
@@ -206,7 +194,7 @@ def segmenter_loss(
 
 
 # -- the run ---------------------------------------------------------------------------------------
-def train_segmentation(config: SegTrainConfig) -> SegTrainResult:
+def train_segmentation(config: SegTrainConfig) -> TrainResult:
     """Run training end to end and write weights + manifest with test metrics; see the module docstring."""
     started = time.time()
     device, run = begin(config)
@@ -259,7 +247,7 @@ def train_segmentation(config: SegTrainConfig) -> SegTrainResult:
     }
     best_val = {k: v for k, v in run.best["metrics"].items() if k.startswith("val_")}
     manifest_path, test = finalize(config, final, split, recipe, best_val, device)
-    return SegTrainResult(
+    return TrainResult(
         manifest_path=manifest_path,
         best_epoch=run.best["epoch"],
         best_val=best_val,
@@ -325,7 +313,6 @@ def finalize(
 
 __all__ = [
     "SegTrainConfig",
-    "SegTrainResult",
     "augment_pair",
     "config_from_args",
     "dice_bce_loss",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from ml.engine.pretrained import load_pretrained, normalisation_for
 from ml.engine.training.augment import AugmentConfig, augment_batch
 from ml.engine.training.config import TrainConfig, config_from_args
 from ml.engine.training.folds import Folds
-from ml.engine.training.loop import TrainingLoop, begin
+from ml.engine.training.loop import TrainingLoop, TrainResult, begin
 from ml.engine.training.utils import (
     class_weights,
     earlier_stages_of,
@@ -54,18 +54,6 @@ from ml.engine.training.utils import (
 )
 
 MEL = HAM10000_CLASSES.index("mel")
-
-
-@dataclass
-class TrainResult:
-    """What a run produced."""
-
-    manifest_path: Path
-    best_epoch: int
-    best_val: dict[str, float]
-    history: list[dict[str, Any]] = field(default_factory=list)
-    test_metrics: dict[str, Any] = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -308,7 +296,7 @@ def finalize(
         confusion_png=config.weights_dir / "reports" / f"{config.output}.test.confusion.png",
     )
     print(f"wrote {manifest_path}", flush=True)
-    return TrainResult(manifest_path=manifest_path, best_epoch=-1, best_val={}, test_metrics=metrics["test"])
+    return TrainResult(manifest_path=manifest_path, best_epoch=-1, best_val={}, test=metrics["test"])
 
 
 def main(argv: list[str] | None = None) -> int:
