@@ -67,6 +67,13 @@ def uuid_path(name: str, description: str) -> OpenApiParameter:
     return OpenApiParameter(name, OpenApiTypes.UUID, OpenApiParameter.PATH, description=description)
 
 
+class RecordSerializer(serializers.ModelSerializer):
+    """A record in the API: its public UUID as ``id`` and when it was made (integer keys never appear)."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    created = serializers.DateTimeField(source="created_at", read_only=True)
+
+
 def absolute_url(serializer: serializers.Serializer, url: str) -> str:
     request = serializer.context.get("request")
     return request.build_absolute_uri(url) if request is not None else url

@@ -32,6 +32,7 @@ from clinic.api import (
     NOT_FOUND,
     ErrorSerializer,
     FileViewSetMixin,
+    RecordSerializer,
     ScopedViewSet,
     absolute_url,
     binary_responses,
@@ -47,8 +48,7 @@ from ml.api import OutlineSerializer, PredictionSerializer
 from ml.models import outline_of
 
 
-class LesionImageSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="uuid", read_only=True)
+class LesionImageSerializer(RecordSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-image-detail", lookup_field="uuid")
     file_url = serializers.SerializerMethodField()
     lesion = serializers.UUIDField(source="lesion.uuid", read_only=True)
@@ -56,7 +56,6 @@ class LesionImageSerializer(serializers.ModelSerializer):
     visit_date = serializers.DateField(source="visit.date", read_only=True)
     predictions = PredictionSerializer(many=True, read_only=True)
     outline = serializers.SerializerMethodField()
-    created = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = LesionImage

@@ -10,7 +10,7 @@ from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 
-from clinic.api import NOT_FOUND, FileViewSetMixin, ScopedViewSet, absolute_url, binary_responses
+from clinic.api import NOT_FOUND, FileViewSetMixin, RecordSerializer, ScopedViewSet, absolute_url, binary_responses
 from clinic.files import stream_file
 from clinic.selectors import scoped
 from ml.engine.labels import CLASS_NAMES, HAM10000_CLASSES
@@ -89,8 +89,7 @@ class OutlineSerializer(serializers.ModelSerializer):
         return absolute_url(self, reverse("api-image-mask", kwargs={"uuid": outline.image.uuid}))
 
 
-class PredictionSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="uuid", read_only=True)
+class PredictionSerializer(RecordSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-prediction-detail", lookup_field="uuid")
     image = serializers.UUIDField(source="image.uuid", read_only=True)
     model_version = ModelVersionSerializer(read_only=True)
@@ -109,7 +108,6 @@ class PredictionSerializer(serializers.ModelSerializer):
         "mostly outside the lesion. Null without an outline or a heatmap.",
     )
     outline = serializers.SerializerMethodField()
-    created = serializers.DateTimeField(source="created_at", read_only=True)
     finished = serializers.DateTimeField(source="finished_at", read_only=True, allow_null=True)
 
     class Meta:

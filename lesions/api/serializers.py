@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from clinic.api import absolute_url, request_user
+from clinic.api import RecordSerializer, absolute_url, request_user
 from clinic.models import Clinic
 from clinic.selectors import clinics_for_user, scoped
 from lesions.imaging import ImageRejected, SanitizedPhoto
@@ -24,8 +24,7 @@ from lesions.services import photo_sanitize
 # --- patients ------------------------------------------------------------------------------
 
 
-class PatientSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="uuid", read_only=True)
+class PatientSerializer(RecordSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-patient-detail", lookup_field="uuid")
     clinic = serializers.SlugRelatedField(
         slug_field="uuid",
@@ -37,7 +36,6 @@ class PatientSerializer(serializers.ModelSerializer):
     clinic_name = serializers.CharField(source="clinic.name", read_only=True)
     lesions_url = serializers.SerializerMethodField()
     visits_url = serializers.SerializerMethodField()
-    created = serializers.DateTimeField(source="created_at", read_only=True)
     updated = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
@@ -94,13 +92,11 @@ class PatientSerializer(serializers.ModelSerializer):
 # --- lesions -------------------------------------------------------------------------------
 
 
-class LesionSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="uuid", read_only=True)
+class LesionSerializer(RecordSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-lesion-detail", lookup_field="uuid")
     patient = serializers.UUIDField(source="patient.uuid", read_only=True)
     timeline_url = serializers.SerializerMethodField()
     images_url = serializers.SerializerMethodField()
-    created = serializers.DateTimeField(source="created_at", read_only=True)
     updated = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
@@ -135,13 +131,11 @@ class LesionSerializer(serializers.ModelSerializer):
 # --- visits --------------------------------------------------------------------------------
 
 
-class VisitSerializer(serializers.ModelSerializer):
-    id = serializers.UUIDField(source="uuid", read_only=True)
+class VisitSerializer(RecordSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api-visit-detail", lookup_field="uuid")
     patient = serializers.UUIDField(source="patient.uuid", read_only=True)
     clinician = serializers.SerializerMethodField()
     images = serializers.SlugRelatedField(slug_field="uuid", many=True, read_only=True)
-    created = serializers.DateTimeField(source="created_at", read_only=True)
 
     class Meta:
         model = Visit
