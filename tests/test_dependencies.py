@@ -1,11 +1,15 @@
 """The layout holds: no import cycles, dependencies one way, files of a size one can hold.
 
 Every import is counted, function-local ones included (read with ``ast``, nothing is
-imported). The layers, lowest first: ``clinic`` (project, accounts, the access check) ←
-``lesions`` (records) ← ``ml`` (analyses) ← ``followup`` (pages combining both) ← ``interop``
-(FHIR and the PDF report) ← ``benchmarks`` (tools). ``ml.engine`` imports no Django and none
-of the apps. Only the project's URL configuration (``config.urls``, ``config.api_urls``) reaches
-up: it mounts every app.
+imported). The layers, lowest first: ``ml.engine.labels`` (the one torch-free class list that
+records and engine share; it imports nothing) ← ``clinic`` (clinics, clinicians, the access
+check) ← ``lesions`` (records) ← ``ml`` (analyses) ← ``followup`` (pages combining both) ←
+``interop`` (FHIR and the PDF report) ← ``operations`` (backup, restore) ← ``benchmarks`` (tools)
+← ``config`` (the Django project, which mounts every app). ``ml.engine`` imports no Django and
+none of the apps. Inside the engine, rooms by purpose: the shared modules import no room;
+``inference`` only the shared modules; ``segmentation`` also ``inference``; ``change`` also
+``segmentation``; ``evaluation`` also ``change``; ``training`` everything. A web process never
+imports torch.
 Run alone with ``.venv/bin/pytest -q tests/test_dependencies.py``.
 """
 
@@ -28,7 +32,7 @@ FOUNDATION = "ml.engine.labels"
 # Importing it runs these packages' __init__ first; they import nothing (tested), so they count as it.
 FOUNDATION_PATH = {"ml", "ml.engine", FOUNDATION}
 # Rooms of the engine, lowest first ("" = the shared modules at the top of ml/engine/).
-ENGINE_ROOMS = ("", "inference", "segmentation", "evaluation", "training")
+ENGINE_ROOMS = ("", "inference", "segmentation", "change", "evaluation", "training")
 MAX_LINES = 600
 
 

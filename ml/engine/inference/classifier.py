@@ -50,6 +50,9 @@ class Analysis:
     melanoma_flag: bool | None = None
     melanoma_threshold: float | None = None
     context: dict[str, Any] | None = None  # the patient context the analysis used (ensembles with context)
+    # The lowest and highest P(mel) read by the members on the views (an ensemble): the uncertainty
+    # of the melanoma decision. None for a single reading.
+    melanoma_range: tuple[float, float] | None = None
     # The Grad-CAM as computed, float32 (h, w) in [0, 1] over the model input at feature-map
     # resolution, and where that input lies on the photo. Photo-sized maps are made from these.
     feature_cam: np.ndarray | None = field(default=None, compare=False, repr=False)
@@ -106,6 +109,7 @@ class ChunkResult:
     targets: list[int]  # the class each heatmap explains
     feature_cams: np.ndarray | None = None
     gradcam_ms: float = 0.0  # per photo
+    readings: np.ndarray | None = None  # (N, readings) P(mel) of each member on each view
 
 
 def available_cpus() -> int:
@@ -269,7 +273,7 @@ class Analyser(Closing):
         feature_cams: np.ndarray | None = None
         gradcam_ms = 0.0
         try:
-            logits, kept = self._forward(inputs, contexts, gradcam)
+            logits, kept, readings = self._forward(inputs, contexts, gradcam)
             probabilities = calibrated_probabilities(logits, self.temperature, self.logit_bias).cpu()
             forward_ms = ms_since(started) / count
             top = probabilities.argmax(dim=1).tolist()
@@ -280,13 +284,16 @@ class Analyser(Closing):
                 gradcam_ms = ms_since(started) / count
         finally:
             self._release(kept)  # never keep a graph alive after a failed call
-        chunk = ChunkResult(prepared, preprocess_ms, probabilities, forward_ms, top, targets, feature_cams, gradcam_ms)
+        chunk = ChunkResult(
+            prepared, preprocess_ms, probabilities, forward_ms, top, targets, feature_cams, gradcam_ms, readings
+        )
         return self._results(chunk, contexts)
 
     def _forward(
         self, inputs: torch.Tensor, contexts: Sequence[PatientContext | None], gradcam: bool
-    ) -> tuple[torch.Tensor, Any]:
-        """(N, classes) raw logits of prepared inputs, and what ``_cams`` needs of the pass (with ``gradcam``)."""
+    ) -> tuple[torch.Tensor, Any, np.ndarray | None]:
+        """(N, classes) raw logits of prepared inputs, what ``_cams`` needs of the pass (with ``gradcam``), and the
+        (N, readings) melanoma readings whose spread is the uncertainty of P(mel) (None: a single reading)."""
         raise NotImplementedError
 
     def _cams(self, logits: torch.Tensor, kept: Any, targets: list[int]) -> np.ndarray:
@@ -325,6 +332,7 @@ class Analyser(Closing):
                     melanoma_flag=melanoma_flag(row, self.classes, self.melanoma_threshold),
                     melanoma_threshold=self.melanoma_threshold,
                     context=context.describe() if (context is not None and self.uses_context) else None,
+                    melanoma_range=_reading_range(chunk.readings, i),
                     feature_cam=feature_cam,
                     geometry=item.geometry if feature_cam is not None else None,
                     model_input=item,
@@ -390,7 +398,7 @@ class Classifier(Analyser):
             with torch.inference_mode():
                 logits = self.model(inputs)
         self._check_logits(logits)
-        return logits, None
+        return logits, None, None
 
     def _cams(self, logits: torch.Tensor, kept: Any, targets: list[int]) -> np.ndarray:
         return self.gradcam.cams(logits, targets)
@@ -412,6 +420,13 @@ class Classifier(Analyser):
 
     def __repr__(self) -> str:
         return f"Classifier({self.manifest.name!r}, {self.manifest.architecture}, {self.device})"
+
+
+def _reading_range(readings: np.ndarray | None, row: int) -> tuple[float, float] | None:
+    if readings is None or readings.shape[1] < 2:
+        return None
+    values = readings[row]
+    return float(values.min()), float(values.max())
 
 
 def melanoma_flag(probabilities: Sequence[float], classes: Sequence[str], threshold: float | None) -> bool | None:

@@ -35,6 +35,7 @@ from ml.engine.inference.ensemble_manifest import COMBINE_FUSION, EnsembleManife
 from ml.engine.inference.gradcam import GradCAM, grad_cam_maps, normalise_cams
 from ml.engine.inference.preprocess import PreprocessConfig
 from ml.engine.inference.views import apply_view, undo_view, views_by_shape
+from ml.engine.labels import MELANOMA
 from ml.engine.manifest import Manifest, ManifestError
 
 
@@ -108,6 +109,7 @@ class Ensemble(Analyser):
             )
         self._member_temperatures = [float(m.temperature) for m in self.member_manifests]
         self._head = manifest.fusion_head
+        self._mel = self.classes.index(MELANOMA) if MELANOMA in self.classes else None
 
     @classmethod
     def from_manifest(cls, path: Path | str | EnsembleManifest, **options: Unpack[AnalyserOptions]) -> Ensemble:
@@ -133,8 +135,9 @@ class Ensemble(Analyser):
 
     def _member_pass(
         self, m: int, inputs: torch.Tensor, gradcam: bool
-    ) -> tuple[torch.Tensor, list[tuple[list[int], torch.Tensor]]]:
-        """One member on every view of the batch: (N, classes) view-mean logits, and the activations kept."""
+    ) -> tuple[torch.Tensor, list[tuple[list[int], torch.Tensor]], torch.Tensor]:
+        """One member on every view of the batch: (N, classes) view-mean logits, the activations kept, and the
+        (views, N, classes) logits of each view (detached)."""
         mean, std = self._normalise[m]
         x = (inputs - mean) / std
         n = x.shape[0]
@@ -152,8 +155,8 @@ class Ensemble(Analyser):
                     logits = self.models[m](batch)
             for j, i in enumerate(group):
                 per_view[i] = logits[j * n : (j + 1) * n]
-        stacked = torch.stack([v for v in per_view if v is not None])
-        return stacked.float().mean(dim=0), kept
+        stacked = torch.stack([v for v in per_view if v is not None]).float()
+        return stacked.mean(dim=0), kept, stacked.detach()
 
     def logits(self, inputs: torch.Tensor, context: PatientContext | None = None) -> torch.Tensor:
         """The ensemble's logits for prepared inputs in [0, 1] (N, 3, H, W): every member on every view, fused.
@@ -198,23 +201,26 @@ class Ensemble(Analyser):
 
     def _forward(
         self, inputs: torch.Tensor, contexts: Sequence[PatientContext | None], gradcam: bool
-    ) -> tuple[torch.Tensor, Any]:
-        """Every member on every view, fused; the activations each member kept for the Grad-CAM."""
+    ) -> tuple[torch.Tensor, Any, np.ndarray | None]:
+        """Every member on every view, fused; the activations each member kept for the Grad-CAM; the melanoma
+        readings (N, members x views): each member's calibrated P(mel) on each view."""
         context_tensor = None
         if self.uses_context:
             rows = [(c or PatientContext()).features() for c in contexts]
             context_tensor = torch.from_numpy(np.stack(rows)).to(self.device)
         kept: list[list[tuple[list[int], torch.Tensor]]] = []
+        readings = []
         with _grad_mode(gradcam):
             member_logits = []
             for m in range(len(self.models)):
-                logits, activations = self._member_pass(m, inputs, gradcam)
+                logits, activations, per_view = self._member_pass(m, inputs, gradcam)
                 member_logits.append(logits)
                 kept.append(activations)
+                readings.append(torch.softmax(per_view / self._member_temperatures[m], dim=-1)[..., self._mel])
             fused = combine_member_logits(
                 torch.stack(member_logits, dim=1), self.manifest, self._member_temperatures, context_tensor
             )
-        return fused, kept
+        return fused, kept, torch.cat(readings).T.cpu().numpy() if self._mel is not None else None
 
     def _cams(self, logits: torch.Tensor, kept: Any, targets: list[int]) -> np.ndarray:
         index = torch.as_tensor(targets, dtype=torch.long, device=logits.device).view(-1, 1)

@@ -31,6 +31,7 @@ from ml.engine.inference import overlay
 from ml.engine.inference.classifier import configure_torch_threads
 from ml.engine.inference.preprocess import CropGeometry, ModelInput, PreprocessConfig, prepare_model_input
 from ml.engine.inference.runtime import ready_for_inference
+from ml.engine.inference.views import apply_view, check_views, undo_view
 from ml.engine.manifest import ManifestError, WeightsFile, file_sha256, read_manifest_json, write_weights
 from ml.engine.pretrained import PRETRAINED_CHOICES, PretrainedReport, load_pretrained
 from ml.engine.segmentation.measurements import LesionMeasurements, measure_lesion
@@ -349,6 +350,7 @@ class Segmenter:
         channels_last: bool = True,
         allow_rotation: bool = True,
         clean: bool = True,
+        views: Sequence[str] = ("identity",),
     ) -> None:
         configure_torch_threads()
         manifest.validate()
@@ -359,6 +361,9 @@ class Segmenter:
         self.preprocess_config = manifest.preprocess_config(allow_rotation=allow_rotation)
         self.threshold = float(manifest.threshold)
         self.clean = clean
+        self.views = check_views(views)
+        if any(view.startswith("transpose") for view in self.views):
+            raise ValueError("the segmenter takes flips only (identity, hflip, vflip, rot180): they keep its shape")
 
     @classmethod
     def from_manifest(cls, path: Path | str, **options: Any) -> Segmenter:
@@ -402,11 +407,18 @@ class Segmenter:
 
     @torch.inference_mode()
     def probabilities(self, batch: torch.Tensor) -> torch.Tensor:
-        """Lesion probabilities (N, H, W) of a normalised (N, 3, H, W) batch, float32 on the CPU."""
+        """Lesion probabilities (N, H, W) of a normalised (N, 3, H, W) batch, float32 on the CPU.
+
+        With several ``views`` (flips), the probabilities of every view, turned back, are averaged.
+        """
         batch = batch.to(self.device)
+        n = batch.shape[0]
+        stacked = torch.cat([apply_view(batch, view) for view in self.views])
         if self.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        return torch.sigmoid(self.model(batch).float())[:, 0].cpu()
+            stacked = stacked.contiguous(memory_format=torch.channels_last)
+        maps = torch.sigmoid(self.model(stacked).float())
+        turned = [undo_view(maps[i * n : (i + 1) * n], view) for i, view in enumerate(self.views)]
+        return torch.stack(turned).mean(dim=0)[:, 0].cpu()
 
     def segment(self, image: Image.Image | ModelInput) -> Segmentation:
         """The lesion outline of one photo (a PIL image, or a ``ModelInput`` the classifier already made)."""

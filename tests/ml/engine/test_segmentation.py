@@ -274,3 +274,25 @@ def test_classifier_and_segmentation_manifests_stay_apart(saved_segmenter: Path)
         Manifest.load(saved_segmenter)
     with pytest.raises(ManifestError, match="not a segmentation manifest"):
         SegmentationManifest.load(classifier.path)  # type: ignore[arg-type]
+
+
+def test_flipped_views_average_the_probabilities_and_transposes_are_refused() -> None:
+    photo = draw_photo(120, 90, [((30, 20, 70, 50), RED)])
+    plain = red_segmenter()
+    flipped = Segmenter(RedNet(), plain.manifest, views=("identity", "hflip", "vflip", "rot180"))
+    # RedNet reads each pixel's colour alone, so every flip sees the same lesion: the average is the same map.
+    assert np.allclose(plain.segment(photo).probabilities, flipped.segment(photo).probabilities, atol=1e-6)
+    asymmetric = Segmenter(LeftNet(), plain.manifest, views=("identity", "hflip"))
+    probabilities = asymmetric.segment(photo).probabilities
+    assert np.allclose(probabilities, probabilities[:, ::-1], atol=1e-6)  # left half + its mirror: symmetric
+    with pytest.raises(ValueError, match="flips only"):
+        Segmenter(RedNet(), plain.manifest, views=("identity", "transpose"))
+
+
+class LeftNet(nn.Module):
+    """High on the left half of the input whatever it shows: a model whose answer depends on the view."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.full_like(x[:, 0:1], -5.0)
+        out[..., : x.shape[-1] // 2] = 5.0
+        return out
