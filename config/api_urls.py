@@ -25,6 +25,7 @@ router.register("lesions", views.LesionViewSet, basename="api-lesion")
 router.register("visits", views.VisitViewSet, basename="api-visit")
 router.register("images", followup_api.LesionImageViewSet, basename="api-image")
 router.register("predictions", ml_api.PredictionViewSet, basename="api-prediction")
+router.register("flags", followup_api.FlagViewSet, basename="api-flag")
 
 urlpatterns = [
     path("auth/token/", AuthTokenView.as_view(), name="api-token"),
@@ -43,6 +44,11 @@ urlpatterns = [
         "lesions/<str:lesion_uuid>/timeline/",
         followup_api.LesionTimelineViewSet.as_view({"get": "list"}),
         name="api-lesion-timeline",
+    ),
+    path(
+        "lesions/<str:lesion_uuid>/followup/",
+        followup_api.LesionFollowUpViewSet.as_view({"get": "list"}),
+        name="api-lesion-followup",
     ),
     path(
         "lesions/<str:lesion_uuid>/images/",

@@ -198,6 +198,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 2.0)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-predictions": {"task": "ml.tasks.sweep_stuck_predictions_task", "schedule": 60.0},
+    "sweep-stuck-alignments": {"task": "followup.tasks.sweep_stuck_alignments_task", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "lesions.tasks.purge_idempotency_keys_task", "schedule": 3600.0},
 }
 # API Idempotency-Keys are kept this long (hours), then purged (Celery beat hourly, or

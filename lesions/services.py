@@ -23,7 +23,7 @@ from clinic.files import atomic_with_files, track_file
 from clinic.models import Clinic
 from lesions.imaging import SanitizedPhoto, sanitize_photo
 from lesions.models import Lesion, LesionImage, Patient, Visit
-from lesions.signals import lesion_image_stored
+from lesions.signals import lesion_changed, lesion_image_stored
 
 # --- patients ------------------------------------------------------------------------------
 
@@ -60,10 +60,12 @@ def lesion_create(*, patient: Patient, **fields: Any) -> Lesion:
 
 
 def lesion_update(*, lesion: Lesion, **fields: Any) -> Lesion:
+    """Change a lesion's record (label, site, status, confirmed diagnosis); apps above hear of it once it commits."""
     for name, value in fields.items():
         setattr(lesion, name, value)
     lesion.full_clean()
     lesion.save()
+    transaction.on_commit(lambda: lesion_changed.send(sender=Lesion, lesion=lesion))
     return lesion
 
 

@@ -21,6 +21,7 @@ from ml import outlines
 from ml.engine.manifest import ManifestError
 from ml.loaded import LoadedOnce
 from ml.models import ModelVersion, Prediction
+from ml.signals import photo_analysed_send
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,6 +78,7 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
         Prediction.fail(prediction_id, str(exc))
         # The photo still gets its outline (decoded again: the classifier could not do it).
         outlines.outline_run_for_image(image_id=prediction.image_id)
+        photo_analysed_send(prediction.image_id)
         prediction.refresh_from_db()
         return prediction
     cam = _store_result(prediction, analysis)
@@ -85,6 +87,7 @@ def prediction_run(*, prediction_id: int) -> Prediction | None:
     outlines.cam_shares_update(
         image_id=prediction.image_id, known_cams={prediction.pk: cam} if cam is not None else None
     )
+    photo_analysed_send(prediction.image_id)
     prediction.refresh_from_db()
     return prediction
 
@@ -135,6 +138,8 @@ def _store_result(prediction: Prediction, analysis: Analysis) -> np.ndarray | No
         locked.confidence = float(analysis.confidence)
         locked.melanoma_flag = analysis.melanoma_flag
         locked.melanoma_threshold = analysis.melanoma_threshold
+        spread = analysis.melanoma_range
+        locked.melanoma_range = [round(spread[0], 6), round(spread[1], 6)] if spread is not None else None
         locked.context = analysis.context or {}
         locked.timings = {k: round(float(v), 2) for k, v in analysis.timings.items()}
         locked.status = Prediction.Status.DONE

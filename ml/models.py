@@ -108,6 +108,9 @@ class Prediction(ClinicAuditMixin, TimeStampedModel, Job):
     # (chosen on validation for high sensitivity). None for a model without a threshold.
     melanoma_flag = models.BooleanField(null=True, blank=True)
     melanoma_threshold = models.FloatField(null=True, blank=True)
+    # The middle half (25th-75th percentile) of the P(mel) readings behind the score ([low, high]; an
+    # ensemble's members on every view): its uncertainty. None for a single reading.
+    melanoma_range = models.JSONField(null=True, blank=True)
     # The patient context the analysis was given (age at the visit, sex, body site; None = unknown).
     context = models.JSONField(default=dict, blank=True)
     # Share of the Grad-CAM's mass inside the photo's lesion outline (None: no outline or no heatmap).
@@ -269,6 +272,26 @@ class Measured:
         }
 
 
+def measured_from(data: dict[str, Any], image: LesionImage) -> Measured:
+    """Stored measurements (in ``image``'s pixels) with that photo's pixel size in force now."""
+    longer_side = max(image.width, image.height)
+    return Measured(
+        area_fraction=float(data["area_fraction"]),
+        diameter_fraction=float(data["diameter_fraction"]),
+        width_fraction=float(data["width_px"]) / longer_side,
+        area_px=float(data["area_px"]),
+        diameter_px=float(data["diameter_px"]),
+        width_px=float(data["width_px"]),
+        compactness=float(data["compactness"]),
+        asymmetry_major_axis=float(data["asymmetry_major_axis"]),
+        asymmetry_minor_axis=float(data["asymmetry_minor_axis"]),
+        colours=tuple(data.get("colours", ())),
+        colour_shares={k: float(v) for k, v in data.get("colour_shares", {}).items()},
+        mm_per_pixel=image.pixel_size_mm,
+        pixel_size_source=image.pixel_size_source,
+    )
+
+
 def outline_upload_to(instance: LesionOutline, filename: str) -> str:
     return f"outlines/{instance.uuid}.png"
 
@@ -318,26 +341,9 @@ class LesionOutline(ClinicAuditMixin, TimeStampedModel, Job):
     @property
     def measured(self) -> Measured | None:
         """The measurements with the photo's pixel size in force now (None unless outlined)."""
-        data = self.measurements
-        if self.status != self.Status.DONE or not data:
+        if self.status != self.Status.DONE or not self.measurements:
             return None
-        image = self.image
-        longer_side = max(image.width, image.height)
-        return Measured(
-            area_fraction=float(data["area_fraction"]),
-            diameter_fraction=float(data["diameter_fraction"]),
-            width_fraction=float(data["width_px"]) / longer_side,
-            area_px=float(data["area_px"]),
-            diameter_px=float(data["diameter_px"]),
-            width_px=float(data["width_px"]),
-            compactness=float(data["compactness"]),
-            asymmetry_major_axis=float(data["asymmetry_major_axis"]),
-            asymmetry_minor_axis=float(data["asymmetry_minor_axis"]),
-            colours=tuple(data.get("colours", ())),
-            colour_shares={k: float(v) for k, v in data.get("colour_shares", {}).items()},
-            mm_per_pixel=image.pixel_size_mm,
-            pixel_size_source=image.pixel_size_source,
-        )
+        return measured_from(self.measurements, self.image)
 
     @property
     def svg_points(self) -> str:

@@ -31,6 +31,7 @@ from lesions.models import LesionImage
 from ml.engine.manifest import ManifestError, find_manifests
 from ml.loaded import LoadedOnce
 from ml.models import LesionOutline, Prediction
+from ml.signals import photo_analysed_send
 
 if TYPE_CHECKING:
     from ml.engine.inference.preprocess import ModelInput
@@ -154,6 +155,7 @@ def _outline_claimed(outline_id: int, model_input: ModelInput | None) -> LesionO
         LesionOutline.fail(outline_id, f"Unexpected error: {exc}")
     else:
         cam_shares_update(image_id=outline.image_id)
+    photo_analysed_send(outline.image_id)
     outline.refresh_from_db()
     return outline
 

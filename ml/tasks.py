@@ -1,7 +1,7 @@
 """Celery tasks: thin wrappers that take a job's id and call its service; how jobs are queued and swept.
 
 Both jobs (an analysis, ``Prediction``; an outline on its own, ``LesionOutline``) run through
-``_run_job``: a transient database error gives the claim back and retries with back-off; a
+``run_job``: a transient database error gives the claim back and retries with back-off; a
 time limit or any other error marks the row failed with a readable reason (the job machine is
 ``ml.jobs.Job``). ``prediction_send`` and ``outline_send`` are the one place each hands a job to
 the broker; a broker that is down leaves the row pending, and the periodic sweep queues it again.
@@ -35,7 +35,7 @@ JOB_TASK_OPTIONS: dict[str, Any] = {
 }
 
 
-def _run_job(task: Task, job: type[Job], job_id: int, run: Callable[[int], Job | None], what: str) -> str:
+def run_job(task: Task, job: type[Job], job_id: int, run: Callable[[int], Job | None], what: str) -> str:
     """Run one job's service; the task's answer is the job's status, or "skipped" when another worker had it."""
     try:
         done = run(job_id)
@@ -59,13 +59,13 @@ def _run_job(task: Task, job: type[Job], job_id: int, run: Callable[[int], Job |
 
 @shared_task(**JOB_TASK_OPTIONS)
 def prediction_run_task(self: Task, prediction_id: int) -> str:
-    return _run_job(self, Prediction, prediction_id, lambda pk: analysis.prediction_run(prediction_id=pk), "analysis")
+    return run_job(self, Prediction, prediction_id, lambda pk: analysis.prediction_run(prediction_id=pk), "analysis")
 
 
 @shared_task(**JOB_TASK_OPTIONS)
 def outline_run_task(self: Task, outline_id: int) -> str:
     """Outline one photo on its own: photos no analysis task outlines (no classifier, backfill)."""
-    return _run_job(self, LesionOutline, outline_id, lambda pk: outlines.outline_run(outline_id=pk), "outline")
+    return run_job(self, LesionOutline, outline_id, lambda pk: outlines.outline_run(outline_id=pk), "outline")
 
 
 @shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
@@ -80,7 +80,8 @@ def sweep_stuck_predictions_task() -> int:
     return count + outline_count
 
 
-def _send(task: Any, job_id: int, what: str) -> None:
+def send_job(task: Any, job_id: int, what: str) -> None:
+    """Hand one job to the broker; a broker that is down leaves the row pending for the sweep."""
     try:
         task.delay(job_id)
     except Exception:  # the broker is down: the row stays pending and the sweep re-queues it
@@ -89,12 +90,12 @@ def _send(task: Any, job_id: int, what: str) -> None:
 
 def prediction_send(prediction_id: int) -> None:
     """Queue the analysis of a prediction now (callers that create one wait for the commit)."""
-    _send(prediction_run_task, prediction_id, "analysis of prediction")
+    send_job(prediction_run_task, prediction_id, "analysis of prediction")
 
 
 def outline_send(outline_id: int) -> None:
     """Queue the outline of a photo on its own now (callers that create one wait for the commit)."""
-    _send(outline_run_task, outline_id, "outline")
+    send_job(outline_run_task, outline_id, "outline")
 
 
 def predictions_requeue_stuck() -> int:

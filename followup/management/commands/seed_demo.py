@@ -19,7 +19,7 @@ from django.db import transaction
 
 from clinic.models import Clinic, Membership
 from lesions.models import Lesion, LesionImage, Patient
-from lesions.services import PhotoUpload, visit_create
+from lesions.services import PhotoUpload, lesion_update, visit_create
 from ml.models import ModelVersion
 from ml.outlines import segmenter_manifest_path
 
@@ -151,10 +151,13 @@ class Command(BaseCommand):
                     )
                 lesion = lesion or visit.images.get().lesion
             if first_row["dx_type"] == "histo" and lesion is not None:
-                lesion.diagnosis = first_row["dx"]
-                lesion.diagnosis_confirmation = Lesion.Confirmation.HISTOPATHOLOGY
-                lesion.status = Lesion.Status.EXCISED
-                lesion.save()
+                # Through the one write path, so follow-up retires the excised lesion's flags.
+                lesion_update(
+                    lesion=lesion,
+                    diagnosis=first_row["dx"],
+                    diagnosis_confirmation=Lesion.Confirmation.HISTOPATHOLOGY,
+                    status=Lesion.Status.EXCISED,
+                )
 
     def _print_summary(self, password: str, url: str) -> None:
         models = list(ModelVersion.objects.filter(is_active=True))

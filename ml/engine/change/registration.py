@@ -30,12 +30,12 @@ ALIGNED = "aligned"
 FAILED = "failed"
 NOT_NEEDED = "not_needed"  # the photo is its own reference (the baseline)
 
-WORK_SIDE = 800  # longest side the photos are registered at
+WORK_SIDE = 800  # longest side the photos are registered at (smaller photos are enlarged to it)
 SIFT_CONTRAST_THRESHOLDS = (0.01, 0.004, 0.002)  # the next is tried while too few points are found
 MIN_KEYPOINTS = 40
 RATIO_TEST = 0.8
 RANSAC_THRESHOLD = 0.006  # of the working diagonal
-MIN_INLIERS = 12
+MIN_INLIERS = 15
 MIN_INLIER_SHARE = 0.2
 MIN_SPREAD = 0.03  # share of the photo covered by the inliers' convex hull
 SCALE_RANGE = (0.4, 2.5)
@@ -116,9 +116,12 @@ def _work_image(
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], float]:
     """Grey working copy (CLAHE), the mask of where keypoints may lie (skin), and working px per photo px."""
     height, width = rgb.shape[:2]
-    factor = min(1.0, WORK_SIDE / max(height, width))
+    # One working size whatever the photo's: SIFT's scales then mean the same in both photos, and a
+    # small photo (a 200x150 working copy) gets enough pixels for its skin texture to be found.
+    factor = WORK_SIDE / max(height, width)
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if factor < 1.0 else np.ascontiguousarray(rgb)
+    interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_CUBIC
+    small = cv2.resize(rgb, size, interpolation=interpolation) if factor != 1.0 else np.ascontiguousarray(rgb)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     grey = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(grey)
     allowed = np.full(grey.shape, 255, dtype=np.uint8)

@@ -29,6 +29,7 @@ from ml.engine.architectures import UnknownArchitectureError, target_layer
 from ml.engine.inference.classifier import (
     Analyser,
     AnalyserOptions,
+    calibrated_probabilities,
 )
 from ml.engine.inference.context import PatientContext
 from ml.engine.inference.ensemble_manifest import COMBINE_FUSION, EnsembleManifest, load_manifest
@@ -203,7 +204,7 @@ class Ensemble(Analyser):
         self, inputs: torch.Tensor, contexts: Sequence[PatientContext | None], gradcam: bool
     ) -> tuple[torch.Tensor, Any, np.ndarray | None]:
         """Every member on every view, fused; the activations each member kept for the Grad-CAM; the melanoma
-        readings (N, members x views): each member's calibrated P(mel) on each view."""
+        readings (N, members x views): each member's P(mel) on each view, calibrated as the score is."""
         context_tensor = None
         if self.uses_context:
             rows = [(c or PatientContext()).features() for c in contexts]
@@ -216,7 +217,10 @@ class Ensemble(Analyser):
                 logits, activations, per_view = self._member_pass(m, inputs, gradcam)
                 member_logits.append(logits)
                 kept.append(activations)
-                readings.append(torch.softmax(per_view / self._member_temperatures[m], dim=-1)[..., self._mel])
+                # Each reading calibrated as the score is: the member's temperature, then the ensemble's.
+                member_view = torch.log_softmax(per_view / self._member_temperatures[m], dim=-1)
+                calibrated = calibrated_probabilities(member_view, self.temperature, self.logit_bias)
+                readings.append(calibrated[..., self._mel])
             fused = combine_member_logits(
                 torch.stack(member_logits, dim=1), self.manifest, self._member_temperatures, context_tensor
             )
