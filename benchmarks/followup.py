@@ -261,7 +261,8 @@ def run_pair(segmenter: Segmenter, pair: Pair) -> Outcome:
     in_frame = False
     if registration.aligned and after is not None:
         # What the app does: the newer photo warped into the older one's frame and outlined there.
-        _, aligned_after = _outline(segmenter, warp_to_reference(pair.after, registration, SIZE))
+        warped = warp_to_reference(pair.after, registration, SIZE, fill=pair.before)
+        _, aligned_after = _outline(segmenter, warped)
         if aligned_after is not None:
             after, in_frame = aligned_after, True
     if before is None or after is None:

@@ -170,7 +170,7 @@ def _align(alignment: PhotoAlignment) -> dict[str, Any]:
     if path is not None:
         from PIL import Image
 
-        warped = warp_to_reference(moving, registration, (fixed.shape[1], fixed.shape[0]))
+        warped = warp_to_reference(moving, registration, (fixed.shape[1], fixed.shape[0]), fill=fixed)
         segmenter = segmenter_loaded(path)
         segmentation = segmenter.segment(Image.fromarray(warped))
         try:

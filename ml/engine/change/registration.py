@@ -41,7 +41,11 @@ MIN_SPREAD = 0.03  # share of the photo covered by the inliers' convex hull
 SCALE_RANGE = (0.4, 2.5)
 # The outline is dilated by this share of the lesion's diameter before it is kept out of the search;
 # when too little skin is left (a lesion filling the photo), the next, smaller margin is tried.
-LESION_MARGINS = (0.15, 0.05, 0.0)
+LESION_MARGINS = (0.15, 0.06)
+# At least this many working pixels around the outline stay out of the search whatever the lesion's size:
+# a keypoint's descriptor reaches a few times its scale, and one on the lesion's edge would let the
+# lesion itself (which may have grown) steer the transform.
+MIN_MARGIN_PX = 10
 
 Matrix = tuple[tuple[float, float, float], tuple[float, float, float]]
 BoolMask = npt.NDArray[np.bool_]
@@ -131,7 +135,7 @@ def _work_image(
         lesion = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
         ys, xs = np.nonzero(lesion)
         diameter = max(xs.max() - xs.min(), ys.max() - ys.min()) + 1
-        margin = max(2, round(margin_share * diameter))
+        margin = max(MIN_MARGIN_PX, round(margin_share * diameter))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
         allowed[cv2.dilate(lesion, kernel) > 0] = 0
     return grey, allowed, factor
@@ -255,14 +259,25 @@ def _as_matrix(m: npt.NDArray[np.float64]) -> Matrix:
     return (float(m[0, 0]), float(m[0, 1]), float(m[0, 2])), (float(m[1, 0]), float(m[1, 1]), float(m[1, 2]))
 
 
-def warp_to_reference(moving: RGB, registration: Registration, reference_size: tuple[int, int]) -> RGB:
-    """The moving photo resampled into the reference photo's frame (``reference_size`` = (width, height))."""
+def warp_to_reference(
+    moving: RGB, registration: Registration, reference_size: tuple[int, int], fill: RGB | None = None
+) -> RGB:
+    """The moving photo resampled into the reference photo's frame (``reference_size`` = (width, height)).
+
+    Where the moving photo does not reach, the result is black, or ``fill``'s pixels (the reference
+    photo, of that size): a segmenter outlining the warped photo then sees skin there, not a frame.
+    """
     if registration.matrix is None:
         raise ValueError(f"a {registration.status} registration has no transform")
     m = np.asarray(registration.matrix, dtype=np.float64)
     warped = cv2.warpAffine(
         np.asarray(moving), m, reference_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
+    if fill is not None:
+        covered = cv2.warpAffine(
+            np.full(np.asarray(moving).shape[:2], 255, np.uint8), m, reference_size, flags=cv2.INTER_NEAREST
+        )
+        warped = np.where(covered[..., None] > 0, warped, np.asarray(fill))
     return np.asarray(warped, dtype=np.uint8)
 
 
