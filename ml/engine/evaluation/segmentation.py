@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from ml.engine.data import DataError, decode_mask, image_path, mask_path
@@ -49,7 +50,9 @@ def jaccard_score(prediction: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if union == 0 else int(np.logical_and(p, t).sum()) / union
 
 
-def threshold_jaccard(jaccards: Sequence[float], cutoff: float = THRESHOLD_JACCARD_CUTOFF) -> float:
+def threshold_jaccard(
+    jaccards: Sequence[float] | npt.NDArray[np.float64], cutoff: float = THRESHOLD_JACCARD_CUTOFF
+) -> float:
     """Mean of the per-image Jaccard indices with those below ``cutoff`` counted as 0 (ISIC 2018)."""
     values = np.asarray(jaccards, dtype=np.float64)
     if values.size == 0:
