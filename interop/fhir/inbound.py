@@ -12,13 +12,16 @@ for the form and the API.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from interop.fhir import codes
 from lesions.models import Patient
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 
 class ResourceInvalid(ValueError):
@@ -37,7 +40,7 @@ class ResourceRefused(ValueError):
         self.messages = messages
 
 
-def _location(error: dict[str, Any]) -> str:
+def _location(error: ErrorDetails) -> str:
     return ".".join(str(part) for part in error.get("loc", ()) if part != "__root__") or "Patient"
 
 
