@@ -84,7 +84,9 @@ def _names(resource: FhirPatient) -> tuple[str, str]:
     if not official:
         raise ResourceRefused(["name: give the patient's name (family and given)."])
     name = official[0]
-    return " ".join(name.given or []).strip(), (name.family or "").strip()
+    # FHIR allows a null given name (its value then only in an extension): it adds no word.
+    given = [part for part in name.given or [] if part is not None]
+    return " ".join(given).strip(), (name.family or "").strip()
 
 
 def patient_fields(resource: FhirPatient, clinics: list[Any]) -> dict[str, Any]:
