@@ -12,12 +12,13 @@ Reads: ``ScopedViewSet.get_object`` goes through the one access check (404 for o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from auditlog.context import auditlog_value
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
@@ -35,6 +36,9 @@ from rest_framework.viewsets import GenericViewSet
 from clinic import auth
 from clinic.selectors import get_for_user_or_404
 
+M = TypeVar("M", bound=Model)
+M_co = TypeVar("M_co", bound=Model, covariant=True)
+
 REVOKED = OpenApiResponse(description="The token is revoked; requests that carry it now answer 401.")
 UNAUTHENTICATED = OpenApiResponse(description="No valid token or session.")
 
@@ -42,7 +46,7 @@ UNAUTHENTICATED = OpenApiResponse(description="No valid token or session.")
 # --- errors --------------------------------------------------------------------------------
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[dict[str, str]]):
     detail = serializers.CharField()
 
 
@@ -67,24 +71,24 @@ def uuid_path(name: str, description: str) -> OpenApiParameter:
     return OpenApiParameter(name, OpenApiTypes.UUID, OpenApiParameter.PATH, description=description)
 
 
-class RecordSerializer(serializers.ModelSerializer):
+class RecordSerializer(serializers.ModelSerializer[M]):
     """A record in the API: its public UUID as ``id`` and when it was made (integer keys never appear)."""
 
     id = serializers.UUIDField(source="uuid", read_only=True)
     created = serializers.DateTimeField(source="created_at", read_only=True)
 
 
-def absolute_url(serializer: serializers.Serializer, url: str) -> str:
+def absolute_url(serializer: serializers.BaseSerializer[Any], url: str) -> str:
     request = serializer.context.get("request")
     return request.build_absolute_uri(url) if request is not None else url
 
 
-def request_user(serializer: serializers.Serializer) -> Any:
+def request_user(serializer: serializers.BaseSerializer[Any]) -> Any:
     request = serializer.context.get("request")
     return getattr(request, "user", None)
 
 
-class ScopedViewSet(GenericViewSet):
+class ScopedViewSet(GenericViewSet[M_co]):
     lookup_field = "uuid"
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -95,7 +99,7 @@ class ScopedViewSet(GenericViewSet):
         if context is not None and context.get("actor") is None and request.user.is_authenticated:
             context["actor"] = request.user
 
-    def get_object(self) -> Any:
+    def get_object(self) -> M_co:
         """The row named in the URL, through the one access check (404 for other clinics)."""
         queryset = self.filter_queryset(self.get_queryset())
         lookup = self.kwargs[self.lookup_url_kwarg or self.lookup_field]
@@ -127,7 +131,7 @@ def binary_responses(*content_types: str) -> dict[Any, Any]:
 # --- tokens --------------------------------------------------------------------------------
 
 
-class TokenScheme(OpenApiAuthenticationExtension):
+class TokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular: unannotated __init_subclass__
     """knox tokens in the schema, under the name the API has always documented (``tokenAuth``)."""
 
     target_class = "knox.auth.TokenAuthentication"
@@ -138,7 +142,7 @@ class TokenScheme(OpenApiAuthenticationExtension):
         return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Token")
 
 
-class TokenSerializer(serializers.Serializer):
+class TokenSerializer(serializers.Serializer[dict[str, object]]):
     token = serializers.CharField(help_text="Send it as the header `Authorization: Token <token>`.")
     expiry = serializers.DateTimeField(help_text="When the token stops working; log in again then.")
 

@@ -34,13 +34,15 @@ def lockout_message() -> str:
 
 def login_failures_reset(*, username: str) -> int:
     """Forget the failed logins recorded for this username (from any address), and no others."""
-    return axes_reset(username=username)
+    reset: int = axes_reset(username=username)
+    return reset
 
 
 def api_token_create(*, user: Any) -> tuple[AuthToken, str]:
     """A new token for one device of ``user``: the row (hash, expiry) and the token, shown only now."""
     AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
-    return AuthToken.objects.create(user=user)
+    created: tuple[AuthToken, str] = AuthToken.objects.create(user=user)
+    return created
 
 
 def api_tokens_revoke(*, user: Any, token: AuthToken | None = None) -> int:
@@ -48,6 +50,7 @@ def api_tokens_revoke(*, user: Any, token: AuthToken | None = None) -> int:
     tokens = AuthToken.objects.filter(user=user)
     if token is not None:
         tokens = tokens.filter(pk=token.pk)
+    deleted: int
     deleted, _ = tokens.delete()
     return deleted
 

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBase
 from django.utils.cache import add_never_cache_headers
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def atomic_with_files() -> Iterator[None]:
         parent.extend(mine)
 
 
-def stream_file(field: FieldFile, content_type: str) -> HttpResponse:
+def stream_file(field: FieldFile, content_type: str) -> HttpResponseBase:
     """Send a stored file to an already-authorised caller, never cached (``no-store``).
 
     Behind a front proxy (``PROTECTED_MEDIA_REDIRECT_PREFIX`` set) the proxy sends the bytes:
@@ -66,7 +66,7 @@ def stream_file(field: FieldFile, content_type: str) -> HttpResponse:
     if prefix:
         if not field.name or not field.storage.exists(field.name):
             raise Http404("File not found")
-        response = HttpResponse(content_type=content_type)
+        response: HttpResponseBase = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + field.name
         add_never_cache_headers(response)  # nginx passes Cache-Control on with the file
         response["X-Content-Type-Options"] = "nosniff"

@@ -69,7 +69,7 @@ def request_address(request: Any) -> str | None:
     return valid_address(request.META.get("REMOTE_ADDR"))
 
 
-class AuditAddressMiddleware(AuditlogMiddleware):
+class AuditAddressMiddleware(AuditlogMiddleware):  # type: ignore[misc]  # django-auditlog ships no type hints
     """django-auditlog's middleware with the resolved client address (and no client-written port)."""
 
     @staticmethod

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # settings.AUTH_USER_MODEL is Django's own
 
 
 class TimeStampedModel(models.Model):
@@ -17,7 +21,9 @@ class TimeStampedModel(models.Model):
 class Clinic(TimeStampedModel):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="clinics", blank=True)
+    members: models.ManyToManyField[User, Membership] = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="clinics", blank=True
+    )
 
     class Meta:
         ordering = ["name"]

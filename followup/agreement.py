@@ -34,7 +34,8 @@ class AgreementCase:
 
     @property
     def diagnosis(self) -> str:
-        return self.lesion.diagnosis
+        diagnosis: str = self.lesion.diagnosis
+        return diagnosis
 
     @property
     def predicted(self) -> str:

@@ -87,6 +87,7 @@ def lesion_change_flags(
             )
     if analysed and analysed[-1].melanoma_flag:
         latest = analysed[-1]
+        assert latest.prediction is not None  # a melanoma flag comes from its prediction
         threshold_text = (
             f" ≥ {100 * latest.prediction.melanoma_threshold:.0f}%" if latest.prediction.melanoma_threshold else ""
         )

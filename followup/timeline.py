@@ -43,7 +43,8 @@ class VisitAnalysis:
 
     @property
     def date(self) -> dt.date:
-        return self.visit.date
+        day: dt.date = self.visit.date
+        return day
 
     @property
     def is_analysed(self) -> bool:

@@ -118,13 +118,13 @@ def visit_report(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def clinic_agreement(request: HttpRequest) -> HttpResponse:
     """The model's top class against confirmed diagnoses of the user's clinics' lesions."""
     confirmation = request.GET.get("confirmation", Lesion.Confirmation.HISTOPATHOLOGY)
-    lesions = scoped(Lesion, request.user).exclude(diagnosis="").select_related("patient", "patient__clinic")
+    confirmed = scoped(Lesion, request.user).exclude(diagnosis="").select_related("patient", "patient__clinic")
     if confirmation != "any":
         confirmation = (
             confirmation if confirmation in Lesion.Confirmation.values else Lesion.Confirmation.HISTOPATHOLOGY
         )
-        lesions = lesions.filter(diagnosis_confirmation=confirmation)
-    lesions = list(lesions.order_by("patient__last_name", "label", "pk"))
+        confirmed = confirmed.filter(diagnosis_confirmation=confirmation)
+    lesions = list(confirmed.order_by("patient__last_name", "label", "pk"))
     audit_access_many(lesions)  # the page shows these lesions' patients and diagnoses
     images = selectors.images_with_predictions().filter(lesion__in=[lesion.pk for lesion in lesions])
     by_lesion: dict[int, list[LesionImage]] = {}

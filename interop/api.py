@@ -12,7 +12,7 @@ from interop.views import VISITS, pdf_response
 from lesions.models import Visit
 
 
-class VisitReportViewSet(FileViewSetMixin, ScopedViewSet):
+class VisitReportViewSet(FileViewSetMixin, ScopedViewSet[Visit]):
     file_actions = frozenset({"report"})
 
     @extend_schema(

@@ -55,7 +55,9 @@ class ReportPDF(FPDF):
         self.cell(0, 5, f"{self.footer_text} · page {self.page_no()}/{{nb}}", align="C")
         self.set_text_color(0, 0, 0)
 
-    def line_of_text(self, text: str, size: float = 10, bold: bool = False, colour: tuple[int, int, int] | None = None):
+    def line_of_text(
+        self, text: str, size: float = 10, bold: bool = False, colour: tuple[int, int, int] | None = None
+    ) -> None:
         self.set_font(FONT, "B" if bold else "", size)
         if colour:
             self.set_text_color(*colour)

@@ -5,7 +5,7 @@ from lesions.models import Lesion, LesionImage, Patient, Visit
 
 
 @admin.register(Patient)
-class PatientAdmin(AuditedAdmin):
+class PatientAdmin(AuditedAdmin[Patient]):
     list_display = ["last_name", "first_name", "medical_record_number", "clinic", "date_of_birth"]
     list_filter = ["clinic", "sex", "fitzpatrick_skin_type"]
     search_fields = ["last_name", "first_name", "medical_record_number"]
@@ -13,7 +13,7 @@ class PatientAdmin(AuditedAdmin):
 
 
 @admin.register(Lesion)
-class LesionAdmin(AuditedAdmin):
+class LesionAdmin(AuditedAdmin[Lesion]):
     list_display = ["label", "patient", "body_site", "status", "diagnosis"]
     list_filter = ["body_site", "status", "diagnosis"]
     search_fields = ["label", "patient__last_name", "patient__medical_record_number"]
@@ -22,7 +22,7 @@ class LesionAdmin(AuditedAdmin):
 
 
 @admin.register(Visit)
-class VisitAdmin(AuditedAdmin):
+class VisitAdmin(AuditedAdmin[Visit]):
     list_display = ["date", "patient", "clinician"]
     list_filter = ["date"]
     search_fields = ["patient__last_name", "patient__medical_record_number"]
@@ -31,7 +31,7 @@ class VisitAdmin(AuditedAdmin):
 
 
 @admin.register(LesionImage)
-class LesionImageAdmin(AuditedAdmin):
+class LesionImageAdmin(AuditedAdmin[LesionImage]):
     list_display = ["uuid", "lesion", "visit", "image_type", "width", "height", "created_at"]
     list_filter = ["image_type"]
     readonly_fields = [

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.forms import formset_factory
@@ -22,7 +22,7 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format=format or "%Y-%m-%d")
 
 
-class PatientForm(forms.ModelForm):
+class PatientForm(forms.ModelForm[Patient]):
     """A patient's details; the record number rule is Patient.clean()'s, run by ModelForm validation."""
 
     class Meta:
@@ -44,13 +44,14 @@ class PatientForm(forms.ModelForm):
         if self.instance.pk:
             del self.fields["clinic"]  # a record does not move between clinics
         else:
-            self.fields["clinic"].queryset = clinics if clinics is not None else Clinic.objects.none()
+            clinic_field = cast("forms.ModelChoiceField[Clinic]", self.fields["clinic"])  # the model's foreign key
+            clinic_field.queryset = clinics if clinics is not None else Clinic.objects.none()
             if clinics is not None and clinics.count() == 1:
                 self.fields["clinic"].initial = clinics.first()
                 self.fields["clinic"].widget = forms.HiddenInput()
 
 
-class LesionForm(forms.ModelForm):
+class LesionForm(forms.ModelForm[Lesion]):
     class Meta:
         model = Lesion
         fields = [
@@ -66,7 +67,7 @@ class LesionForm(forms.ModelForm):
         # The diagnosis rules live in Lesion.clean(), which ModelForm validation runs.
 
 
-class HistopathologyForm(forms.ModelForm):
+class HistopathologyForm(forms.ModelForm[Lesion]):
     """The confirmed diagnosis of a lesion: result, how it was confirmed, when; and its new status."""
 
     class Meta:
@@ -83,7 +84,7 @@ class HistopathologyForm(forms.ModelForm):
             self.initial["diagnosis_confirmation"] = Lesion.Confirmation.HISTOPATHOLOGY
 
 
-class VisitForm(forms.ModelForm):
+class VisitForm(forms.ModelForm[Visit]):
     """Date and notes of a new visit; the date rules are Visit.clean()'s (give it the patient's visit)."""
 
     class Meta:
@@ -98,7 +99,7 @@ class PatientSearchForm(forms.Form):
     q = forms.CharField(required=False, strip=True)
 
     def clean_q(self) -> str:
-        text = self.cleaned_data["q"]
+        text: str = self.cleaned_data["q"]
         try:
             search_terms(text)
         except SearchRejected as exc:
@@ -131,7 +132,7 @@ class PhotoForm(forms.Form):
     def __init__(self, *args: Any, patient: Patient | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if patient is not None:
-            self.fields["lesion"].queryset = patient.lesions.all()
+            cast("forms.ModelChoiceField[Lesion]", self.fields["lesion"]).queryset = patient.lesions.all()
 
     def clean_photo(self) -> Any:
         upload = self.cleaned_data.get("photo")
@@ -144,6 +145,7 @@ class PhotoForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if not cleaned.get("photo"):
             return cleaned
         if not cleaned.get("lesion"):
@@ -154,7 +156,7 @@ class PhotoForm(forms.Form):
         return cleaned
 
 
-class BasePhotoFormSet(forms.BaseFormSet):
+class BasePhotoFormSet(forms.BaseFormSet[PhotoForm]):
     def __init__(self, *args: Any, patient: Patient | None = None, **kwargs: Any) -> None:
         self.patient = patient
         super().__init__(*args, **kwargs)
@@ -171,4 +173,8 @@ class BasePhotoFormSet(forms.BaseFormSet):
             raise forms.ValidationError("Add at least one photo.")
 
 
-PhotoFormSet = formset_factory(PhotoForm, formset=BasePhotoFormSet, extra=1, max_num=12, absolute_max=12)
+# formset_factory makes a subclass of the formset it is given (its stub says only BaseFormSet).
+PhotoFormSet = cast(
+    "type[BasePhotoFormSet]",
+    formset_factory(PhotoForm, formset=BasePhotoFormSet, extra=1, max_num=12, absolute_max=12),
+)

@@ -11,6 +11,7 @@ rolled back, does the work itself). A key reused for a different request is refu
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
@@ -61,7 +62,7 @@ def request_fingerprint(
         for handle in handles:
             content = hashlib.sha256()
             handle.seek(0)
-            for chunk in iter(lambda h=handle: h.read(64 * 1024), b""):
+            for chunk in iter(functools.partial(handle.read, 64 * 1024), b""):
                 content.update(chunk)
             handle.seek(0)
             files_digest[name].append(content.hexdigest())

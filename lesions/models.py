@@ -98,6 +98,7 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
         if self.medical_record_number:
             self.medical_record_number = normalise_record_number(self.medical_record_number)
             number_field = self._meta.get_field("medical_record_number")
+            assert isinstance(number_field, models.CharField) and number_field.max_length is not None  # declared above
             if not self.medical_record_number:
                 errors["medical_record_number"] = ["The record number holds only invisible characters."]
             elif len(self.medical_record_number) > number_field.max_length:
@@ -138,7 +139,7 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         RESOLVED = "resolved", "Resolved"
 
     # The records' vocabulary: the analysis' 7 classes, from the one torch-free class list, and other.
-    Diagnosis = models.TextChoices(
+    Diagnosis = models.TextChoices(  # type: ignore[call-overload]  # django-stubs: functional API with labels
         "Diagnosis",
         [(code.upper(), (code, SHORT_NAMES[code])) for code in HAM10000_CLASSES] + [("OTHER", ("other", "Other"))],
     )

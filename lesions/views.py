@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -80,7 +80,11 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 def patient_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
     form = PatientForm(request.POST or None, instance=patient)
-    if request.method == "POST" and form.is_valid() and _write(form, services.patient_update, patient=patient):
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _write(form, services.patient_update, patient=patient) is not None
+    ):
         messages.success(request, "Patient details saved.")
         return redirect(patient)
     return render(request, "lesions/patient_form.html", {"form": form, "patient": patient})
@@ -107,7 +111,7 @@ def lesion_histopathology(request: HttpRequest, uuid: UUID) -> HttpResponse:
     """Record the confirmed diagnosis of a lesion (result, how it was confirmed, date)."""
     lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
     form = HistopathologyForm(request.POST or None, instance=lesion)
-    if request.method == "POST" and form.is_valid() and _write(form, services.lesion_update, lesion=lesion):
+    if request.method == "POST" and form.is_valid() and _write(form, services.lesion_update, lesion=lesion) is not None:
         messages.success(request, f"Diagnosis of '{lesion.label}' recorded: {lesion.get_diagnosis_display()}.")
         return redirect(lesion)
     return render(
@@ -120,7 +124,7 @@ def lesion_histopathology(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def lesion_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
     form = LesionForm(request.POST or None, instance=lesion)
-    if request.method == "POST" and form.is_valid() and _write(form, services.lesion_update, lesion=lesion):
+    if request.method == "POST" and form.is_valid() and _write(form, services.lesion_update, lesion=lesion) is not None:
         messages.success(request, "Lesion saved.")
         return redirect(lesion)
     return render(request, "lesions/lesion_form.html", {"form": form, "patient": lesion.patient, "lesion": lesion})
@@ -168,7 +172,7 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
 
 @login_required
 @require_GET
-def lesion_image_file(request: HttpRequest, uuid: UUID) -> FileResponse:
+def lesion_image_file(request: HttpRequest, uuid: UUID) -> HttpResponseBase:
     """Stream a stored photo to a member of its clinic (never a public media URL)."""
     image = get_for_user_or_404(LesionImage, request.user, uuid)
     return stream_file(image.image, image.content_type)

@@ -146,3 +146,4 @@ def _store_result(prediction: Prediction, analysis: Analysis) -> np.ndarray | No
         locked.failure_reason = ""
         locked.finished_at = now
         locked.save()
+    return cam

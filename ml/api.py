@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers
@@ -17,14 +19,14 @@ from ml.engine.labels import CLASS_NAMES, HAM10000_CLASSES
 from ml.models import COLOUR_NAMES, LesionOutline, ModelVersion, Prediction, class_probabilities, outline_of
 
 
-class ProbabilitiesSerializer(serializers.Serializer):
+class ProbabilitiesSerializer(serializers.Serializer[dict[str, float]]):
     """The 7 HAM10000 class probabilities (they add up to 1)."""
 
-    def get_fields(self) -> dict[str, serializers.Field]:
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         return {code: serializers.FloatField(help_text=CLASS_NAMES[code]) for code in HAM10000_CLASSES}
 
 
-class PatientContextSerializer(serializers.Serializer):
+class PatientContextSerializer(serializers.Serializer[dict[str, object]]):
     """What the analysis knew of the patient (null where unknown)."""
 
     age = serializers.FloatField(allow_null=True, help_text="age in years at the photo's visit")
@@ -32,13 +34,13 @@ class PatientContextSerializer(serializers.Serializer):
     site = serializers.CharField(allow_null=True, help_text="body site (ISIC anatom_site_general)")
 
 
-class ModelVersionSerializer(serializers.ModelSerializer):
+class ModelVersionSerializer(serializers.ModelSerializer[ModelVersion]):
     class Meta:
         model = ModelVersion
         fields = ["name", "architecture", "is_default"]
 
 
-class MeasurementsSerializer(serializers.Serializer):
+class MeasurementsSerializer(serializers.Serializer[dict[str, object]]):
     """What the outline measures. Sizes in mm need the photo's pixel size (its own, else the clinic's
     default for the image type) and are null without one: then compare the relative sizes."""
 
@@ -62,7 +64,7 @@ class MeasurementsSerializer(serializers.Serializer):
     mm_per_pixel = serializers.FloatField(allow_null=True, help_text="the pixel size the mm values use")
 
 
-class OutlineSerializer(serializers.ModelSerializer):
+class OutlineSerializer(serializers.ModelSerializer[LesionOutline]):
     """The lesion outlined on the photo by the segmentation model, with its measurements."""
 
     segmenter = serializers.CharField(source="segmenter_name", read_only=True)
@@ -89,7 +91,7 @@ class OutlineSerializer(serializers.ModelSerializer):
         return absolute_url(self, reverse("api-image-mask", kwargs={"uuid": outline.image.uuid}))
 
 
-class PredictionSerializer(RecordSerializer):
+class PredictionSerializer(RecordSerializer[Prediction]):
     url = serializers.HyperlinkedIdentityField(view_name="api-prediction-detail", lookup_field="uuid")
     image = serializers.UUIDField(source="image.uuid", read_only=True)
     model_version = ModelVersionSerializer(read_only=True)
@@ -100,7 +102,8 @@ class PredictionSerializer(RecordSerializer):
     cam_url = serializers.SerializerMethodField()
     melanoma_flag = serializers.SerializerMethodField()
     melanoma_threshold = serializers.FloatField(read_only=True, allow_null=True)
-    context = serializers.SerializerMethodField()
+    # DRF's metaclass takes declared fields off the class: ``self.context`` stays the serializer's context dict.
+    context: dict[str, Any] = serializers.SerializerMethodField()  # type: ignore[assignment]  # DRF stubs: see above
     cam_in_lesion = serializers.FloatField(
         read_only=True,
         allow_null=True,
@@ -190,7 +193,7 @@ class PredictionSerializer(RecordSerializer):
     heatmap=extend_schema(summary="Grad-CAM overlay on the photo (PNG)", responses=binary_responses("image/png")),
     cam=extend_schema(summary="Bare class-activation map (PNG)", responses=binary_responses("image/png")),
 )
-class PredictionViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class PredictionViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedViewSet[Prediction]):
     serializer_class = PredictionSerializer
     file_actions = frozenset({"heatmap", "cam"})
 
@@ -198,14 +201,14 @@ class PredictionViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedViewS
         return scoped(Prediction, self.request.user).select_related("model_version", "image", "image__outline")
 
     @action(detail=True, methods=["get"], url_path="heatmap", url_name="heatmap")
-    def heatmap(self, request: Request, uuid: str | None = None) -> HttpResponse:
+    def heatmap(self, request: Request, uuid: str | None = None) -> HttpResponseBase:
         prediction = self.get_object()
         if not prediction.heatmap:
             raise Http404("No heatmap for this prediction (yet).")
         return stream_file(prediction.heatmap, "image/png")
 
     @action(detail=True, methods=["get"], url_path="cam", url_name="cam")
-    def cam(self, request: Request, uuid: str | None = None) -> HttpResponse:
+    def cam(self, request: Request, uuid: str | None = None) -> HttpResponseBase:
         prediction = self.get_object()
         if not prediction.cam:
             raise Http404("No map for this prediction (yet).")

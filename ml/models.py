@@ -67,9 +67,11 @@ class ModelVersion(TimeStampedModel):
         if not isinstance(test, dict):
             return {}
         # An evaluation report nests its numbers under "metrics"; a bare dict holds them directly.
-        numbers = test.get("metrics") if isinstance(test.get("metrics"), dict) else test
-        melanoma = numbers.get("melanoma") if isinstance(numbers.get("melanoma"), dict) else {}
-        flag = numbers.get("melanoma_flag") if isinstance(numbers.get("melanoma_flag"), dict) else {}
+        nested = test.get("metrics")
+        numbers: dict[str, Any] = nested if isinstance(nested, dict) else test
+        melanoma_figures, flag_figures = numbers.get("melanoma"), numbers.get("melanoma_flag")
+        melanoma: dict[str, Any] = melanoma_figures if isinstance(melanoma_figures, dict) else {}
+        flag: dict[str, Any] = flag_figures if isinstance(flag_figures, dict) else {}
         summary = {
             "accuracy": numbers.get("accuracy"),
             "balanced_accuracy": numbers.get("balanced_accuracy"),
@@ -354,7 +356,7 @@ class LesionOutline(ClinicAuditMixin, TimeStampedModel, Job):
 def outline_of(image: LesionImage) -> LesionOutline | None:
     """A photo's outline row, None if it has none (load photos with ``select_related("outline")``)."""
     try:
-        return image.outline  # type: ignore[attr-defined]
+        return image.outline
     except (ObjectDoesNotExist, AttributeError):  # AttributeError: a row-like object without outlines
         return None
 

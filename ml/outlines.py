@@ -69,7 +69,8 @@ def _manifest_name(path: Path) -> str | None:
     import json
 
     try:
-        return json.loads(path.read_text()).get("name")
+        name: str | None = json.loads(path.read_text()).get("name")
+        return name
     except (OSError, ValueError, AttributeError):
         return None
 

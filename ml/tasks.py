@@ -57,18 +57,18 @@ def run_job(task: Task, job: type[Job], job_id: int, run: Callable[[int], Job | 
     return "skipped" if done is None else str(done.status)
 
 
-@shared_task(**JOB_TASK_OPTIONS)
+@shared_task(**JOB_TASK_OPTIONS)  # type: ignore[untyped-decorator]  # celery ships no type hints
 def prediction_run_task(self: Task, prediction_id: int) -> str:
     return run_job(self, Prediction, prediction_id, lambda pk: analysis.prediction_run(prediction_id=pk), "analysis")
 
 
-@shared_task(**JOB_TASK_OPTIONS)
+@shared_task(**JOB_TASK_OPTIONS)  # type: ignore[untyped-decorator]  # celery ships no type hints
 def outline_run_task(self: Task, outline_id: int) -> str:
     """Outline one photo on its own: photos no analysis task outlines (no classifier, backfill)."""
     return run_job(self, LesionOutline, outline_id, lambda pk: outlines.outline_run(outline_id=pk), "outline")
 
 
-@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)  # type: ignore[untyped-decorator]  # celery ships no type hints
 def sweep_stuck_predictions_task() -> int:
     """Periodic (Celery beat): queue again predictions and outlines stuck in pending or running."""
     count = predictions_requeue_stuck()

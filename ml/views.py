@@ -3,7 +3,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseBase
 from django.views.decorators.http import require_GET
 
 from clinic.files import stream_file
@@ -11,7 +11,7 @@ from clinic.selectors import get_for_user_or_404
 from ml.models import Prediction
 
 
-def _prediction_png(request: HttpRequest, uuid: UUID, field: str, missing: str) -> FileResponse:
+def _prediction_png(request: HttpRequest, uuid: UUID, field: str, missing: str) -> HttpResponseBase:
     """One of an analysis's PNGs, through the one access check (404 for another clinic's)."""
     prediction = get_for_user_or_404(Prediction, request.user, uuid)
     file = getattr(prediction, field)
@@ -22,11 +22,11 @@ def _prediction_png(request: HttpRequest, uuid: UUID, field: str, missing: str) 
 
 @login_required
 @require_GET
-def prediction_heatmap(request: HttpRequest, uuid: UUID) -> FileResponse:
+def prediction_heatmap(request: HttpRequest, uuid: UUID) -> HttpResponseBase:
     return _prediction_png(request, uuid, "heatmap", "No heatmap for this prediction")
 
 
 @login_required
 @require_GET
-def prediction_cam(request: HttpRequest, uuid: UUID) -> FileResponse:
+def prediction_cam(request: HttpRequest, uuid: UUID) -> HttpResponseBase:
     return _prediction_png(request, uuid, "cam", "No map for this prediction")

@@ -34,7 +34,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, cast
 
 from auditlog.context import disable_auditlog
 from django.apps import apps
@@ -287,8 +287,9 @@ def _migrate_to(applied: list[str]) -> None:
     """Bring the schema to the backup's migrations (forwards only for an empty database)."""
     executor = MigrationExecutor(connection)
     graph = executor.loader.graph
-    wanted = {tuple(name.split(".", 1)) for name in applied}
-    targets = []
+    # "app.migration" names, each a migration known here (checked when the manifest was read).
+    wanted = cast("set[tuple[str, str]]", {tuple(name.split(".", 1)) for name in applied})
+    targets: list[tuple[str, str | None]] = []
     for app in {app for app, _ in graph.leaf_nodes()}:
         mine = [node for node in wanted if node[0] == app]
         children = {n: {c.key for c in graph.node_map[n].children if c.key[0] == app} for n in mine}

@@ -25,7 +25,7 @@ class ExactJSONEncoder(DjangoJSONEncoder):
 
 class Serializer(JSONSerializer):
     def _init_options(self) -> None:
-        super()._init_options()
+        super()._init_options()  # type: ignore[misc]  # django-stubs omit the private _init_options
         self.json_kwargs["cls"] = ExactJSONEncoder
 
 

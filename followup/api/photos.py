@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponseBase
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -48,7 +48,7 @@ from ml.api import OutlineSerializer, PredictionSerializer
 from ml.models import outline_of
 
 
-class LesionImageSerializer(RecordSerializer):
+class LesionImageSerializer(RecordSerializer[LesionImage]):
     url = serializers.HyperlinkedIdentityField(view_name="api-image-detail", lookup_field="uuid")
     file_url = serializers.SerializerMethodField()
     lesion = serializers.UUIDField(source="lesion.uuid", read_only=True)
@@ -90,7 +90,7 @@ class LesionImageSerializer(RecordSerializer):
         return absolute_url(self, reverse("api-image-file", kwargs={"uuid": image.uuid}))
 
 
-class LesionChildViewSet(ScopedViewSet):
+class LesionChildViewSet(ScopedViewSet[LesionImage]):
     """Collections under ``lesions/{lesion_uuid}/``: the lesion is looked up first."""
 
     def get_lesion(self) -> Lesion:
@@ -191,7 +191,7 @@ class LesionImageUploadViewSet(mixins.CreateModelMixin, LesionChildViewSet):
         summary="The lesion outline's mask (grayscale PNG, 255 = lesion)", responses=binary_responses("image/png")
     ),
 )
-class LesionImageViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class LesionImageViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedViewSet[LesionImage]):
     serializer_class = LesionImageSerializer
     file_actions = frozenset({"file", "mask"})
 
@@ -199,12 +199,12 @@ class LesionImageViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedView
         return scoped(LesionImage, self.request.user, selectors.images_with_predictions())
 
     @action(detail=True, methods=["get"], url_path="file", url_name="file")
-    def file(self, request: Request, uuid: str | None = None) -> HttpResponse:
+    def file(self, request: Request, uuid: str | None = None) -> HttpResponseBase:
         image = self.get_object()
         return stream_file(image.image, image.content_type)
 
     @action(detail=True, methods=["get"], url_path="mask", url_name="mask")
-    def mask(self, request: Request, uuid: str | None = None) -> HttpResponse:
+    def mask(self, request: Request, uuid: str | None = None) -> HttpResponseBase:
         image = self.get_object()
         outline = outline_of(image)
         if outline is None or not outline.mask:

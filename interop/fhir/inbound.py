@@ -12,13 +12,16 @@ for the form and the API.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 from fhir.resources.R4B.patient import Patient as FhirPatient
 
 from interop.fhir import codes
 from lesions.models import Patient
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 
 class ResourceInvalid(ValueError):
@@ -37,7 +40,7 @@ class ResourceRefused(ValueError):
         self.messages = messages
 
 
-def _location(error: dict[str, Any]) -> str:
+def _location(error: ErrorDetails) -> str:
     return ".".join(str(part) for part in error.get("loc", ()) if part != "__root__") or "Patient"
 
 
@@ -81,7 +84,9 @@ def _names(resource: FhirPatient) -> tuple[str, str]:
     if not official:
         raise ResourceRefused(["name: give the patient's name (family and given)."])
     name = official[0]
-    return " ".join(name.given or []).strip(), (name.family or "").strip()
+    # FHIR allows a null given name (its value then only in an extension): it adds no word.
+    given = [part for part in name.given or [] if part is not None]
+    return " ".join(given).strip(), (name.family or "").strip()
 
 
 def patient_fields(resource: FhirPatient, clinics: list[Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, overload
 
 from django.urls import reverse
 from django.utils import timezone
@@ -27,14 +27,18 @@ def _empty(value: Any) -> bool:
     return value is None or value == [] or value == {} or (isinstance(value, str) and not value.strip())
 
 
+@overload
+def compact(value: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def compact(value: list[Any]) -> list[Any]: ...
 def compact(value: Any) -> Any:
     """``value`` without None, blank strings, empty lists and objects, at every depth (FHIR has no empty values)."""
     if isinstance(value, dict):
         items = ((key, compact(item)) for key, item in value.items())
         return {key: item for key, item in items if not _empty(item)}
     if isinstance(value, list):
-        items = [compact(item) for item in value]
-        return [item for item in items if not _empty(item)]
+        elements = [compact(item) for item in value]
+        return [item for item in elements if not _empty(item)]
     return value
 
 

@@ -6,15 +6,24 @@ other path, newlines included, so that it too gets an OperationOutcome.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.http import HttpResponseBase
 from django.urls import re_path
 
 from interop.fhir import views
 
+if TYPE_CHECKING:
+    from rest_framework.decorators import ViewSetAction
+
 ID = r"(?P<id>[A-Za-z0-9\-.]{1,64})"
-ALL_METHODS = {method: "unknown" for method in ("get", "post", "put", "patch", "delete", "head", "options")}
+ALL_METHODS: dict[str, str | ViewSetAction[Any]] = {
+    method: "unknown" for method in ("get", "post", "put", "patch", "delete", "head", "options")
+}
 
 
-def read(viewset: type[views.FhirViewSet]) -> object:
+def read(viewset: type[views.FhirViewSet]) -> Callable[..., HttpResponseBase]:
     return viewset.as_view({"get": "read"})
 
 

@@ -8,18 +8,20 @@ OperationOutcome; every response is ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.permissions import AllowAny, BasePermission
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.mediatypes import media_type_matches
@@ -48,14 +50,17 @@ class FhirJSONParser(JSONParser):
 class FhirContentNegotiation(BaseContentNegotiation):
     """Always FHIR JSON out (the one format served); FHIR or plain JSON in."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
         for parser in parsers:
             if media_type_matches(parser.media_type, request.content_type):
                 return parser
         return None
 
-    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
-        return renderers[0], renderers[0].media_type
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        first = cast("Sequence[BaseRenderer]", renderers)[0]  # DRF passes the view's list of renderers
+        return first, first.media_type
 
 
 ISSUE_CODES = {
@@ -100,7 +105,7 @@ def outcome(status_code: int, messages: list[str], code: str) -> Response:
 
 
 @extend_schema(exclude=True)  # FHIR is described by its CapabilityStatement, not the REST API's OpenAPI
-class FhirViewSet(ScopedViewSet):
+class FhirViewSet(ScopedViewSet[Model]):  # each endpoint reads its rows through clinic.selectors
     renderer_classes = [FhirJSONRenderer]
     parser_classes = [FhirJSONParser, JSONParser]
     content_negotiation_class = FhirContentNegotiation

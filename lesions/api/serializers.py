@@ -7,7 +7,7 @@ becomes a 400 (``clinic.api.exception_handler``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -24,7 +24,7 @@ from lesions.services import photo_sanitize
 # --- patients ------------------------------------------------------------------------------
 
 
-class PatientSerializer(RecordSerializer):
+class PatientSerializer(RecordSerializer[Patient]):
     url = serializers.HyperlinkedIdentityField(view_name="api-patient-detail", lookup_field="uuid")
     clinic = serializers.SlugRelatedField(
         slug_field="uuid",
@@ -62,7 +62,8 @@ class PatientSerializer(RecordSerializer):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["clinic"].queryset = clinics_for_user(request_user(self))
+        clinic_field = cast("serializers.SlugRelatedField[Clinic]", self.fields["clinic"])  # declared above
+        clinic_field.queryset = clinics_for_user(request_user(self))
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_lesions_url(self, patient: Patient) -> str:
@@ -92,7 +93,7 @@ class PatientSerializer(RecordSerializer):
 # --- lesions -------------------------------------------------------------------------------
 
 
-class LesionSerializer(RecordSerializer):
+class LesionSerializer(RecordSerializer[Lesion]):
     url = serializers.HyperlinkedIdentityField(view_name="api-lesion-detail", lookup_field="uuid")
     patient = serializers.UUIDField(source="patient.uuid", read_only=True)
     timeline_url = serializers.SerializerMethodField()
@@ -131,11 +132,13 @@ class LesionSerializer(RecordSerializer):
 # --- visits --------------------------------------------------------------------------------
 
 
-class VisitSerializer(RecordSerializer):
+class VisitSerializer(RecordSerializer[Visit]):
     url = serializers.HyperlinkedIdentityField(view_name="api-visit-detail", lookup_field="uuid")
     patient = serializers.UUIDField(source="patient.uuid", read_only=True)
     clinician = serializers.SerializerMethodField()
-    images = serializers.SlugRelatedField(slug_field="uuid", many=True, read_only=True)
+    images: serializers.SlugRelatedField[LesionImage] = serializers.SlugRelatedField(
+        slug_field="uuid", many=True, read_only=True
+    )
 
     class Meta:
         model = Visit
@@ -157,7 +160,7 @@ class PhotoField(serializers.FileField):
     """An uploaded file (documented as binary: the schema has no separate request components)."""
 
 
-class LesionImageUploadSerializer(serializers.Serializer):
+class LesionImageUploadSerializer(serializers.Serializer[LesionImage]):
     photo = PhotoField(help_text="JPEG, PNG or HEIC/HEIF photo.")
     image_type = serializers.ChoiceField(choices=LesionImage.ImageType.choices)
     visit = serializers.UUIDField(

@@ -8,17 +8,22 @@ take the parent's UUID from the URL and look it up with the same scoped selector
 
 from __future__ import annotations
 
+from typing import TypeVar, cast
+
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
+from rest_framework.serializers import BaseSerializer
 
-from clinic.api import BAD_REQUEST, NOT_FOUND, ScopedViewSet, uuid_path
+from clinic.api import BAD_REQUEST, NOT_FOUND, M_co, ScopedViewSet, uuid_path
 from clinic.audit import audit_access_many
 from clinic.selectors import get_for_user_or_404, scoped
 from lesions import selectors, services
 from lesions.api.serializers import LesionSerializer, PatientSerializer, VisitSerializer
 from lesions.models import Lesion, Patient, Visit
+
+Row = TypeVar("Row")
 
 # --- patients ------------------------------------------------------------------------------
 
@@ -46,7 +51,7 @@ class PatientViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
-    ScopedViewSet,
+    ScopedViewSet[Patient],
 ):
     serializer_class = PatientSerializer
 
@@ -60,19 +65,21 @@ class PatientViewSet(
             queryset = scoped(Patient, self.request.user).select_related("clinic")
         return queryset.order_by("last_name", "first_name", "pk")
 
-    def paginate_queryset(self, queryset: QuerySet[Patient]) -> list[Patient] | None:
+    def paginate_queryset(self, queryset: QuerySet[Patient, Row]) -> list[Row] | None:
         page = super().paginate_queryset(queryset)
-        audit_access_many(page or [])  # the list shows these patients' names and record numbers
+        # The list shows these patients' names and record numbers (its rows are Patients, never values()).
+        audit_access_many(cast("list[Patient]", page or []))
         return page
 
-    def perform_create(self, serializer: PatientSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Patient]) -> None:
         serializer.instance = services.patient_create(**serializer.validated_data)
 
-    def perform_update(self, serializer: PatientSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Patient]) -> None:
+        assert serializer.instance is not None  # UpdateModelMixin gives the serializer the row it updates
         serializer.instance = services.patient_update(patient=serializer.instance, **serializer.validated_data)
 
 
-class PatientChildViewSet(ScopedViewSet):
+class PatientChildViewSet(ScopedViewSet[M_co]):
     """Collections under ``patients/{patient_uuid}/``: the patient is looked up first."""
 
     def get_patient(self) -> Patient:
@@ -88,7 +95,7 @@ class PatientChildViewSet(ScopedViewSet):
         summary="Add a lesion to a patient", responses={201: LesionSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}
     ),
 )
-class PatientLesionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, PatientChildViewSet):
+class PatientLesionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, PatientChildViewSet[Lesion]):
     serializer_class = LesionSerializer
 
     def get_queryset(self) -> QuerySet[Lesion]:
@@ -96,7 +103,7 @@ class PatientLesionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, Patie
             return Lesion.objects.none()
         return scoped(Lesion, self.request.user).filter(patient=self.get_patient()).select_related("patient")
 
-    def perform_create(self, serializer: LesionSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Lesion]) -> None:
         serializer.instance = services.lesion_create(patient=self.get_patient(), **serializer.validated_data)
 
 
@@ -107,7 +114,7 @@ class PatientLesionViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, Patie
     ),
     create=extend_schema(summary="Record a visit", responses={201: VisitSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}),
 )
-class PatientVisitViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, PatientChildViewSet):
+class PatientVisitViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, PatientChildViewSet[Visit]):
     serializer_class = VisitSerializer
 
     def get_queryset(self) -> QuerySet[Visit]:
@@ -121,7 +128,7 @@ class PatientVisitViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, Patien
             .order_by("-date", "-created_at")
         )
 
-    def perform_create(self, serializer: VisitSerializer) -> None:
+    def perform_create(self, serializer: BaseSerializer[Visit]) -> None:
         serializer.instance = services.visit_create(
             patient=self.get_patient(), clinician=self.request.user, **serializer.validated_data
         )
@@ -135,18 +142,19 @@ class PatientVisitViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, Patien
     update=extend_schema(responses={200: LesionSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}),
     partial_update=extend_schema(responses={200: LesionSerializer, 400: BAD_REQUEST, 404: NOT_FOUND}),
 )
-class LesionViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, ScopedViewSet):
+class LesionViewSet(mixins.RetrieveModelMixin, mixins.UpdateModelMixin, ScopedViewSet[Lesion]):
     serializer_class = LesionSerializer
 
     def get_queryset(self) -> QuerySet[Lesion]:
         return scoped(Lesion, self.request.user).select_related("patient")
 
-    def perform_update(self, serializer: LesionSerializer) -> None:
+    def perform_update(self, serializer: BaseSerializer[Lesion]) -> None:
+        assert serializer.instance is not None  # UpdateModelMixin gives the serializer the row it updates
         serializer.instance = services.lesion_update(lesion=serializer.instance, **serializer.validated_data)
 
 
 @extend_schema_view(retrieve=extend_schema(summary="One visit", responses={200: VisitSerializer, 404: NOT_FOUND}))
-class VisitViewSet(mixins.RetrieveModelMixin, ScopedViewSet):
+class VisitViewSet(mixins.RetrieveModelMixin, ScopedViewSet[Visit]):
     serializer_class = VisitSerializer
 
     def get_queryset(self) -> QuerySet[Visit]:

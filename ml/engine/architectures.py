@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:  # torch is imported by whoever builds a model, not by reading a name
+    from timm.models import FeatureInfo
     from torch import nn
 
 from ml.engine.labels import HAM10000_CLASSES
@@ -37,8 +38,9 @@ def target_layer_name(model: nn.Module, name: str) -> str:
     override = _family_override(name)
     if override is not None:
         return override
-    info = getattr(model, "feature_info", None)
-    entries = list(info.info if hasattr(info, "info") else info or [])
+    # timm: a FeatureInfo on ``features_only`` models, a plain list of dicts on the others.
+    info: FeatureInfo | list[dict[str, Any]] | None = getattr(model, "feature_info", None)
+    entries = list(cast("FeatureInfo", info).info if hasattr(info, "info") else info or [])
     if not entries or "module" not in entries[-1]:
         raise UnknownArchitectureError(f"timm declares no feature maps for {name!r} ({type(model).__name__})")
     return str(entries[-1]["module"])

@@ -13,10 +13,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:  # reading a manifest needs no torch: a web process registers models without it
     import torch
+    from _typeshed import DataclassInstance
     from torch import nn
 
 from ml.engine.architectures import UnknownArchitectureError, create_classifier_model
@@ -85,7 +86,7 @@ class ManifestFile:
         """Check the manifest's own consistency (each kind adds its rules)."""
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)  # type: ignore[call-overload]
+        data = asdict(cast("DataclassInstance", self))  # every subclass is a dataclass
         data.pop("path")
         return data
 
@@ -325,8 +326,10 @@ QUALITY_BAR: dict[str, float] = {
 
 def bar_figures(test: dict[str, Any]) -> dict[str, float | None]:
     """The bar's four numbers from a manifest's ``metrics["test"]`` (an evaluation report or bare numbers)."""
-    numbers = test.get("metrics") if isinstance(test.get("metrics"), dict) else test
-    flag = numbers.get("melanoma_flag") if isinstance(numbers.get("melanoma_flag"), dict) else {}
+    metrics = test.get("metrics")
+    numbers: dict[str, Any] = metrics if isinstance(metrics, dict) else test
+    flag_figures = numbers.get("melanoma_flag")
+    flag: dict[str, Any] = flag_figures if isinstance(flag_figures, dict) else {}
     return {
         "accuracy": numbers.get("accuracy"),
         "balanced_accuracy": numbers.get("balanced_accuracy"),

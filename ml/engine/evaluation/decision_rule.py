@@ -18,16 +18,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 from ml.engine.evaluation.metrics import balanced_accuracy
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
+def _log_softmax(logits: np.ndarray) -> npt.NDArray[np.float64]:
     shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs: npt.NDArray[np.float64] = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return log_probs
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0, bias: np.ndarray | None = None) -> np.ndarray:
+def softmax(logits: np.ndarray, temperature: float = 1.0, bias: np.ndarray | None = None) -> npt.NDArray[np.float64]:
     """softmax((logits + bias) / temperature), rows summing to 1."""
     logits = np.asarray(logits, dtype=np.float64)
     if bias is not None:
@@ -85,7 +87,7 @@ def _objective(
 
 def _fit_bias(
     logits: np.ndarray, labels: np.ndarray, accuracy_weight: float, grid: np.ndarray, rounds: int, shrink: float
-) -> np.ndarray:
+) -> npt.NDArray[np.float64]:
     """Coordinate ascent over ``grid``, class by class, a few rounds; centred offsets."""
     bias = np.zeros(logits.shape[1])
     best = _objective(logits, labels, bias, accuracy_weight, shrink)
@@ -100,7 +102,8 @@ def _fit_bias(
                     best, bias, improved = score, candidate, True
         if not improved:
             break
-    return bias - bias.mean()
+    centred: npt.NDArray[np.float64] = bias - bias.mean()
+    return centred
 
 
 def _stratified_halves(labels: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

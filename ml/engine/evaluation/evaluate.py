@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 from torch import nn
 
@@ -91,7 +92,7 @@ def model_logits(
     images_dir: Path | str,
     ids: Sequence[str],
     *,
-    device: str = "cpu",
+    device: torch.device | str = "cpu",
     tta: bool = False,
     batch_size: int = 32,
     progress: bool = False,
@@ -102,7 +103,8 @@ def model_logits(
     logits = batched_logits(
         model, batches, views=views, device=device, progress=progress, total=-(-len(ids) // batch_size)
     )
-    return logits.mean(axis=1).astype(np.float64)
+    mean: np.ndarray = logits.mean(axis=1).astype(np.float64)
+    return mean
 
 
 def predict_logits(
@@ -112,7 +114,7 @@ def predict_logits(
     metadata_csv: Path | str,
     image_ids: Sequence[str] | None = None,
     *,
-    device: str = "cpu",
+    device: torch.device | str = "cpu",
     tta: bool = False,
     batch_size: int = 32,
     progress: bool = False,

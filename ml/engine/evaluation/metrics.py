@@ -19,7 +19,10 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) == 0:
         return np.zeros((num_classes, num_classes), dtype=np.int64)
-    return sk_confusion_matrix(labels, np.asarray(predictions, dtype=np.int64), labels=list(range(num_classes)))
+    matrix: np.ndarray = sk_confusion_matrix(
+        labels, np.asarray(predictions, dtype=np.int64), labels=list(range(num_classes))
+    )
+    return matrix
 
 
 def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:

@@ -75,7 +75,8 @@ def report_label(report: dict[str, Any]) -> str:
 
 
 def mel_sensitivity(report: dict[str, Any]) -> float | None:
-    return report["metrics"].get("melanoma", {}).get("sensitivity")
+    sensitivity: float | None = report["metrics"].get("melanoma", {}).get("sensitivity")
+    return sensitivity
 
 
 BAR_TEXT = (
@@ -414,8 +415,9 @@ def build(
     manifests = [m for m in loaded if isinstance(m, Manifest)]
     ensembles = [m for m in loaded if isinstance(m, EnsembleManifest)]
     by_name = {m.name: m for m in manifests}
+    candidates: list[EnsembleManifest | Manifest] = [*ensembles, *manifests]
     default = default or next(
-        (m.name for m in [*ensembles, *manifests] if "ensemble" in m.architecture or "efficientnet" in m.architecture),
+        (m.name for m in candidates if "ensemble" in m.architecture or "efficientnet" in m.architecture),
         None,
     )
     split_source = next((m for m in manifests if m.split_path is not None), None)

@@ -30,7 +30,8 @@ class EvaluationReport:
     command: str = ""  # how the report was made (set by the command line)
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe(asdict(self))
+        data: dict[str, Any] = json_safe(asdict(self))
+        return data
 
     def format_table(self) -> str:
         """A readable summary: headline numbers, then per-class precision/recall/F1/AUC."""

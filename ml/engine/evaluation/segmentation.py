@@ -18,14 +18,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from PIL import Image
 
 from ml.engine.data import DataError, decode_mask, image_path, mask_path
 from ml.engine.manifest import SHIPPED_WEIGHTS_DIR, ManifestError
 from ml.engine.segmentation.model import SegmentationManifest, Segmenter, find_segmentation_manifests
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 THRESHOLD_JACCARD_CUTOFF = 0.65  # ISIC 2018 Task 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -49,7 +53,9 @@ def jaccard_score(prediction: np.ndarray, truth: np.ndarray) -> float:
     return 1.0 if union == 0 else int(np.logical_and(p, t).sum()) / union
 
 
-def threshold_jaccard(jaccards: Sequence[float], cutoff: float = THRESHOLD_JACCARD_CUTOFF) -> float:
+def threshold_jaccard(
+    jaccards: Sequence[float] | npt.NDArray[np.float64], cutoff: float = THRESHOLD_JACCARD_CUTOFF
+) -> float:
     """Mean of the per-image Jaccard indices with those below ``cutoff`` counted as 0 (ISIC 2018)."""
     values = np.asarray(jaccards, dtype=np.float64)
     if values.size == 0:
@@ -241,7 +247,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_from_args(
-    args: argparse.Namespace, out: TextIO = sys.stdout, weights_dir: Path | str | None = None
+    args: argparse.Namespace, out: SupportsWrite[str] = sys.stdout, weights_dir: Path | str | None = None
 ) -> dict[str, Any]:
     """Evaluate as the options say, print the summary (or the JSON with ``--json -``) and write the JSON file."""
     manifest_path = resolve_segmentation_manifest(args.model, weights_dir)

@@ -251,7 +251,7 @@ class Ensemble(Analyser):
         return f"Ensemble({self.manifest.name!r}, {len(self.models)} members, {len(self.views)} views, {self.device})"
 
 
-def _grad_mode(gradcam: bool) -> contextlib.ExitStack[None]:
+def _grad_mode(gradcam: bool) -> contextlib.ExitStack[bool | None]:
     """Autograd on for a Grad-CAM pass (whatever the caller's mode), inference mode otherwise."""
     stack = contextlib.ExitStack()
     if gradcam:

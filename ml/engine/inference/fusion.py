@@ -14,14 +14,23 @@ through it to every member's feature maps.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 if TYPE_CHECKING:
     import torch
 
 from ml.engine.inference.context import CONTEXT_FEATURES
+
+if TYPE_CHECKING:
+
+    class _TensorLike(TypedDict):
+        """The dtype and device of the members' logits, for every tensor the head makes."""
+
+        dtype: torch.dtype
+        device: torch.device
 
 
 @dataclass
@@ -65,25 +74,28 @@ class FusionHead:
         return head
 
     # -- applying it ----------------------------------------------------------------
-    def features(self, member_logits: np.ndarray, context: np.ndarray | None) -> np.ndarray:
+    def features(self, member_logits: np.ndarray, context: np.ndarray | None) -> npt.NDArray[np.float64]:
         """(N, members, classes) logits and (N, context features) -> (N, features)."""
         n = member_logits.shape[0]
-        flat = (member_logits.reshape(n, -1) - np.asarray(self.logit_mean)) / np.asarray(self.logit_scale)
+        mean, scale = np.asarray(self.logit_mean), np.asarray(self.logit_scale)
+        flat: npt.NDArray[np.float64] = (member_logits.reshape(n, -1) - mean) / scale
         if not self.use_context:
             return flat
         if context is None:
             context = np.zeros((n, len(self.context_features)), dtype=np.float64)
         return np.concatenate([flat, context], axis=1)
 
-    def logits(self, member_logits: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
-        return self.features(member_logits, context) @ np.asarray(self.weight).T + np.asarray(self.bias)
+    def logits(self, member_logits: np.ndarray, context: np.ndarray | None = None) -> npt.NDArray[np.float64]:
+        weight, bias = np.asarray(self.weight), np.asarray(self.bias)
+        logits: npt.NDArray[np.float64] = self.features(member_logits, context) @ weight.T + bias
+        return logits
 
     def torch_logits(self, member_logits: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """The same map in torch (differentiable), for the run-time analysis and its Grad-CAM."""
         import torch
 
         n = member_logits.shape[0]
-        kw = {"dtype": member_logits.dtype, "device": member_logits.device}
+        kw: _TensorLike = {"dtype": member_logits.dtype, "device": member_logits.device}
         flat = (member_logits.reshape(n, -1) - torch.tensor(self.logit_mean, **kw)) / torch.tensor(
             self.logit_scale, **kw
         )

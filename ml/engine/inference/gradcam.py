@@ -63,7 +63,7 @@ class GradCAM(Closing):
         self._state.capturing = True
         try:
             with torch.inference_mode(False), torch.enable_grad():
-                logits = self.model(inputs)
+                logits: torch.Tensor = self.model(inputs)
         finally:
             self._state.capturing = False
         if self._state.activation is None:

@@ -84,7 +84,7 @@ class PreprocessConfig:
         """The preprocessing timm declares for a model (``resolve_model_data_config``)."""
         from timm.data import resolve_model_data_config
 
-        config: dict[str, Any] = resolve_model_data_config(model)
+        config: dict[str, Any] = resolve_model_data_config(model)  # type: ignore[no-untyped-call]  # timm: unannotated
         _, height, width = config["input_size"]
         return cls(
             height=int(height),

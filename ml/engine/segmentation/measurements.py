@@ -30,6 +30,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 # The six colours of the ABCD rule as sRGB after white balance on the skin (which then looks
 # like REFERENCE_SKIN). They were set in CIELAB (light brown L 58, dark brown L 35, black L 15,
@@ -124,7 +125,7 @@ def boundary_contours(mask: np.ndarray, tolerance: float = BOUNDARY_TOLERANCE_PX
 
     padded = np.pad(_as_mask(mask), 1).astype(np.float32)
     polygons = []
-    for contour in find_contours(padded, 0.5):
+    for contour in find_contours(padded, 0.5):  # type: ignore[no-untyped-call]  # scikit-image: find_contours is unannotated
         points = (contour[:, ::-1] - 1.0).astype(np.float32).reshape(-1, 1, 2)  # (row, col) -> (x, y)
         simplified = cv2.approxPolyDP(points, tolerance, True) if tolerance > 0 else points
         polygons.append(simplified.reshape(-1, 2))
@@ -219,7 +220,7 @@ def _colour_table(max_distance: float) -> np.ndarray:
     references = _rgb_to_lab(np.array([rgb for _, rgb in prototypes] + [REFERENCE_SKIN], dtype=np.float32))
     colour_of = np.array([names.index(name) for name, _ in prototypes] + [-1], dtype=np.int8)
     distances = np.linalg.norm(lab[:, None, :] - references[None, :, :], axis=2)
-    table = colour_of[distances.argmin(axis=1)]
+    table: npt.NDArray[np.int8] = colour_of[distances.argmin(axis=1)]
     table[distances.min(axis=1) > max_distance] = -1
     return table
 
@@ -237,7 +238,7 @@ def skin_white_balance(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     if np.count_nonzero(ring) < 20:
         return np.ones(3, dtype=np.float32)
     skin = np.median(np.asarray(rgb)[ring].astype(np.float32), axis=0)
-    gains = np.asarray(REFERENCE_SKIN, dtype=np.float32) / np.maximum(skin, 1.0)
+    gains: npt.NDArray[np.float32] = np.asarray(REFERENCE_SKIN, dtype=np.float32) / np.maximum(skin, 1.0)
     return np.clip(gains, *WHITE_BALANCE_GAIN_LIMITS).astype(np.float32)
 
 

@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import cv2
 import numpy as np
@@ -26,6 +26,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
+
+if TYPE_CHECKING:
+    from timm.models import FeatureInfo
 
 from ml.engine.inference import overlay
 from ml.engine.inference.classifier import configure_torch_threads
@@ -57,7 +60,8 @@ class DecoderBlock(nn.Module):
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         # Upsample to the skip's exact size, so inputs need not be multiples of 32.
         x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-        return self.conv2(self.conv1(torch.cat([x, skip], dim=1)))
+        out: torch.Tensor = self.conv2(self.conv1(torch.cat([x, skip], dim=1)))
+        return out
 
 
 def _conv_bn_relu(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -76,7 +80,8 @@ class LesionUNet(nn.Module):
         import timm
 
         self.encoder = timm.create_model(encoder, features_only=True, pretrained=False)
-        channels: list[int] = list(self.encoder.feature_info.channels())
+        # A ``features_only`` timm model describes its levels in a FeatureInfo.
+        channels: list[int] = list(cast("FeatureInfo", self.encoder.feature_info).channels())
         # One decoder block per width, deepest skip first: 4 widths end at stride 2, 3 at stride 4.
         skips = channels[-2::-1][: len(decoder_channels)]
         if not 1 <= len(decoder_channels) <= len(channels) - 1:

@@ -101,7 +101,8 @@ def view_logits(
     key = hashlib.sha256(("\n".join(ids) + manifest.weights_sha256).encode()).hexdigest()[:20]
     path = cache_dir / f"{manifest.name}-{key}.npy"
     if path.is_file():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     model = manifest.build_model()
     config = PreprocessConfig.from_manifest(manifest)
     started = time.time()
@@ -149,7 +150,8 @@ def fit_candidate(
 
         def mean_log_probs(x: np.ndarray) -> np.ndarray:
             log_p = x / t - np.logaddexp.reduce(x / t, axis=2, keepdims=True)
-            return np.logaddexp.reduce(log_p, axis=1) - np.log(x.shape[1])
+            mean: np.ndarray = np.logaddexp.reduce(log_p, axis=1) - np.log(x.shape[1])
+            return mean
 
         return Fitted(candidate, mean_log_probs(val), mean_log_probs(test), None, None)
     use_context = candidate.combine == "fusion+context"
@@ -293,7 +295,8 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
                 }
             )
             print(f"  {c.describe(names):<90} val {rows[-1]['val']}  ({rows[-1]['gflops']} GFLOPs)", flush=True)
-        return next(r["score"] for r in rows if r["candidate"] == c.describe(names))
+        score: float = next(r["score"] for r in rows if r["candidate"] == c.describe(names))
+        return score
 
     everyone = tuple(range(len(manifests)))
     combines = [COMBINE_MEAN, COMBINE_FUSION] + ([] if args.no_context else ["fusion+context"])

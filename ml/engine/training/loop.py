@@ -47,7 +47,8 @@ class Checkpoint:
         partial.replace(self.path)
 
     def load(self, device: torch.device) -> dict[str, Any]:
-        return torch.load(self.path, map_location=device, weights_only=False)
+        state: dict[str, Any] = torch.load(self.path, map_location=device, weights_only=False)
+        return state
 
 
 class TrainingRun:
@@ -149,7 +150,8 @@ class TrainingRun:
     def best_state(self) -> dict[str, torch.Tensor]:
         if self.best["epoch"] < 0:
             raise RuntimeError(f"no epoch finished in {self.run_dir}; nothing to ship")
-        return torch.load(self.run_dir / "best.pt", map_location="cpu", weights_only=True)
+        state: dict[str, torch.Tensor] = torch.load(self.run_dir / "best.pt", map_location="cpu", weights_only=True)
+        return state
 
     def recipe(self, resumed_with: str | None) -> dict[str, Any]:
         """What every manifest records of the run."""
@@ -292,7 +294,7 @@ class TrainingLoop:
             self.scheduler.step_update(num_updates=max(run.step, int(run.time_progress() * self.total_steps)))
             loss = loss_of(index)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch: Tensor.backward is unannotated
             self.optimizer.step()
             run.step += 1
             self.ema.update(self.model, step=run.step)

@@ -137,7 +137,7 @@ def classifier_loss(
     classes = len(HAM10000_CLASSES)
     mixup = None
     if config.mixup > 0 or config.cutmix > 0:
-        mixup = Mixup(
+        mixup = Mixup(  # type: ignore[no-untyped-call]  # timm: Mixup.__init__ is unannotated
             mixup_alpha=config.mixup,
             cutmix_alpha=config.cutmix,
             prob=config.mixup_prob,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -23,6 +23,14 @@ def class_weights(counts: np.ndarray, power: float) -> torch.Tensor:
     return torch.tensor(weights, dtype=torch.float32)
 
 
+class _EfficientNetStages(Protocol):
+    """The parts of timm's EfficientNet that freezing touches (``nn.Module`` declares none of them)."""
+
+    conv_stem: nn.Module
+    bn1: nn.Module
+    blocks: nn.Sequential
+
+
 def freeze_early_layers(model: nn.Module, blocks: int) -> list[str]:
     """Freeze the stem and the first ``blocks`` stages of an EfficientNet-style model.
 
@@ -31,9 +39,10 @@ def freeze_early_layers(model: nn.Module, blocks: int) -> list[str]:
     """
     if blocks <= 0 or not hasattr(model, "blocks") or not hasattr(model, "conv_stem"):
         return []
+    net = cast(_EfficientNetStages, model)
     frozen = []
-    modules = [("conv_stem", model.conv_stem), ("bn1", model.bn1)]
-    modules += [(f"blocks.{i}", model.blocks[i]) for i in range(min(blocks, len(model.blocks)))]
+    modules = [("conv_stem", net.conv_stem), ("bn1", net.bn1)]
+    modules += [(f"blocks.{i}", net.blocks[i]) for i in range(min(blocks, len(net.blocks)))]
     for name, module in modules:
         for parameter in module.parameters():
             parameter.requires_grad_(False)

@@ -256,3 +256,16 @@ def test_anonymous_cannot_post_a_patient(api_as: Api, clinic: Clinic) -> None:
     assert response.status_code == 401
     assert response["WWW-Authenticate"].startswith("Token")
     assert not Patient.objects.exists()
+
+
+def test_a_null_given_name_adds_no_word_and_a_name_of_nulls_only_is_refused(api_as: Api, clinic: Clinic) -> None:
+    nulls_only = post(
+        api_as("clinician"), posted(clinic, name=[{"use": "official", "family": "Okonkwo", "given": [None]}])
+    )
+    assert nulls_only.status_code == 422
+    assert "first_name" in " ".join(issue["diagnostics"] for issue in valid(nulls_only.json())["issue"])
+
+    response = post(api_as("clinician"), posted(clinic, name=[{"family": "Okonkwo", "given": [None, "Chidi"]}]))
+
+    assert response.status_code == 201
+    assert Patient.objects.get().first_name == "Chidi"
