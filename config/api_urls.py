@@ -14,7 +14,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from clinic.api import AuthTokenRevokeView, AuthTokenView
-from followup import api as followup_api
+from followup.api import change as followup_change
+from followup.api import photos as followup_api
 from interop import api as interop_api
 from lesions.api import views
 from ml import api as ml_api
@@ -25,7 +26,7 @@ router.register("lesions", views.LesionViewSet, basename="api-lesion")
 router.register("visits", views.VisitViewSet, basename="api-visit")
 router.register("images", followup_api.LesionImageViewSet, basename="api-image")
 router.register("predictions", ml_api.PredictionViewSet, basename="api-prediction")
-router.register("flags", followup_api.FlagViewSet, basename="api-flag")
+router.register("flags", followup_change.FlagViewSet, basename="api-flag")
 
 urlpatterns = [
     path("auth/token/", AuthTokenView.as_view(), name="api-token"),
@@ -47,7 +48,7 @@ urlpatterns = [
     ),
     path(
         "lesions/<str:lesion_uuid>/followup/",
-        followup_api.LesionFollowUpViewSet.as_view({"get": "list"}),
+        followup_change.LesionFollowUpViewSet.as_view({"get": "list"}),
         name="api-lesion-followup",
     ),
     path(

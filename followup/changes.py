@@ -21,10 +21,19 @@ from followup.alignment import photo_order, references_of
 from followup.models import PhotoAlignment
 from followup.timeline import usable_prediction
 from ml.engine.change.compare import Change, compare
-from ml.engine.change.registration import ALIGNED, FAILED, NOT_NEEDED, Registration
+from ml.engine.change.registration import ALIGNED, FAILED, NOT_NEEDED, Matrix, Registration
 from ml.models import COLOUR_NAMES, Measured, measured_from, outline_of
 
 PENDING = "pending"
+_ENGINE_STATUS: dict[str, str] = {"aligned": ALIGNED, "not_needed": NOT_NEEDED}
+
+
+def _matrix(stored: Any) -> Matrix | None:
+    """A stored 2 x 3 matrix (JSON lists) as the engine's tuples."""
+    if not stored:
+        return None
+    (a, b, c), (d, e, f) = stored
+    return (float(a), float(b), float(c)), (float(d), float(e), float(f))
 
 
 @dataclass(frozen=True)
@@ -90,22 +99,16 @@ def alignment_status(alignment: PhotoAlignment | None) -> str:
     """The API's words: aligned / failed / not_needed (or pending while the worker is at it)."""
     if alignment is None or alignment.status in (PhotoAlignment.Status.PENDING, PhotoAlignment.Status.RUNNING):
         return PENDING
-    return {
-        PhotoAlignment.Status.ALIGNED: ALIGNED,
-        PhotoAlignment.Status.NOT_NEEDED: NOT_NEEDED,
-    }.get(alignment.status, FAILED)
+    return _ENGINE_STATUS.get(str(alignment.status), FAILED)
 
 
 def registration_of(alignment: PhotoAlignment | None) -> Registration | None:
     if alignment is None or alignment.status not in PhotoAlignment.FINISHED:
         return None
     matrix = alignment.matrix
-    status = {PhotoAlignment.Status.ALIGNED: ALIGNED, PhotoAlignment.Status.NOT_NEEDED: NOT_NEEDED}.get(
-        alignment.status, FAILED
-    )
     return Registration(
-        status=status,
-        matrix=(tuple(matrix[0]), tuple(matrix[1])) if matrix else None,  # type: ignore[arg-type]
+        status=_ENGINE_STATUS.get(str(alignment.status), FAILED),
+        matrix=_matrix(matrix),
         quality=alignment.quality,
         inliers=alignment.inliers,
         reason=alignment.failure_reason.removeprefix("Could not align: ").rstrip("."),

@@ -28,12 +28,12 @@ def _align_then_sync(alignment_id: int) -> PhotoAlignment | None:
     return done
 
 
-@shared_task(**JOB_TASK_OPTIONS)
+@shared_task(**JOB_TASK_OPTIONS)  # type: ignore[untyped-decorator]  # celery ships no type hints
 def alignment_run_task(self: Task, alignment_id: int) -> str:
     return run_job(self, PhotoAlignment, alignment_id, _align_then_sync, "alignment")
 
 
-@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)
+@shared_task(ignore_result=True, soft_time_limit=60, time_limit=90)  # type: ignore[untyped-decorator]  # celery ships no type hints
 def sweep_stuck_alignments_task() -> int:
     """Periodic (Celery beat): queue again alignments stuck in pending or running."""
     count = alignments_requeue_stuck()

@@ -29,7 +29,7 @@ from followup.models import LesionFlag
 from followup.timeline import usable_prediction
 
 
-class FlagSerializer(serializers.ModelSerializer):
+class FlagSerializer(serializers.ModelSerializer[LesionFlag]):
     id = serializers.UUIDField(source="uuid", read_only=True)
     lesion = serializers.UUIDField(source="lesion.uuid", read_only=True)
     photo = serializers.UUIDField(source="photo.uuid", read_only=True)
@@ -59,7 +59,7 @@ class FlagSerializer(serializers.ModelSerializer):
         return flag.reason or flag.retired_reason or None
 
 
-class FlagReviewSerializer(serializers.Serializer):
+class FlagReviewSerializer(serializers.Serializer[dict[str, str]]):
     reason = serializers.CharField(
         max_length=500,
         help_text="Why the flag needs no further action, e.g. 'excised', 'benign on dermoscopy', "
@@ -67,7 +67,7 @@ class FlagReviewSerializer(serializers.Serializer):
     )
 
 
-class ChangeSerializer(serializers.Serializer):
+class ChangeSerializer(serializers.Serializer[dict[str, Any]]):
     """The latest photo against one reference photo (its baseline or its previous photo)."""
 
     reference = serializers.UUIDField(help_text="The photo compared with.")
@@ -81,7 +81,7 @@ class ChangeSerializer(serializers.Serializer):
     basis = serializers.CharField(allow_null=True, help_text="aligned, mm or scaled: how the sizes were compared.")
 
 
-class AlignmentSerializer(serializers.Serializer):
+class AlignmentSerializer(serializers.Serializer[dict[str, Any]]):
     status = serializers.ChoiceField(choices=["aligned", "failed", "not_needed", "pending"])
     quality = serializers.FloatField(allow_null=True)
     scale = serializers.FloatField(allow_null=True, help_text="Baseline pixels per latest-photo pixel.")
@@ -89,7 +89,7 @@ class AlignmentSerializer(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
 
 
-class MelanomaSerializer(serializers.Serializer):
+class MelanomaSerializer(serializers.Serializer[dict[str, Any]]):
     probability = serializers.FloatField()
     range = serializers.ListField(
         child=serializers.FloatField(), allow_null=True, help_text="Middle half of the readings (views x members)."
@@ -99,7 +99,7 @@ class MelanomaSerializer(serializers.Serializer):
     explanation = serializers.CharField()
 
 
-class FollowUpSerializer(serializers.Serializer):
+class FollowUpSerializer(serializers.Serializer[dict[str, Any]]):
     lesion = serializers.UUIDField()
     baseline = serializers.UUIDField(allow_null=True, help_text="The latest photo's baseline photo.")
     latest = serializers.UUIDField(allow_null=True, help_text="The photo of the latest visit.")
@@ -110,7 +110,9 @@ class FollowUpSerializer(serializers.Serializer):
     flags = FlagSerializer(many=True)
 
 
-def followup_payload(lesion: Any, state: FollowUpState, flags: list[LesionFlag], context: dict[str, Any]) -> dict:
+def followup_payload(
+    lesion: Any, state: FollowUpState, flags: list[LesionFlag], context: dict[str, Any]
+) -> dict[str, Any]:
     reading = None
     if state.latest is not None:
         prediction = usable_prediction(state.latest.predictions.all())
@@ -126,7 +128,9 @@ def followup_payload(lesion: Any, state: FollowUpState, flags: list[LesionFlag],
         if reading is None
         else {
             "probability": round(reading.probability, 6),
-            "range": [round(reading.low, 6), round(reading.high, 6)] if reading.low is not None else None,
+            "range": [round(reading.low, 6), round(reading.high, 6)]
+            if reading.low is not None and reading.high is not None
+            else None,
             "threshold": reading.threshold,
             "state": reading.state,
             "explanation": reading.explanation(),
@@ -166,7 +170,7 @@ class LesionFollowUpViewSet(LesionChildViewSet):
         responses={200: FlagSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
     ),
 )
-class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
+class FlagViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet[LesionFlag]):
     serializer_class = FlagSerializer
 
     def get_queryset(self) -> QuerySet[LesionFlag]:

@@ -126,11 +126,11 @@ def _work_image(
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     interpolation = cv2.INTER_AREA if factor < 1.0 else cv2.INTER_CUBIC
     small = cv2.resize(rgb, size, interpolation=interpolation) if factor != 1.0 else np.ascontiguousarray(rgb)
-    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    grey = cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(grey)
+    plain = np.asarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
+    grey = np.asarray(cv2.createCLAHE(clipLimit=3.0, tileGridSize=(8, 8)).apply(plain), dtype=np.uint8)
     allowed = np.full(grey.shape, 255, dtype=np.uint8)
     # Very dark pixels (a dermatoscope's vignette, hair shadows at the rim) carry no skin texture.
-    allowed[cv2.cvtColor(small, cv2.COLOR_RGB2GRAY) < 20] = 0
+    allowed[plain < 20] = 0
     if mask is not None and mask.any():
         lesion = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
         ys, xs = np.nonzero(lesion)
@@ -138,14 +138,14 @@ def _work_image(
         margin = max(MIN_MARGIN_PX, round(margin_share * diameter))
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
         allowed[cv2.dilate(lesion, kernel) > 0] = 0
-    return grey, allowed, factor
+    return grey, allowed, float(factor)
 
 
 def _features(grey: npt.NDArray[np.uint8], allowed: npt.NDArray[np.uint8]) -> tuple[Any, Any]:
     keypoints: Any = ()
     descriptors: Any = None
     for threshold in SIFT_CONTRAST_THRESHOLDS:
-        sift = cv2.SIFT_create(nfeatures=3000, contrastThreshold=threshold)
+        sift = cv2.SIFT_create(nfeatures=3000, contrastThreshold=threshold)  # type: ignore[attr-defined]  # cv2's stubs miss it
         keypoints, descriptors = sift.detectAndCompute(grey, allowed)
         if len(keypoints) >= MIN_KEYPOINTS:
             break
@@ -197,8 +197,8 @@ def _register_once(
         return Registration(
             status=FAILED, matches=len(good), reason=f"only {len(good)} skin features match", timings=timings
         )
-    src = np.float64([kp_m[m.queryIdx].pt for m in good])
-    dst = np.float64([kp_r[m.trainIdx].pt for m in good])
+    src = np.array([kp_m[m.queryIdx].pt for m in good], dtype=np.float64)
+    dst = np.array([kp_r[m.trainIdx].pt for m in good], dtype=np.float64)
     diagonal = math.hypot(*grey_r.shape)
     matrix, inlier_mask = cv2.estimateAffinePartial2D(
         src,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from PIL import Image
 from torch import nn
@@ -389,7 +390,7 @@ class Classifier(Analyser):
 
     def _forward(
         self, inputs: torch.Tensor, contexts: Sequence[PatientContext | None], gradcam: bool
-    ) -> tuple[torch.Tensor, Any]:
+    ) -> tuple[torch.Tensor, Any, npt.NDArray[np.float32] | None]:
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         if gradcam:
