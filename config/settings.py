@@ -225,14 +225,20 @@ ML_PREDICTION_TIME_LIMIT = env_int("ML_PREDICTION_TIME_LIMIT", 120)
 # by the sweep; one running for twice the time limit (its worker died) is taken over.
 ML_PREDICTION_STUCK_AFTER = env_int("ML_PREDICTION_STUCK_AFTER", 120)
 
+# The classifiers were trained on dermoscopic photos: clinical close-ups and overviews are outlined and
+# measured but not classified, unless this is on (their analyses then show that the model was not made
+# for such photos).
+ML_CLASSIFY_CLINICAL_PHOTOS = env_bool("ML_CLASSIFY_CLINICAL_PHOTOS", False)
+
 # Follow-up: flag a lesion when the summed malignant probability (mel + bcc + akiec) rose by
 # more than this since the previous analysed visit (0.10 = 10 percentage points).
 FOLLOWUP_MALIGNANT_RISE_THRESHOLD = env_float("FOLLOWUP_MALIGNANT_RISE_THRESHOLD", 0.10)
-# ... when the lesion's outlined area grew by more than this share since the previous outlined
-# visit (0.20 = 20%; in mm² when both photos have a pixel size, else relative to photos of one type);
+# ... when the lesion's outlined area grew by more than this share against its baseline or previous
+# photo (0.20 = 20%), the sizes compared in one frame (the newer photo aligned onto the older);
 FOLLOWUP_GROWTH_THRESHOLD = env_float("FOLLOWUP_GROWTH_THRESHOLD", 0.20)
-# ... and when an ABCD colour covers at least this share of the lesion that it did not show before.
-FOLLOWUP_NEW_COLOUR_MIN_SHARE = env_float("FOLLOWUP_NEW_COLOUR_MIN_SHARE", 0.10)
+# ... and when an ABCD colour covers at least this share of the lesion now and less than half of it
+# before (0.05: the share from which a colour counts as present; measured by benchmarks/followup.py).
+FOLLOWUP_NEW_COLOUR_MIN_SHARE = env_float("FOLLOWUP_NEW_COLOUR_MIN_SHARE", 0.05)
 
 # Lesion outlines: the segmentation manifest in ML_WEIGHTS_DIR to use by name (empty: the first one
 # found; "none": outline nothing).

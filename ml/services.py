@@ -146,12 +146,19 @@ def lesion_image_analyses_create(*, image: LesionImage) -> None:
     """A new photo's work: a pending prediction per active model and, with a segmentation model, a pending outline.
 
     The photo's first analysis task makes the outline from the photo it decodes; without any
-    analysis to run, the outline is queued on its own.
+    analysis to run, the outline is queued on its own. The classifiers were trained on dermoscopic
+    photos: a clinical photo is classified only when ``ML_CLASSIFY_CLINICAL_PHOTOS`` says so (it is
+    still outlined and measured).
     """
-    created = predictions_create_for_image(image=image)
+    created = predictions_create_for_image(image=image) if photo_is_classified(image) else []
     outline = outlines.outline_create_for_image(image=image)
     if outline is not None and not created:
         outline_enqueue(outline=outline)
+
+
+def photo_is_classified(image: LesionImage) -> bool:
+    """Whether the classifiers analyse this kind of photo (dermoscopic always; clinical when configured)."""
+    return image.image_type == LesionImage.ImageType.DERMOSCOPIC or bool(settings.ML_CLASSIFY_CLINICAL_PHOTOS)
 
 
 def outline_enqueue(*, outline: LesionOutline) -> None:
