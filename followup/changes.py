@@ -28,7 +28,7 @@ PENDING = "pending"
 _ENGINE_STATUS: dict[str, str] = {"aligned": ALIGNED, "not_needed": NOT_NEEDED}
 
 
-def _matrix(stored: Any) -> Matrix | None:
+def matrix_of(stored: Any) -> Matrix | None:
     """A stored 2 x 3 matrix (JSON lists) as the engine's tuples."""
     if not stored:
         return None
@@ -108,7 +108,7 @@ def registration_of(alignment: PhotoAlignment | None) -> Registration | None:
     matrix = alignment.matrix
     return Registration(
         status=_ENGINE_STATUS.get(str(alignment.status), FAILED),
-        matrix=_matrix(matrix),
+        matrix=matrix_of(matrix),
         quality=alignment.quality,
         inliers=alignment.inliers,
         reason=alignment.failure_reason.removeprefix("Could not align: ").rstrip("."),
@@ -171,6 +171,14 @@ class FollowUpState:
     from_baseline: PhotoChange | None
     from_previous: PhotoChange | None
     baseline_alignment: PhotoAlignment | None
+
+    @property
+    def changes(self) -> list[PhotoChange]:
+        """Against the baseline, then the previous photo (one entry when they are the same photo)."""
+        found = [c for c in (self.from_baseline, self.from_previous) if c is not None]
+        if len(found) == 2 and found[0].reference.pk == found[1].reference.pk:
+            return found[:1]
+        return found
 
     @property
     def alignment(self) -> dict[str, Any]:

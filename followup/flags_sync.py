@@ -5,7 +5,7 @@
 - **melanoma**: its melanoma reading raises the flag (flagged, high, or borderline: the range of
   the readings straddles the threshold; ``followup.melanoma``);
 - **malignant rise**: mel + bcc + akiec rose by more than ``FOLLOWUP_MALIGNANT_RISE_THRESHOLD``
-  since the previous photo of the same kind;
+  between the two latest analysed visits (``followup.flags``);
 - **growth**: the area grew by more than ``FOLLOWUP_GROWTH_THRESHOLD`` against the baseline or the
   previous photo, with sizes compared in one frame (``followup.changes``); photos that do not
   compare (another kind, no alignment and no pixel size) never raise it;
@@ -30,14 +30,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from followup.changes import FollowUpState, followup_state
+from followup.flags import MALIGNANT_ROSE, lesion_change_flags
 from followup.melanoma import melanoma_reading
 from followup.models import LesionFlag, PhotoAlignment
-from followup.timeline import usable_prediction
+from followup.timeline import lesion_timeline, usable_prediction
 from lesions.models import Lesion, LesionImage
-from ml.models import COLOUR_NAMES, malignant_sum
+from ml.models import COLOUR_NAMES
 
-# Probabilities are stored rounded to 6 digits: a rise equal to the threshold up to float noise is "equal".
-_TOLERANCE = 1e-9
 BENIGN_DIAGNOSES = ("nv", "bkl", "df", "vasc")
 
 
@@ -104,25 +103,15 @@ def _melanoma(photo: Any) -> FlagSpec | None:
     return FlagSpec(LesionFlag.Code.MELANOMA, photo, reading.title, reading.explanation())
 
 
-def _malignant_rise(state: FollowUpState) -> FlagSpec | None:
-    change = state.from_previous
-    if change is None:
+def _malignant_rise(photos: list[Any], visit_dates: list[Any]) -> FlagSpec | None:
+    """The timeline's malignant rise between the two latest analysed visits (``followup.flags``)."""
+    entries = lesion_timeline(photos)
+    notes = lesion_change_flags(timeline=entries, patient_visit_dates=visit_dates)
+    rise = next((note for note in notes if note.kind == MALIGNANT_ROSE), None)
+    analysed = [entry for entry in entries if entry.is_analysed]
+    if rise is None or not analysed:
         return None
-    before = usable_prediction(change.reference.predictions.all())
-    after = usable_prediction(change.photo.predictions.all())
-    if before is None or after is None:
-        return None
-    a, b = malignant_sum(before.probabilities), malignant_sum(after.probabilities)
-    limit = float(settings.FOLLOWUP_MALIGNANT_RISE_THRESHOLD)
-    if b - a <= limit + _TOLERANCE:
-        return None
-    return FlagSpec(
-        LesionFlag.Code.MALIGNANT_RISE,
-        change.photo,
-        f"Malignant +{100 * (b - a):.0f} pts",
-        f"Mel + bcc + akiec {100 * a:.0f}% → {100 * b:.0f}% since {change.reference.visit.date:%Y-%m-%d} "
-        f"(flagged above +{100 * limit:.0f} points).",
-    )
+    return FlagSpec(LesionFlag.Code.MALIGNANT_RISE, analysed[-1].image, rise.title, rise.detail)
 
 
 def current_flags(lesion: Lesion, photos: list[Any], alignments: list[PhotoAlignment]) -> list[FlagSpec]:
@@ -132,7 +121,8 @@ def current_flags(lesion: Lesion, photos: list[Any], alignments: list[PhotoAlign
     state = followup_state(photos, alignments)
     if state.latest is None:
         return []
-    specs = [_melanoma(state.latest), _malignant_rise(state), _growth(state), _new_colour(state)]
+    dates = [photo.visit.date for photo in photos]
+    specs = [_melanoma(state.latest), _malignant_rise(photos, dates), _growth(state), _new_colour(state)]
     return [spec for spec in specs if spec is not None]
 
 

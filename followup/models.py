@@ -130,6 +130,11 @@ class LesionFlag(TimeStampedModel):
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
 
+    @property
+    def kind(self) -> str:
+        """The flag's code, as the pages' styles name it (like the notes' kinds)."""
+        return str(self.code)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": str(self.uuid),

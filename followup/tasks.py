@@ -14,7 +14,7 @@ from django.db import transaction
 
 from followup import alignment, flags_sync
 from followup.models import PhotoAlignment
-from lesions.models import Lesion
+from lesions.models import Lesion, LesionImage
 from ml.jobs import requeue
 from ml.tasks import JOB_TASK_OPTIONS, run_job, send_job
 
@@ -49,6 +49,19 @@ def alignments_queue(*, lesion: Lesion) -> int:
     for alignment_id in created:
         transaction.on_commit(lambda pk=alignment_id: alignment_send(pk))  # type: ignore[misc]
     return len(created)
+
+
+def alignment_for_pair(*, photo: LesionImage, reference: LesionImage) -> PhotoAlignment:
+    """The alignment of two photos of a lesion, made (and queued once it commits) when there is none yet."""
+    with transaction.atomic():
+        row, created = PhotoAlignment.objects.get_or_create(
+            photo=photo,
+            reference=reference,
+            defaults={"status": PhotoAlignment.Status.NOT_NEEDED, "quality": 1.0} if photo.pk == reference.pk else {},
+        )
+    if created and row.status == PhotoAlignment.Status.PENDING:
+        transaction.on_commit(lambda: alignment_send(row.pk))
+    return row
 
 
 def alignment_send(alignment_id: int) -> None:

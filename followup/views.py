@@ -13,6 +13,10 @@ from django.views.decorators.http import require_GET
 from clinic.audit import audit_access, audit_access_many
 from clinic.selectors import get_for_user_or_404, scoped
 from followup import agreement, body_map, compare, flags, report, timeline
+from followup import selectors as followup_selectors
+from followup.melanoma import melanoma_reading
+from followup.models import LesionFlag
+from followup.timeline import usable_prediction
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from ml import selectors
 from ml.models import outline_of
@@ -23,10 +27,12 @@ from ml.models import outline_of
 def patient_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
     visits = patient.visits.select_related("clinician").prefetch_related("images__lesion")
+    lesions = list(patient.lesions.all())
     followups = flags.patient_followups(
-        patient.lesions.all(),
+        lesions,
         selectors.images_with_predictions().filter(lesion__patient=patient),
         patient_visit_dates=patient.visits.values_list("date", flat=True),
+        open_flags=followup_selectors.open_flags_by_lesion(lesions),
     )
     return render(
         request,
@@ -46,11 +52,15 @@ def patient_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def lesion_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
     """The lesion's history: flags, trend chart and every visit, newest first."""
     lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
+    all_flags = list(followup_selectors.lesion_flags(lesion))
+    state, photos, _ = followup_selectors.lesion_state(lesion)
     history = flags.lesion_followup(
         lesion,
-        selectors.lesion_images(lesion),
+        photos,
         patient_visit_dates=lesion.patient.visits.values_list("date", flat=True),
+        open_flags=[f for f in all_flags if f.is_open],
     )
+    latest_prediction = usable_prediction(state.latest.predictions.all()) if state.latest is not None else None
     return render(
         request,
         "followup/lesion_detail.html",
@@ -62,6 +72,10 @@ def lesion_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
             "image_count": history.photo_count,
             "analysed_count": sum(entry.is_analysed for entry in history.timeline),
             "trend": compare.trend_data(history.timeline),
+            "state": state,
+            "reading": melanoma_reading(latest_prediction) if latest_prediction is not None else None,
+            "flag_history": [f for f in all_flags if not f.is_open],
+            "review_reasons": LesionFlag.REVIEW_REASONS,
         },
     )
 
@@ -84,11 +98,35 @@ def lesion_compare(request: HttpRequest, uuid: UUID) -> HttpResponse:
             a=a,
             b=b,
             differences=compare.class_differences(a, b),
-            change=compare.lesion_change(a, b),
             earlier_b=visits[index_b - 1] if index_b > 0 else None,
             later_b=visits[index_b + 1] if index_b + 1 < len(visits) else None,
+            **aligned_pair(a.image, b.image),
         )
     return render(request, "followup/lesion_compare.html", context)
+
+
+def aligned_pair(first: LesionImage, second: LesionImage) -> dict[str, object]:
+    """B aligned onto A (made and queued when the pair was never aligned), its change, both outlines in A's pixels."""
+    from followup.changes import matrix_of, photo_change
+    from followup.tasks import alignment_for_pair
+    from ml.engine.change.registration import Registration
+
+    if first.pk == second.pk:
+        return {"alignment": None, "photo_change": None}
+    alignment = alignment_for_pair(photo=second, reference=first)
+    alignment.refresh_from_db()  # an eager worker has aligned it by now
+    change = photo_change("A", second, first, alignment)
+    outline_a, outline_b = outline_of(first), outline_of(second)
+    b_points = ""
+    if alignment.is_aligned and alignment.matrix and outline_b is not None and outline_b.polygon:
+        moved = Registration(status="aligned", matrix=matrix_of(alignment.matrix)).apply(outline_b.polygon)
+        b_points = " ".join(f"{x:.0f},{y:.0f}" for x, y in moved)
+    return {
+        "alignment": alignment,
+        "photo_change": change,
+        "outline_a_points": outline_a.svg_points if outline_a is not None and outline_a.polygon else "",
+        "outline_b_points": b_points,
+    }
 
 
 @login_required

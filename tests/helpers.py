@@ -138,6 +138,9 @@ def photo_with(lesion: Lesion, day: dt.date, model: ModelVersion, probabilities:
         PredictionFactory(
             image=image, model_version=model, probabilities=probabilities, top_class=top, confidence=probabilities[top]
         )
+    from followup.flags_sync import lesion_flags_sync
+
+    lesion_flags_sync(lesion=lesion)  # as the worker does once an analysis of the photo is done
     return image
 
 

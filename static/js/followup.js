@@ -128,6 +128,37 @@
     });
   }
 
+  // B aligned onto A: overlay (fade), swipe (a moving edge) or blink (A and B in turn), outlines on or off.
+  function bindAligned() {
+    const frame = document.getElementById("aligned-frame");
+    if (!frame) return;
+    const amount = document.getElementById("aligned-amount");
+    let blinkTimer = null;
+    function setMode(mode) {
+      frame.dataset.mode = mode;
+      if (blinkTimer) { window.clearInterval(blinkTimer); blinkTimer = null; frame.classList.remove("showing-a"); }
+      if (amount) amount.disabled = mode === "blink";
+      if (mode === "blink") {
+        blinkTimer = window.setInterval(function () { frame.classList.toggle("showing-a"); }, 700);
+      }
+    }
+    document.querySelectorAll('input[name="aligned-mode"]').forEach(function (radio) {
+      radio.addEventListener("change", function () { if (radio.checked) setMode(radio.value); });
+    });
+    if (amount) {
+      amount.addEventListener("input", function () { frame.style.setProperty("--amount", String(amount.value / 100)); });
+    }
+    const outlines = document.getElementById("aligned-outlines");
+    if (outlines) {
+      outlines.addEventListener("click", function () {
+        const on = outlines.getAttribute("aria-pressed") !== "true";
+        outlines.setAttribute("aria-pressed", String(on));
+        outlines.textContent = on ? "Hide outlines" : "Show outlines";
+        frame.dataset.outlines = on ? "on" : "off";
+      });
+    }
+  }
+
   function bindPrint() {
     const button = document.getElementById("print-report");
     if (button) button.addEventListener("click", function () { window.print(); });
@@ -136,6 +167,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     drawTrend();
     bindCompare();
+    bindAligned();
     bindPrint();
   });
 })();

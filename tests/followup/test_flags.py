@@ -10,7 +10,6 @@ import pytest
 
 from followup.flags import (
     MALIGNANT_ROSE,
-    MELANOMA_FLAG,
     NEW_LESION,
     TOP_CLASS_CHANGED,
     lesion_change_flags,
@@ -140,28 +139,13 @@ def test_flagged_lesions_come_first_then_the_highest_risk() -> None:
         image(d2, prediction("nv", 0.3), lesion_id=2),
     ]
 
-    ordered = patient_followups(lesions, images, patient_visit_dates=[d1.date, d2.date], threshold=0.1)
+    # C's malignant rise is a stored open flag (followup.flags_sync raised it); the page passes them in.
+    raised = SimpleNamespace(kind="malignant_rise", title="Malignant +20 pts", detail="")
+    ordered = patient_followups(
+        lesions, images, patient_visit_dates=[d1.date, d2.date], threshold=0.1, open_flags={2: [raised]}
+    )
 
     assert [f.lesion.label for f in ordered] == ["C flagged", "B risky", "A calm", "D none"]
     assert ordered[0].flagged
     assert ordered[1].latest_malignant_probability == pytest.approx(0.8)
     assert ordered[3].timeline == []
-
-
-# --- melanoma flag --------------------------------------------------------------------------------
-
-
-def test_the_latest_visits_melanoma_flag_is_a_follow_up_flag() -> None:
-    entries = timeline(
-        prediction(malignant=0.2), prediction(malignant=0.25, melanoma_flag=True, melanoma_threshold=0.2)
-    )
-    found = lesion_change_flags(timeline=entries, patient_visit_dates=[e.date for e in entries], threshold=0.10)
-    (flag,) = [f for f in found if f.kind == MELANOMA_FLAG]
-    assert flag.title == "Suspicious for melanoma"
-    assert "P(mel) 25% ≥ 20%" in flag.detail and "specialist review" in flag.detail
-
-
-def test_an_earlier_melanoma_flag_no_longer_raised_is_not_a_flag() -> None:
-    entries = timeline(prediction(melanoma_flag=True, melanoma_threshold=0.2), prediction(melanoma_flag=False))
-    assert MELANOMA_FLAG not in flags(entries)
-    assert MELANOMA_FLAG not in flags(timeline(prediction()))  # a model without a threshold

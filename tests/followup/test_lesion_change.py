@@ -1,19 +1,15 @@
-"""How the outlined lesion changed between visits (followup.compare), its flags and its trend, over plain rows."""
+"""How the outlined lesion changed between visits (followup.compare) and its trend, over plain rows.
+
+The growth and new-colour flags compare photos in one frame: ``tests/ml/engine/test_change.py`` and
+``tests/followup/test_followup_flow.py``.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
 from followup.compare import lesion_change, size_series, trend_data
-from followup.flags import GREW, NEW_COLOUR, lesion_change_flags
 from tests.followup.rows import measured, outlined_timeline
-
-
-def flag_kinds(entries: list[Any]) -> list[str]:
-    return [f.kind for f in lesion_change_flags(timeline=entries, patient_visit_dates=[e.date for e in entries])]
-
 
 # --- the change between two visits ------------------------------------------------------------
 
@@ -53,7 +49,6 @@ def test_photos_of_different_types_without_a_pixel_size_do_not_compare_in_size()
     assert not change.sizes_comparable
     assert change.area_change is None and change.diameter_change is None
     assert change.new_colour_names == ["black"]  # colours and asymmetry do not depend on the scale
-    assert flag_kinds([a, b]) == [NEW_COLOUR]
 
 
 def test_colours_and_asymmetry_changes() -> None:
@@ -72,71 +67,6 @@ def test_colours_and_asymmetry_changes() -> None:
 def test_no_change_without_two_outlined_visits() -> None:
     a, b = outlined_timeline(measured(), None)
     assert lesion_change(a, b) is None
-
-
-# --- the flags ----------------------------------------------------------------------------------
-
-
-def test_growth_exactly_at_the_threshold_is_not_flagged_and_just_above_is(settings: Any) -> None:
-    settings.FOLLOWUP_GROWTH_THRESHOLD = 0.20
-    assert flag_kinds(outlined_timeline(measured(area=0.10), measured(area=0.12))) == []
-    assert flag_kinds(outlined_timeline(measured(area=0.10), measured(area=0.1201))) == [GREW]
-
-
-def test_growth_in_mm2_says_so(settings: Any) -> None:
-    entries = outlined_timeline(measured(area=0.10, mm_per_pixel=0.05), measured(area=0.20, mm_per_pixel=0.05))
-
-    (flag,) = lesion_change_flags(timeline=entries, patient_visit_dates=[e.date for e in entries])
-
-    assert flag.title == "Grew +100%"
-    assert "Outlined area 7.5 → 15.0 mm² since 2024-01-01" in flag.detail
-
-
-def test_the_growth_threshold_comes_from_the_settings(settings: Any) -> None:
-    entries = outlined_timeline(measured(area=0.10), measured(area=0.115))
-    settings.FOLLOWUP_GROWTH_THRESHOLD = 0.20
-    assert flag_kinds(entries) == []
-    settings.FOLLOWUP_GROWTH_THRESHOLD = 0.10
-    assert flag_kinds(entries) == [GREW]
-
-
-def test_the_growth_flag_says_by_how_much_in_which_unit_and_since_when(settings: Any) -> None:
-    settings.FOLLOWUP_GROWTH_THRESHOLD = 0.20
-    entries = outlined_timeline(measured(area=0.10), measured(area=0.169))
-
-    (flag,) = lesion_change_flags(timeline=entries, patient_visit_dates=[e.date for e in entries])
-
-    assert flag.title == "Grew +69%"
-    assert "10.0% → 16.9% of the photo (relative: no pixel size) since 2024-01-01" in flag.detail
-    assert "flagged above +20%" in flag.detail
-
-
-def test_growth_compares_the_two_latest_outlined_visits() -> None:
-    # +100% since the first, +5% since the previous outlined one; the visit between had no outline.
-    entries = outlined_timeline(measured(area=0.10), measured(area=0.20), None, measured(area=0.21))
-    assert flag_kinds(entries) == []
-
-
-def test_shrinking_is_not_flagged() -> None:
-    assert flag_kinds(outlined_timeline(measured(area=0.30), measured(area=0.10))) == []
-
-
-def test_a_new_colour_is_flagged_only_from_its_minimum_share(settings: Any) -> None:
-    settings.FOLLOWUP_NEW_COLOUR_MIN_SHARE = 0.10
-    before = measured(colours={"light_brown": 0.9})
-    assert flag_kinds(outlined_timeline(before, measured(colours={"light_brown": 0.9, "black": 0.08}))) == []
-    entries = outlined_timeline(before, measured(colours={"light_brown": 0.8, "black": 0.10}))
-
-    (flag,) = lesion_change_flags(timeline=entries, patient_visit_dates=[e.date for e in entries])
-
-    assert flag.kind == NEW_COLOUR
-    assert flag.title == "New colour: black"
-    assert "black 10% of the lesion" in flag.detail
-
-
-def test_a_colour_seen_before_is_not_new() -> None:
-    both = {"light_brown": 0.5, "black": 0.5}
-    assert flag_kinds(outlined_timeline(measured(colours=both), measured(colours=both))) == []
 
 
 # --- the trend ----------------------------------------------------------------------------------

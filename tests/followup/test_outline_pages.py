@@ -12,6 +12,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from followup.flags_sync import lesion_flags_sync
+from followup.models import PhotoAlignment
 from lesions.models import Lesion
 from ml.models import ModelVersion, Prediction
 from tests.factories import LesionOutlineFactory, ModelVersionFactory
@@ -34,6 +36,20 @@ def grown(lesion: Lesion, model: ModelVersion, settings: Any) -> list[Any]:
     latest = photo_with(lesion, DAYS[1], model, NAEVUS)
     outline_with(first, area_fraction=0.10, diameter_fraction=0.40, colours={"light_brown": 1.0})
     outline_with(latest, area_fraction=0.169, diameter_fraction=0.52, colours={"light_brown": 0.7, "black": 0.3})
+    # What the worker makes of the pair: aligned (the same framing here) and outlined again in the first's frame.
+    latest.outline.refresh_from_db()
+    PhotoAlignment.objects.create(
+        photo=latest,
+        reference=first,
+        status=PhotoAlignment.Status.ALIGNED,
+        matrix=[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+        scale=1.0,
+        rotation_deg=0.0,
+        quality=0.9,
+        inliers=120,
+        measurements=latest.outline.measurements,
+    )
+    lesion_flags_sync(lesion=lesion)
     return [first, latest]
 
 
@@ -105,14 +121,14 @@ def test_the_compare_view_shows_the_growth_new_colours_and_asymmetry_change(
 ) -> None:
     html = page(clinician_client, "lesion-compare", lesion.uuid)
 
-    rows = dict(re.findall(r'data-measure="(\w+)">.*?<td class="delta[^"]*">([^<]+)</td>', html, re.S))
+    rows = dict(re.findall(r'data-measure="(\w+)"><th scope="row">[^<]+</th><td[^>]*>(.*?)</td>', html, re.S))
     assert rows["area"] == "▲ +69%"
-    assert rows["diameter"] == "▲ +30.0%"
-    assert rows["colours"] == "new: black"
-    assert rows["asymmetry"] == "0.00"
-    assert "Area (% of the photo)" in html and "Sizes are relative to the photos" in html
+    assert rows["diameter"] == "+30%"
+    assert "new: black" in rows["colours"]
+    assert rows["asymmetry"] == "0.05 → 0.05"  # the factory outlines are equally asymmetric
     assert html.count('class="lesion-outline"') == 2  # one over each side
     assert 'id="outline-toggle"' in html
+    assert 'id="aligned-frame"' in html and "outline-a" in html and "outline-b" in html
 
 
 def test_the_lesion_page_flags_growth_and_the_new_colour_and_charts_the_size(
@@ -122,6 +138,7 @@ def test_the_lesion_page_flags_growth_and_the_new_colour_and_charts_the_size(
     html = unescape(response.content.decode())
 
     assert "Grew +69%" in html and "New colour: black" in html
+    assert "since the baseline photo of 2024-01-10" in html
     assert "Latest size (2024-06-02)" in html and "16.9% of the photo" in html
     trend = json.loads(re.search(r'<script id="trend-data" type="application/json">(.*?)</script>', html, re.S)[1])
     assert trend["size"]["values"] == [10.0, 16.9]
@@ -144,5 +161,5 @@ def test_without_outlines_the_compare_view_says_what_is_missing(
 
     html = page(clinician_client, "lesion-compare", lesion.uuid)
 
-    assert "Both visits need an outlined photo" in html and "no segmentation model outlined them" in html
+    assert "Both visits need an outlined photo" in html
     assert "lesion-outline" not in html

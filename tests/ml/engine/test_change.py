@@ -67,3 +67,10 @@ def test_a_colour_is_new_only_when_clearly_absent_before() -> None:
     change = compare(before, after, registration=scaled(1.0), new_colour_min_share=0.05)
     assert change.new_colours == ("blue_grey",)  # black hovered at 4% before: not new
     assert compare(before, after, registration=scaled(1.0), new_colour_min_share=0.1).new_colours == ()
+
+
+def test_growth_exactly_at_the_threshold_is_not_flagged_and_just_above_is() -> None:
+    at = compare(Outline(), Outline(area_px=1200.0), registration=scaled(1.0), after_in_reference_frame=True)
+    above = compare(Outline(), Outline(area_px=1200.2), registration=scaled(1.0), after_in_reference_frame=True)
+    assert not at.grew(0.2) and above.grew(0.2)
+    assert not compare(Outline(), Outline(area_px=500.0), registration=scaled(1.0)).grew(0.2)  # shrinking
