@@ -1,7 +1,8 @@
-"""Shared fixtures: isolated media and weights folders, the four callers, records and photos.
+"""Shared fixtures: isolation (media, weights, cache, one torch thread), the four callers, records and photos.
 
 Callers, as in every access test: ``clinician`` and ``clinic_admin`` are members of
 ``clinic``; ``outsider`` is a clinician of ``other_clinic``; anonymous is the bare ``client``.
+Every folder's tests use these; a folder's own conftest adds only what is its own.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.test.utils import override_settings
+from rest_framework.test import APIClient
 
 from clinic.models import Clinic, Membership
 from lesions.models import Lesion, LesionImage, Patient, Visit
@@ -27,7 +31,13 @@ from tests.factories import (
     VisitFactory,
     make_jpeg,
 )
-from tests.helpers import SAMPLE_PHOTOS_DIR, dark_spot_segmenter, write_test_segmenter, write_tiny_model
+from tests.helpers import (
+    SAMPLE_PHOTOS_DIR,
+    dark_spot_segmenter,
+    token_client,
+    write_test_segmenter,
+    write_tiny_model,
+)
 
 # --- isolation -----------------------------------------------------------------------------
 
@@ -73,6 +83,24 @@ def ml_weights_dir(settings: Any, tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts() -> Iterator[None]:
+    """Throttle counters live in the cache: each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """The tests' models are tiny: they gain nothing from threads, and on a busy 2-core machine the
+    threads spin against each other (seed_demo's 32 analyses took 29 s with two threads, 2 s with one)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")
@@ -171,6 +199,16 @@ def login(client: Client) -> Callable[[Any], Client]:
 @pytest.fixture
 def clinician_client(login: Callable[[Any], Client], clinician: Any) -> Client:
     return login(clinician)
+
+
+@pytest.fixture
+def api_as(request: pytest.FixtureRequest) -> Callable[[str], APIClient]:
+    """``api_as("clinician")``: a token client for a caller of tests.helpers.CALLERS (anonymous: none)."""
+
+    def make(caller: str) -> APIClient:
+        return token_client(None if caller == "anonymous" else request.getfixturevalue(caller))
+
+    return make
 
 
 # --- records -------------------------------------------------------------------------------
