@@ -1,8 +1,9 @@
-"""Shared fixtures: isolation (media, weights, cache, one torch thread), the four callers, records and photos.
+"""Shared fixtures: isolated media, weights and cache, the four callers, records and photos.
 
 Callers, as in every access test: ``clinician`` and ``clinic_admin`` are members of
 ``clinic``; ``outsider`` is a clinician of ``other_clinic``; anonymous is the bare ``client``.
-Every folder's tests use these; a folder's own conftest adds only what is its own.
+Every folder's tests use these; a folder's own conftest adds only what is its own. One thread for
+torch and BLAS is set by tests/__init__.py, before anything loads them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -91,16 +91,6 @@ def fresh_throttle_counts() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """The tests' models are tiny: they gain nothing from threads, and on a busy 2-core machine the
-    threads spin against each other (seed_demo's 32 analyses took 29 s with two threads, 2 s with one)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

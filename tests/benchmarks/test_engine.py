@@ -28,6 +28,7 @@ SECTIONS = (
 )
 
 
+@pytest.mark.benchmark
 @pytest.mark.slow
 def test_benchmark_prints_every_section_on_a_tiny_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     weights = tmp_path / "weights"
@@ -81,6 +82,7 @@ def test_manage_py_benchmark_runs_the_end_to_end_part_unless_skipped(monkeypatch
     assert seen[1].weights_dir == Path("/tmp/elsewhere")
 
 
+@pytest.mark.benchmark
 @pytest.mark.slow
 def test_benchmark_times_an_ensemble_against_its_own_forward_passes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

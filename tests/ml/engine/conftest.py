@@ -1,6 +1,6 @@
 """Fixtures for the engine tests (the material itself is in ``tests.ml.engine.synthetic``).
 
-One torch thread, for these and every other test, is set by tests/conftest.py.
+One thread (torch, BLAS, OpenMP), for these and every other test, is set by tests/__init__.py.
 """
 
 from __future__ import annotations
