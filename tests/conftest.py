@@ -25,11 +25,11 @@ from tests.factories import (
     ClinicFactory,
     LesionFactory,
     LesionImageFactory,
-    MembershipFactory,
     PatientFactory,
     PredictionFactory,
     VisitFactory,
     make_jpeg,
+    member,
 )
 from tests.helpers import (
     SAMPLE_PHOTOS_DIR,
@@ -155,23 +155,23 @@ def clinic(db: None) -> Clinic:
 
 
 @pytest.fixture
-def clinician(clinic: Clinic) -> Any:
-    return MembershipFactory(clinic=clinic, role=Membership.Role.CLINICIAN, user__username="clinician").user
-
-
-@pytest.fixture
-def clinic_admin(clinic: Clinic) -> Any:
-    return MembershipFactory(clinic=clinic, role=Membership.Role.ADMIN, user__username="clinic-admin").user
-
-
-@pytest.fixture
 def other_clinic(db: None) -> Clinic:
     return ClinicFactory(name="Hillview Test Clinic")
 
 
 @pytest.fixture
+def clinician(clinic: Clinic) -> Any:
+    return member(clinic, "clinician")
+
+
+@pytest.fixture
+def clinic_admin(clinic: Clinic) -> Any:
+    return member(clinic, "clinic-admin", Membership.Role.ADMIN)
+
+
+@pytest.fixture
 def outsider(other_clinic: Clinic) -> Any:
-    return MembershipFactory(clinic=other_clinic, role=Membership.Role.CLINICIAN, user__username="outsider").user
+    return member(other_clinic, "outsider")
 
 
 @pytest.fixture

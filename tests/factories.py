@@ -96,6 +96,11 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Membership.Role.CLINICIAN
 
 
+def member(clinic: Clinic, username: str, role: str = Membership.Role.CLINICIAN) -> Any:
+    """A user who is a member of ``clinic`` (a clinician unless ``role`` says otherwise)."""
+    return MembershipFactory(clinic=clinic, role=role, user__username=username).user
+
+
 class PatientFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Patient
