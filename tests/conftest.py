@@ -62,22 +62,23 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
         ModelVersion.objects.all().delete()
 
 
+def _own_folder(settings: Any, tmp_path: Path, setting: str, name: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    setattr(settings, setting, folder)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def media_root(settings: Any, tmp_path: Path) -> Path:
     """Every test stores its files in its own folder, never in media/."""
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = root
-    return root
+    return _own_folder(settings, tmp_path, "MEDIA_ROOT", "media")
 
 
 @pytest.fixture(autouse=True)
 def ml_weights_dir(settings: Any, tmp_path: Path) -> Path:
     """An empty weights folder: no model is registered or run unless a test puts one here."""
-    weights = tmp_path / "ml-weights"
-    weights.mkdir()
-    settings.ML_WEIGHTS_DIR = weights
-    return weights
+    return _own_folder(settings, tmp_path, "ML_WEIGHTS_DIR", "ml-weights")
 
 
 @pytest.fixture(autouse=True)
