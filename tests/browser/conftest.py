@@ -25,8 +25,9 @@ CHROMIUM = Path(os.environ.get("DERMATRACK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
+    """One headless Chromium for all the browser tests (each test gets a fresh context: ``page``)."""
     required = os.environ.get("DERMATRACK_REQUIRE_BROWSER") == "1"  # set by .ci/run: never skip there
     if not CHROMIUM.exists():
         if required:
