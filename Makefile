@@ -28,9 +28,12 @@ run: setup
 	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl+C to stop)"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-# Set up what tests need and run the whole suite (SQLite, eager tasks).
+# Set up what tests need and run the suite (SQLite, eager tasks), but for the long benchmark tests
+# (marker `benchmark`, run by .ci/run in a step of their own): `make test PYTEST_MARKERS=benchmark`
+# runs only those, `make test PYTEST_MARKERS=` everything.
+PYTEST_MARKERS ?= not benchmark
 test: setup-dev
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(if $(PYTEST_MARKERS),-m "$(PYTEST_MARKERS)") $(PYTEST_ARGS)
 
 migrate: setup
 	$(PY) manage.py migrate --noinput

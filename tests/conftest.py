@@ -1,7 +1,9 @@
-"""Shared fixtures: isolated media and weights folders, the four callers, records and photos.
+"""Shared fixtures: isolated media, weights and cache, the four callers, records and photos.
 
 Callers, as in every access test: ``clinician`` and ``clinic_admin`` are members of
 ``clinic``; ``outsider`` is a clinician of ``other_clinic``; anonymous is the bare ``client``.
+Every folder's tests use these; a folder's own conftest adds only what is its own. One thread for
+torch and BLAS is set by tests/__init__.py, before anything loads them.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.test.utils import override_settings
+from rest_framework.test import APIClient
 
 from clinic.models import Clinic, Membership
 from lesions.models import Lesion, LesionImage, Patient, Visit
@@ -21,13 +25,19 @@ from tests.factories import (
     ClinicFactory,
     LesionFactory,
     LesionImageFactory,
-    MembershipFactory,
     PatientFactory,
     PredictionFactory,
     VisitFactory,
     make_jpeg,
+    member,
 )
-from tests.helpers import SAMPLE_PHOTOS_DIR, dark_spot_segmenter, write_test_segmenter, write_tiny_model
+from tests.helpers import (
+    SAMPLE_PHOTOS_DIR,
+    dark_spot_segmenter,
+    token_client,
+    write_test_segmenter,
+    write_tiny_model,
+)
 
 # --- isolation -----------------------------------------------------------------------------
 
@@ -52,27 +62,36 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
         ModelVersion.objects.all().delete()
 
 
+def _own_folder(settings: Any, tmp_path: Path, setting: str, name: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    setattr(settings, setting, folder)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def media_root(settings: Any, tmp_path: Path) -> Path:
     """Every test stores its files in its own folder, never in media/."""
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = root
-    return root
+    return _own_folder(settings, tmp_path, "MEDIA_ROOT", "media")
 
 
 @pytest.fixture(autouse=True)
 def ml_weights_dir(settings: Any, tmp_path: Path) -> Path:
     """An empty weights folder: no model is registered or run unless a test puts one here."""
-    weights = tmp_path / "ml-weights"
-    weights.mkdir()
-    settings.ML_WEIGHTS_DIR = weights
-    return weights
+    return _own_folder(settings, tmp_path, "ML_WEIGHTS_DIR", "ml-weights")
 
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle_counts() -> Iterator[None]:
+    """Throttle counters live in the cache: each test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(scope="session")
@@ -137,23 +156,23 @@ def clinic(db: None) -> Clinic:
 
 
 @pytest.fixture
-def clinician(clinic: Clinic) -> Any:
-    return MembershipFactory(clinic=clinic, role=Membership.Role.CLINICIAN, user__username="clinician").user
-
-
-@pytest.fixture
-def clinic_admin(clinic: Clinic) -> Any:
-    return MembershipFactory(clinic=clinic, role=Membership.Role.ADMIN, user__username="clinic-admin").user
-
-
-@pytest.fixture
 def other_clinic(db: None) -> Clinic:
     return ClinicFactory(name="Hillview Test Clinic")
 
 
 @pytest.fixture
+def clinician(clinic: Clinic) -> Any:
+    return member(clinic, "clinician")
+
+
+@pytest.fixture
+def clinic_admin(clinic: Clinic) -> Any:
+    return member(clinic, "clinic-admin", Membership.Role.ADMIN)
+
+
+@pytest.fixture
 def outsider(other_clinic: Clinic) -> Any:
-    return MembershipFactory(clinic=other_clinic, role=Membership.Role.CLINICIAN, user__username="outsider").user
+    return member(other_clinic, "outsider")
 
 
 @pytest.fixture
@@ -171,6 +190,16 @@ def login(client: Client) -> Callable[[Any], Client]:
 @pytest.fixture
 def clinician_client(login: Callable[[Any], Client], clinician: Any) -> Client:
     return login(clinician)
+
+
+@pytest.fixture
+def api_as(request: pytest.FixtureRequest) -> Callable[[str], APIClient]:
+    """``api_as("clinician")``: a token client for a caller of tests.helpers.CALLERS (anonymous: none)."""
+
+    def make(caller: str) -> APIClient:
+        return token_client(None if caller == "anonymous" else request.getfixturevalue(caller))
+
+    return make
 
 
 # --- records -------------------------------------------------------------------------------

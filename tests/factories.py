@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from PIL import ExifTags, Image, ImageDraw
 
 from clinic.models import Clinic, Membership
+from lesions.forms import LesionForm, PatientForm
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from lesions.services import lesion_image_create
 from ml.models import LesionOutline, ModelVersion, Prediction
@@ -93,6 +94,11 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(UserFactory)
     clinic = factory.SubFactory(ClinicFactory)
     role = Membership.Role.CLINICIAN
+
+
+def member(clinic: Clinic, username: str, role: str = Membership.Role.CLINICIAN) -> Any:
+    """A user who is a member of ``clinic`` (a clinician unless ``role`` says otherwise)."""
+    return MembershipFactory(clinic=clinic, role=role, user__username=username).user
 
 
 class PatientFactory(factory.django.DjangoModelFactory):
@@ -257,6 +263,45 @@ def visit_form_data(*photos: dict[str, Any], date: str = "2024-05-01", notes: st
         for key, value in row.items():
             data[f"photos-{index}-{key}"] = value
     return data
+
+
+# A new patient and a new lesion as typed into their forms.
+NEW_PATIENT = {
+    "medical_record_number": "RD-5001",
+    "first_name": "Ingrid",
+    "last_name": "Svensson",
+    "date_of_birth": "1979-06-21",
+    "sex": "female",
+    "fitzpatrick_skin_type": "1",
+    "notes": "",
+}
+NEW_LESION = {
+    "label": "Right calf naevus",
+    "body_site": "lower extremity",
+    "body_site_detail": "posterior calf",
+    "status": "monitoring",
+    "diagnosis": "",
+    "diagnosis_confirmation": "",
+    "diagnosis_date": "",
+}
+
+
+def _as_shown(record: Patient | Lesion, fields: list[str]) -> dict[str, str]:
+    """A record's values as its edit form shows them (empty for none)."""
+    return {name: "" if (value := getattr(record, name)) is None else str(value) for name in fields}
+
+
+def patient_form_data(patient: Patient | None = None, **changes: Any) -> dict[str, Any]:
+    """POST data of the patient form: ``patient`` as its edit page shows it (without one, ``NEW_PATIENT``),
+    with ``changes`` (the new-patient page also takes ``clinic``)."""
+    fields = [name for name in PatientForm.Meta.fields if name != "clinic"]
+    return {**(NEW_PATIENT if patient is None else _as_shown(patient, fields)), **changes}
+
+
+def lesion_form_data(lesion: Lesion | None = None, **changes: Any) -> dict[str, Any]:
+    """POST data of the lesion form: ``lesion`` as its edit page shows it (without one, ``NEW_LESION``),
+    with ``changes``."""
+    return {**(NEW_LESION if lesion is None else _as_shown(lesion, LesionForm.Meta.fields)), **changes}
 
 
 PATIENT_TEXT = "Patient: Jane Doe MRN 12345"

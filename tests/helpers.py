@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,28 @@ def write_tiny_model(
     metrics = {"test": {"accuracy": 0.5}} if metrics is None else metrics
     manifest = engine_tiny_model(folder, name, architecture, seed, temperature=1.5, metrics=metrics, **options)
     return manifest.path
+
+
+def write_ensemble(
+    folder: Path,
+    members: Sequence[str],
+    name: str = "deployed",
+    views: Sequence[str] = ("identity", "hflip"),
+    **options: Any,
+) -> Path:
+    """An ensemble manifest over the member models already in ``folder`` (by name), written beside them."""
+    from ml.engine.inference.ensemble_manifest import EnsembleManifest
+    from ml.engine.manifest import Manifest
+
+    manifests = [Manifest.load(folder / f"{member}.json") for member in members]
+    ensemble = EnsembleManifest(
+        name=name,
+        members=[{"name": m.name, "manifest": f"{m.name}.json", "weights_sha256": m.weights_sha256} for m in manifests],
+        views=list(views),
+        input_size=list(manifests[0].input_size),
+        **options,
+    )
+    return ensemble.write(folder / f"{name}.json")
 
 
 # --- follow-up: photos with finished analyses ----------------------------------------------

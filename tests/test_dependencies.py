@@ -157,26 +157,24 @@ def test_dependencies_run_one_way(package: str) -> None:
     assert upward == []
 
 
-def test_clinic_imports_no_other_app() -> None:
-    offending = [
+def imports_into(package: str, others: set[str], allowed: tuple[str, ...] = ()) -> list[str]:
+    """``name imports target`` for each import by a module of ``package`` of a module of ``others``
+    (those starting with one of ``allowed`` excepted)."""
+    return [
         f"{name} imports {target}"
         for name, path in modules().items()
-        if name.split(".")[0] == "clinic"
+        if name.split(".")[0] == package
         for target in sorted(imported_names(path, name))
-        if target.split(".")[0] in set(PACKAGES) - {"clinic"}
+        if target.split(".")[0] in others and not target.startswith(allowed)
     ]
-    assert offending == []
+
+
+def test_clinic_imports_no_other_app() -> None:
+    assert imports_into("clinic", set(PACKAGES) - {"clinic"}) == []
 
 
 def test_no_module_in_lesions_imports_ml() -> None:
-    offending = [
-        f"{name} imports {target}"
-        for name, path in modules().items()
-        if name.split(".")[0] == "lesions"
-        for target in sorted(imported_names(path, name))
-        if target.split(".")[0] in {"ml", "followup", "benchmarks"} and not target.startswith(FOUNDATION)
-    ]
-    assert offending == []
+    assert imports_into("lesions", {"ml", "followup", "benchmarks"}, allowed=(FOUNDATION,)) == []
 
 
 def test_the_labels_import_nothing_so_anyone_may_use_them() -> None:

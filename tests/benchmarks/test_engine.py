@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from benchmarks import engine as bench
-from tests.helpers import SAMPLE_PHOTOS_DIR, write_random_segmenter, write_tiny_model
+from tests.helpers import SAMPLE_PHOTOS_DIR, write_ensemble, write_random_segmenter, write_tiny_model
 
 SECTIONS = (
     "Machine",
@@ -28,6 +28,7 @@ SECTIONS = (
 )
 
 
+@pytest.mark.benchmark
 @pytest.mark.slow
 def test_benchmark_prints_every_section_on_a_tiny_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     weights = tmp_path / "weights"
@@ -81,22 +82,18 @@ def test_manage_py_benchmark_runs_the_end_to_end_part_unless_skipped(monkeypatch
     assert seen[1].weights_dir == Path("/tmp/elsewhere")
 
 
+@pytest.mark.benchmark
 @pytest.mark.slow
 def test_benchmark_times_an_ensemble_against_its_own_forward_passes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from ml.engine.architectures import model_flops
-    from ml.engine.inference.ensemble_manifest import EnsembleManifest
     from ml.engine.manifest import Manifest
 
     weights = tmp_path / "weights"
-    members = [Manifest.load(write_tiny_model(weights, name, seed=i)) for i, name in enumerate(("m1", "m2"))]
-    EnsembleManifest(
-        name="tiny_ensemble",
-        members=[{"name": m.name, "manifest": f"{m.name}.json", "weights_sha256": m.weights_sha256} for m in members],
-        views=["identity", "hflip"],
-        input_size=list(members[0].input_size),
-    ).write(weights / "tiny_ensemble.json")
+    for seed, name in enumerate(("m1", "m2")):
+        write_tiny_model(weights, name, seed=seed)
+    write_ensemble(weights, ["m1", "m2"], name="tiny_ensemble")
     argv = ["--weights-dir", str(weights), "--models", "tiny_ensemble", "--images", str(SAMPLE_PHOTOS_DIR)]
     argv += ["--limit", "2", "--phone-size", "320x240", "--repeats", "1", "--drift", "10", "--gemm-size", "128"]
     argv += ["--batch-sizes", "2", "--batch-rounds", "1"]
@@ -108,7 +105,8 @@ def test_benchmark_times_an_ensemble_against_its_own_forward_passes(
     # GFLOPs of the ensemble: two members, two views each.
     row = re.search(r"\| tiny_ensemble \| ensemble of 2 [^|]* \| 3×64×80 \| [\d.]+ M \| ([\d.]+) \|", out)
     assert row is not None
-    one_pass = model_flops(members[0].build_model(), members[0].input_size) / 1e9
+    first = Manifest.load(weights / "m1.json")
+    one_pass = model_flops(first.build_model(), first.input_size) / 1e9
     assert float(row.group(1)) == pytest.approx(4 * one_pass, abs=0.01)
     verdicts = re.findall(r"^\| tiny_ensemble.* \| (PASS|FAIL) \|$", out, re.MULTILINE)
     # per photo set: classify + Grad-CAM ratio only (no single-model baseline); drift; no re-analysis target

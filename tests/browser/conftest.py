@@ -11,6 +11,7 @@ Set DERMATRACK_SCREENSHOTS=<folder> to keep a screenshot of the pages the tests 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,8 +25,9 @@ CHROMIUM = Path(os.environ.get("DERMATRACK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
+    """One headless Chromium for all the browser tests (each test gets a fresh context: ``page``)."""
     required = os.environ.get("DERMATRACK_REQUIRE_BROWSER") == "1"  # set by .ci/run: never skip there
     if not CHROMIUM.exists():
         if required:
@@ -102,6 +104,21 @@ def log_in(page: Any) -> Callable[[Any], None]:
         page.fill("#id_password", PASSWORD)
         page.get_by_role("button", name="Log in").click()
         page.wait_for_url("**/patients/")
+
+    return submit
+
+
+@pytest.fixture
+def upload_photo(page: Any) -> Callable[[Any, Path], None]:
+    """``upload_photo(lesion, path)``: from the patient's page, a new visit with that photo of the lesion."""
+
+    def submit(lesion: Any, photo: Path) -> None:
+        page.goto(f"/patients/{lesion.patient.uuid}/")
+        page.get_by_role("link", name="+ New visit with photos").click()
+        page.select_option("#id_photos-0-lesion", str(lesion.uuid))
+        page.set_input_files("#id_photos-0-photo", str(photo))
+        page.get_by_role("button", name="Save visit and analyse").click()
+        page.wait_for_url(re.compile(r"/visits/[0-9a-f-]{36}/$"))
 
     return submit
 

@@ -48,6 +48,7 @@ def percent_after(prefix: str, text: str) -> float:
 def test_a_larger_photo_of_a_seeded_lesion_shows_its_growth_and_raises_the_growth_flag(
     page: Any,
     log_in: Callable[[Any], None],
+    upload_photo: Callable[[Any, Path], None],
     screenshot: Callable[[str], None],
     tiny_weights_dir: Path,
     segmenter: Path,
@@ -68,12 +69,7 @@ def test_a_larger_photo_of_a_seeded_lesion_shows_its_growth_and_raises_the_growt
         doctor = get_user_model().objects.get(username="dr.ben")
 
     log_in(doctor)
-    page.goto(f"/patients/{patient.uuid}/")
-    page.get_by_role("link", name="+ New visit with photos").click()
-    page.select_option("#id_photos-0-lesion", str(lesion.uuid))
-    page.set_input_files("#id_photos-0-photo", str(new_photo))
-    page.get_by_role("button", name="Save visit and analyse").click()
-    page.wait_for_url(re.compile(r"/visits/[0-9a-f-]{36}/$"))
+    upload_photo(lesion, new_photo)
 
     # The visit page: the new photo analysed, outlined and measured.
     panel = page.locator(".analysis").first

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -10,25 +9,17 @@ from typing import Any
 
 import pytest
 
-from lesions.models import Lesion, Patient
+from lesions.models import Lesion
 from ml.models import Prediction
-from tests.factories import LesionFactory, PatientFactory
 from tests.helpers import SAMPLE_PHOTOS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def lesion(clinician: Any) -> Lesion:
-    patient: Patient = PatientFactory(
-        clinic=clinician.clinics.get(), first_name="Margaret", last_name="Hale", medical_record_number="RD-1001"
-    )
-    return LesionFactory(patient=patient, label="Left shoulder mole", body_site=Lesion.BodySite.POSTERIOR_TORSO)
-
-
 def test_the_analysis_appears_without_a_reload(
     page: Any,
     log_in: Callable[[Any], None],
+    upload_photo: Callable[[Any, Path], None],
     screenshot: Callable[[str], None],
     clinician: Any,
     lesion: Lesion,
@@ -44,12 +35,7 @@ def test_the_analysis_appears_without_a_reload(
     photo = sorted(SAMPLE_PHOTOS_DIR.glob("*.jpg"))[0]
 
     log_in(clinician)
-    page.goto(f"/patients/{lesion.patient.uuid}/")
-    page.get_by_role("link", name="+ New visit with photos").click()
-    page.select_option("#id_photos-0-lesion", str(lesion.uuid))
-    page.set_input_files("#id_photos-0-photo", str(photo))
-    page.get_by_role("button", name="Save visit and analyse").click()
-    page.wait_for_url(re.compile(r"/visits/[0-9a-f-]{36}/$"))
+    upload_photo(lesion, photo)
 
     panel = page.locator(".analysis").first
     assert panel.get_attribute("data-pending") == "1"

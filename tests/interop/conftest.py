@@ -1,44 +1,25 @@
-"""A patient seen at two visits, with analysed and outlined photos, and API clients for the four callers.
+"""A patient seen at two visits, with analysed and outlined photos.
 
-The callers come from tests/conftest.py: ``clinician`` and ``clinic_admin`` of ``clinic``,
-``outsider`` of ``other_clinic``, and anonymous.
+The callers, their API clients (``api_as``) and the fresh throttle counts come from
+tests/conftest.py: ``clinician`` and ``clinic_admin`` of ``clinic``, ``outsider`` of
+``other_clinic``, and anonymous.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.cache import cache
-from rest_framework.test import APIClient
 
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from ml.models import ModelVersion, Prediction
 from tests.factories import LesionFactory, ModelVersionFactory
-from tests.helpers import MELANOMA, NAEVUS, PASSING_TEST_METRICS, outline_with, photo_with, token_client
+from tests.helpers import MELANOMA, NAEVUS, PASSING_TEST_METRICS, outline_with, photo_with
 
 EARLIER = dt.date(2024, 1, 10)
 LATER = dt.date(2024, 5, 1)
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttle_counts() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def api_as(request: pytest.FixtureRequest) -> Callable[[str], APIClient]:
-    """``api_as("clinician")``: a token client for one of the four callers (anonymous: no token)."""
-
-    def make(caller: str) -> APIClient:
-        return token_client(None if caller == "anonymous" else request.getfixturevalue(caller))
-
-    return make
 
 
 @dataclass

@@ -1,31 +1,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from lesions.models import Lesion, Patient
-
-
-def _form(**overrides: Any) -> dict[str, Any]:
-    data = {
-        "label": "Right calf naevus",
-        "body_site": "lower extremity",
-        "body_site_detail": "posterior calf",
-        "status": "monitoring",
-        "diagnosis": "",
-        "diagnosis_confirmation": "",
-        "diagnosis_date": "",
-    }
-    data.update(overrides)
-    return data
+from tests.factories import lesion_form_data
 
 
 def test_it_adds_a_lesion_to_the_patient(clinician_client: Client, patient: Patient) -> None:
-    response = clinician_client.post(reverse("lesion-create", args=[patient.uuid]), _form())
+    response = clinician_client.post(reverse("lesion-create", args=[patient.uuid]), lesion_form_data())
 
     lesion = Lesion.objects.get()
     assert response.status_code == 302
@@ -37,7 +23,9 @@ def test_it_adds_a_lesion_to_the_patient(clinician_client: Client, patient: Pati
 def test_it_records_a_confirmed_diagnosis(clinician_client: Client, patient: Patient) -> None:
     clinician_client.post(
         reverse("lesion-create", args=[patient.uuid]),
-        _form(diagnosis="mel", diagnosis_confirmation="histo", diagnosis_date="2024-04-02", status="excised"),
+        lesion_form_data(
+            diagnosis="mel", diagnosis_confirmation="histo", diagnosis_date="2024-04-02", status="excised"
+        ),
     )
 
     lesion = Lesion.objects.get()
@@ -45,7 +33,7 @@ def test_it_records_a_confirmed_diagnosis(clinician_client: Client, patient: Pat
 
 
 def test_it_refuses_a_diagnosis_without_confirmation(clinician_client: Client, patient: Patient) -> None:
-    response = clinician_client.post(reverse("lesion-create", args=[patient.uuid]), _form(diagnosis="mel"))
+    response = clinician_client.post(reverse("lesion-create", args=[patient.uuid]), lesion_form_data(diagnosis="mel"))
 
     assert response.status_code == 200
     assert response.context["form"].errors["diagnosis_confirmation"] == ["Say how the diagnosis was confirmed."]
@@ -54,7 +42,7 @@ def test_it_refuses_a_diagnosis_without_confirmation(clinician_client: Client, p
 
 def test_it_refuses_a_confirmation_without_diagnosis(clinician_client: Client, patient: Patient) -> None:
     response = clinician_client.post(
-        reverse("lesion-create", args=[patient.uuid]), _form(diagnosis_confirmation="histo")
+        reverse("lesion-create", args=[patient.uuid]), lesion_form_data(diagnosis_confirmation="histo")
     )
 
     assert response.status_code == 200
@@ -63,7 +51,7 @@ def test_it_refuses_a_confirmation_without_diagnosis(clinician_client: Client, p
 
 
 def test_it_requires_a_body_site(clinician_client: Client, patient: Patient) -> None:
-    response = clinician_client.post(reverse("lesion-create", args=[patient.uuid]), _form(body_site=""))
+    response = clinician_client.post(reverse("lesion-create", args=[patient.uuid]), lesion_form_data(body_site=""))
 
     assert "body_site" in response.context["form"].errors
     assert not Lesion.objects.exists()
@@ -75,10 +63,10 @@ def test_it_refuses_a_diagnosis_date_in_the_future_and_takes_today(clinician_cli
 
     refused = clinician_client.post(
         reverse("lesion-create", args=[patient.uuid]),
-        _form(**confirmed, diagnosis_date=(today + dt.timedelta(days=400)).isoformat()),
+        lesion_form_data(**confirmed, diagnosis_date=(today + dt.timedelta(days=400)).isoformat()),
     )
     accepted = clinician_client.post(
-        reverse("lesion-create", args=[patient.uuid]), _form(**confirmed, diagnosis_date=today.isoformat())
+        reverse("lesion-create", args=[patient.uuid]), lesion_form_data(**confirmed, diagnosis_date=today.isoformat())
     )
 
     assert refused.status_code == 200

@@ -1,33 +1,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from lesions.models import Lesion
-
-
-def _form(lesion: Lesion, **overrides: Any) -> dict[str, Any]:
-    data = {
-        "label": lesion.label,
-        "body_site": lesion.body_site,
-        "body_site_detail": "",
-        "status": "biopsied",
-        "diagnosis": "",
-        "diagnosis_confirmation": "",
-        "diagnosis_date": "",
-    }
-    data.update(overrides)
-    return data
+from tests.factories import lesion_form_data
 
 
 def test_it_saves_changes(clinician_client: Client, lesion: Lesion) -> None:
     response = clinician_client.post(
         reverse("lesion-edit", args=[lesion.uuid]),
-        _form(lesion, label="Left shoulder, upper", diagnosis="bcc", diagnosis_confirmation="histo"),
+        lesion_form_data(
+            lesion, status="biopsied", label="Left shoulder, upper", diagnosis="bcc", diagnosis_confirmation="histo"
+        ),
     )
 
     assert response.status_code == 302
@@ -39,7 +27,9 @@ def test_it_saves_changes(clinician_client: Client, lesion: Lesion) -> None:
 
 
 def test_it_refuses_a_diagnosis_without_confirmation(clinician_client: Client, lesion: Lesion) -> None:
-    response = clinician_client.post(reverse("lesion-edit", args=[lesion.uuid]), _form(lesion, diagnosis="mel"))
+    response = clinician_client.post(
+        reverse("lesion-edit", args=[lesion.uuid]), lesion_form_data(lesion, status="biopsied", diagnosis="mel")
+    )
 
     assert response.status_code == 200
     assert "diagnosis_confirmation" in response.context["form"].errors
@@ -60,7 +50,13 @@ def test_it_refuses_a_diagnosis_date_in_the_future(clinician_client: Client, les
 
     response = clinician_client.post(
         reverse("lesion-edit", args=[lesion.uuid]),
-        _form(lesion, diagnosis="bcc", diagnosis_confirmation="histo", diagnosis_date=tomorrow.isoformat()),
+        lesion_form_data(
+            lesion,
+            status="biopsied",
+            diagnosis="bcc",
+            diagnosis_confirmation="histo",
+            diagnosis_date=tomorrow.isoformat(),
+        ),
     )
 
     assert response.status_code == 200

@@ -7,26 +7,11 @@ from django.urls import reverse
 
 from clinic.models import Clinic
 from lesions.models import Patient
-from tests.factories import MembershipFactory, PatientFactory
-
-
-def _form(clinic: Clinic, **overrides: Any) -> dict[str, Any]:
-    data = {
-        "clinic": clinic.pk,
-        "medical_record_number": "RD-5001",
-        "first_name": "Ingrid",
-        "last_name": "Svensson",
-        "date_of_birth": "1979-06-21",
-        "sex": "female",
-        "fitzpatrick_skin_type": "1",
-        "notes": "",
-    }
-    data.update(overrides)
-    return data
+from tests.factories import MembershipFactory, PatientFactory, patient_form_data
 
 
 def test_it_creates_a_patient_in_the_users_clinic(clinician_client: Client, clinic: Clinic) -> None:
-    response = clinician_client.post(reverse("patient-create"), _form(clinic))
+    response = clinician_client.post(reverse("patient-create"), patient_form_data(clinic=clinic.pk))
 
     patient = Patient.objects.get()
     assert response.status_code == 302
@@ -49,14 +34,14 @@ def test_it_lets_a_member_of_two_clinics_choose(
 ) -> None:
     MembershipFactory(user=clinician, clinic=other_clinic)
 
-    response = clinician_client.post(reverse("patient-create"), _form(other_clinic))
+    response = clinician_client.post(reverse("patient-create"), patient_form_data(clinic=other_clinic.pk))
 
     assert response.status_code == 302
     assert Patient.objects.get().clinic == other_clinic
 
 
 def test_it_refuses_a_clinic_the_user_is_not_member_of(clinician_client: Client, other_clinic: Clinic) -> None:
-    response = clinician_client.post(reverse("patient-create"), _form(other_clinic))
+    response = clinician_client.post(reverse("patient-create"), patient_form_data(clinic=other_clinic.pk))
 
     assert response.status_code == 200
     assert "clinic" in response.context["form"].errors
@@ -66,7 +51,7 @@ def test_it_refuses_a_clinic_the_user_is_not_member_of(clinician_client: Client,
 def test_it_refuses_a_duplicate_record_number_in_the_same_clinic(clinician_client: Client, clinic: Clinic) -> None:
     PatientFactory(clinic=clinic, medical_record_number="RD-5001")
 
-    response = clinician_client.post(reverse("patient-create"), _form(clinic))
+    response = clinician_client.post(reverse("patient-create"), patient_form_data(clinic=clinic.pk))
 
     assert response.status_code == 200
     assert response.context["form"].errors["medical_record_number"] == [
@@ -80,14 +65,14 @@ def test_it_allows_the_same_record_number_in_another_clinic(
 ) -> None:
     PatientFactory(clinic=other_clinic, medical_record_number="RD-5001")
 
-    response = clinician_client.post(reverse("patient-create"), _form(clinic))
+    response = clinician_client.post(reverse("patient-create"), patient_form_data(clinic=clinic.pk))
 
     assert response.status_code == 302
     assert Patient.objects.filter(medical_record_number="RD-5001").count() == 2
 
 
 def test_it_requires_a_name(clinician_client: Client, clinic: Clinic) -> None:
-    response = clinician_client.post(reverse("patient-create"), _form(clinic, last_name=""))
+    response = clinician_client.post(reverse("patient-create"), patient_form_data(clinic=clinic.pk, last_name=""))
 
     assert response.status_code == 200
     assert "last_name" in response.context["form"].errors
@@ -95,7 +80,9 @@ def test_it_requires_a_name(clinician_client: Client, clinic: Clinic) -> None:
 
 
 def test_it_refuses_an_out_of_range_skin_type(clinician_client: Client, clinic: Clinic) -> None:
-    response = clinician_client.post(reverse("patient-create"), _form(clinic, fitzpatrick_skin_type="7"))
+    response = clinician_client.post(
+        reverse("patient-create"), patient_form_data(clinic=clinic.pk, fitzpatrick_skin_type="7")
+    )
 
     assert response.status_code == 200
     assert "fitzpatrick_skin_type" in response.context["form"].errors

@@ -1,31 +1,16 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.test import Client
 from django.urls import reverse
 
 from clinic.models import Clinic
 from lesions.models import Patient
-from tests.factories import PatientFactory
-
-
-def _form(**overrides: Any) -> dict[str, Any]:
-    data = {
-        "medical_record_number": "RD-1001",
-        "first_name": "Margaret",
-        "last_name": "Hale-Jones",
-        "date_of_birth": "1952-03-14",
-        "sex": "female",
-        "fitzpatrick_skin_type": "2",
-        "notes": "Prefers morning appointments.",
-    }
-    data.update(overrides)
-    return data
+from tests.factories import PatientFactory, patient_form_data
 
 
 def test_it_saves_changes(clinician_client: Client, patient: Patient) -> None:
-    response = clinician_client.post(reverse("patient-edit", args=[patient.uuid]), _form())
+    changes = patient_form_data(patient, last_name="Hale-Jones", notes="Prefers morning appointments.")
+    response = clinician_client.post(reverse("patient-edit", args=[patient.uuid]), changes)
 
     assert response.status_code == 302
     assert response.url == patient.get_absolute_url()
@@ -44,7 +29,9 @@ def test_it_shows_the_current_values(clinician_client: Client, patient: Patient)
 def test_it_does_not_move_a_patient_to_another_clinic(
     clinician_client: Client, patient: Patient, clinic: Clinic, other_clinic: Clinic
 ) -> None:
-    clinician_client.post(reverse("patient-edit", args=[patient.uuid]), _form(clinic=other_clinic.pk))
+    clinician_client.post(
+        reverse("patient-edit", args=[patient.uuid]), patient_form_data(patient, clinic=other_clinic.pk)
+    )
 
     patient.refresh_from_db()
     assert patient.clinic == clinic
@@ -56,7 +43,7 @@ def test_it_refuses_the_record_number_of_another_patient(
     PatientFactory(clinic=clinic, medical_record_number="RD-9999")
 
     response = clinician_client.post(
-        reverse("patient-edit", args=[patient.uuid]), _form(medical_record_number="RD-9999")
+        reverse("patient-edit", args=[patient.uuid]), patient_form_data(patient, medical_record_number="RD-9999")
     )
 
     assert response.status_code == 200
@@ -66,6 +53,6 @@ def test_it_refuses_the_record_number_of_another_patient(
 
 
 def test_it_keeps_the_patients_own_record_number(clinician_client: Client, patient: Patient) -> None:
-    response = clinician_client.post(reverse("patient-edit", args=[patient.uuid]), _form())
+    response = clinician_client.post(reverse("patient-edit", args=[patient.uuid]), patient_form_data(patient))
 
     assert response.status_code == 302

@@ -25,6 +25,11 @@ def _photo() -> BytesIO:
     return BytesIO(make_jpeg())
 
 
+def _new_lesion(label: str, photo: BytesIO | None = None) -> PhotoUpload:
+    """A photo (the sample unless given) of a new head/neck lesion called ``label``."""
+    return PhotoUpload(photo=photo or _photo(), new_lesion_label=label, new_lesion_body_site="head/neck")
+
+
 def test_visit_create_stores_the_visit_and_its_photos(patient: Patient, clinician: Any, media_files: Any) -> None:
     lesion = LesionFactory(patient=patient)
 
@@ -34,7 +39,7 @@ def test_visit_create_stores_the_visit_and_its_photos(patient: Patient, clinicia
         date=dt.date(2024, 1, 2),
         photos=[
             PhotoUpload(photo=_photo(), lesion=lesion),
-            PhotoUpload(photo=_photo(), new_lesion_label="Scalp", new_lesion_body_site="head/neck"),
+            _new_lesion("Scalp"),
         ],
     )
 
@@ -95,10 +100,7 @@ def test_a_failure_on_the_second_photo_removes_the_first_ones_file_too(
         visit_create(
             patient=patient,
             clinician=clinician,
-            photos=[
-                PhotoUpload(photo=_photo(), new_lesion_label="First", new_lesion_body_site="head/neck"),
-                PhotoUpload(photo=_photo(), new_lesion_label="Second", new_lesion_body_site="head/neck"),
-            ],
+            photos=[_new_lesion("First"), _new_lesion("Second")],
         )
 
     assert len(calls) == 2
@@ -114,10 +116,7 @@ def test_visit_create_rejects_a_bad_photo_before_writing_anything(
         visit_create(
             patient=patient,
             clinician=clinician,
-            photos=[
-                PhotoUpload(photo=_photo(), new_lesion_label="Good", new_lesion_body_site="head/neck"),
-                PhotoUpload(photo=BytesIO(b"junk"), new_lesion_label="Bad", new_lesion_body_site="head/neck"),
-            ],
+            photos=[_new_lesion("Good"), _new_lesion("Bad", BytesIO(b"junk"))],
         )
 
     assert not Visit.objects.exists()

@@ -13,25 +13,11 @@ from lesions.models import Patient, Visit
 from lesions.services import lesion_image_create
 from ml.analysis import patient_context, prediction_run
 from ml.engine.inference.context import PatientContext
-from ml.engine.inference.ensemble_manifest import EnsembleManifest
-from ml.engine.manifest import Manifest
 from ml.models import ModelVersion, Prediction
 from ml.services import model_versions_sync
-from tests.helpers import PASSING_TEST_METRICS, sample_photo, token_client, write_tiny_model
+from tests.helpers import PASSING_TEST_METRICS, sample_photo, token_client, write_ensemble, write_tiny_model
 
 pytestmark = pytest.mark.django_db
-
-
-def write_ensemble(folder: Path, members: list[str], name: str = "deployed", **options: object) -> Path:
-    manifests = [Manifest.load(folder / f"{m}.json") for m in members]
-    ensemble = EnsembleManifest(
-        name=name,
-        members=[{"name": m.name, "manifest": f"{m.name}.json", "weights_sha256": m.weights_sha256} for m in manifests],
-        views=["identity", "hflip"],
-        input_size=list(manifests[0].input_size),
-        **options,  # type: ignore[arg-type]
-    )
-    return ensemble.write(folder / f"{name}.json")
 
 
 def test_the_ensemble_is_the_default_and_models_below_the_bar_stay_inactive(tiny_weights_dir: Path) -> None:

@@ -10,9 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from ml.engine.inference.ensemble_manifest import EnsembleManifest
-from ml.engine.manifest import Manifest
-from tests.helpers import write_tiny_model
+from tests.helpers import write_ensemble, write_tiny_model
 from tests.ml.engine.synthetic import make_ham_folder
 
 
@@ -20,14 +18,9 @@ from tests.ml.engine.synthetic import make_ham_folder
 def deployed(tmp_path: Path, settings) -> tuple[Path, Path]:
     ham = make_ham_folder(tmp_path / "ham", per_class=3)
     weights = tmp_path / "weights"
-    members = [Manifest.load(write_tiny_model(weights, name, seed=i)) for i, name in enumerate(("m1", "m2"))]
-    EnsembleManifest(
-        name="deployed",
-        members=[{"name": m.name, "manifest": f"{m.name}.json", "weights_sha256": m.weights_sha256} for m in members],
-        views=["identity", "vflip"],
-        input_size=list(members[0].input_size),
-        melanoma_threshold=0.1,
-    ).write(weights / "deployed.json")
+    for seed, name in enumerate(("m1", "m2")):
+        write_tiny_model(weights, name, seed=seed)
+    write_ensemble(weights, ["m1", "m2"], views=["identity", "vflip"], melanoma_threshold=0.1)
     settings.ML_WEIGHTS_DIR = weights
     settings.ML_DEFAULT_MODEL = ""
     return ham, weights

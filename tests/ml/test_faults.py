@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,19 +11,18 @@ from config.celery import app as celery_app
 from ml.models import Prediction
 from ml.tasks import predictions_requeue_stuck
 from tests.helpers import sample_photo, upload_visit
-from tests.ml.workers import RedisServer, Worker, skip_without_services, use_broker, wait_until_finished
+from tests.ml.workers import (
+    RedisServer,
+    Worker,
+    running_worker,
+    skip_without_services,
+    use_broker,
+    wait_until_finished,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 TIME_LIMIT = 4  # seconds: a running claim older than twice this is taken over by the sweep
-
-
-@pytest.fixture
-def not_eager() -> Iterator[None]:
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 def wait_for_status(prediction_id: int, status: str, timeout: float = 60) -> Prediction:
@@ -46,22 +44,19 @@ def test_a_worker_killed_mid_analysis_is_recovered_and_completes_once(
 ):
     skip_without_services()
     settings.ML_PREDICTION_TIME_LIMIT = TIME_LIMIT
+    limit = {"ML_PREDICTION_TIME_LIMIT": str(TIME_LIMIT)}
     celery_app.control.purge()
-    first = Worker(tiny_weights_dir, tmp_path / "first.log", ML_PREDICTION_TIME_LIMIT=str(TIME_LIMIT))
-    second = None
-    try:
-        first.wait_ready()
+    with running_worker(tiny_weights_dir, tmp_path / "first.log", **limit) as first:
         client.force_login(clinician)
         upload_visit(client, lesion, sample_photo())
         prediction = Prediction.objects.get()
         # The first analysis in a worker loads the model first, which leaves time to kill it mid-way.
         wait_for_status(prediction.pk, Prediction.Status.RUNNING)
         first.kill()
-        prediction.refresh_from_db()
-        assert prediction.status == Prediction.Status.RUNNING, "analysis finished before the kill"
+    prediction.refresh_from_db()
+    assert prediction.status == Prediction.Status.RUNNING, "analysis finished before the kill"
 
-        second = Worker(tiny_weights_dir, tmp_path / "second.log", ML_PREDICTION_TIME_LIMIT=str(TIME_LIMIT))
-        second.wait_ready()
+    with running_worker(tiny_weights_dir, tmp_path / "second.log", **limit):
         assert predictions_requeue_stuck() == 0  # the dead worker's claim is not stale yet
         time.sleep(2 * TIME_LIMIT + 0.5)
         assert predictions_requeue_stuck() == 1  # the sweep (Celery beat, or cron) takes it over
@@ -77,10 +72,6 @@ def test_a_worker_killed_mid_analysis_is_recovered_and_completes_once(
             f"{finished.uuid}.png",
             f"{finished.uuid}_cam.png",
         ]
-    finally:
-        first.stop()
-        if second:
-            second.stop()
 
 
 def test_an_upload_while_the_broker_is_down_completes_once_it_is_back(

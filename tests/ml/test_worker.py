@@ -12,7 +12,7 @@ from django.urls import reverse
 from config.celery import app as celery_app
 from ml.models import LesionOutline, Prediction
 from tests.helpers import sample_photo, upload_visit, write_random_segmenter
-from tests.ml.workers import Worker, skip_without_services, wait_until_finished
+from tests.ml.workers import Worker, running_worker, skip_without_services, wait_until_finished
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -24,34 +24,15 @@ def worker(tiny_weights_dir: Path, tmp_path: Path) -> Iterator[Worker]:
     """A real worker process on the test database, media folder and tiny model."""
     skip_without_services()
     celery_app.control.purge()
-    process = Worker(tiny_weights_dir, tmp_path / "worker.log")
-    try:
-        process.wait_ready()
+    with running_worker(tiny_weights_dir, tmp_path / "worker.log") as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture
-def outlining_worker(tiny_weights_dir: Path, tmp_path: Path) -> Iterator[Worker]:
-    """A real worker with the tiny model and a real (random) segmentation model in its weights folder."""
-    skip_without_services()
+def outlining_worker(tiny_weights_dir: Path, request: pytest.FixtureRequest) -> Worker:
+    """``worker``, with a real (random) segmentation model beside the tiny model when it starts."""
     write_random_segmenter(tiny_weights_dir)
-    celery_app.control.purge()
-    process = Worker(tiny_weights_dir, tmp_path / "worker.log")
-    try:
-        process.wait_ready()
-        yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture
-def not_eager() -> Iterator[None]:
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = False
-    yield
-    celery_app.conf.task_always_eager = previous
+    return request.getfixturevalue("worker")
 
 
 def test_a_real_worker_analyses_an_uploaded_photo(client, clinician, lesion, worker, not_eager):

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -90,6 +92,17 @@ class Worker:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=30)
         self._log.close()
+
+
+@contextmanager
+def running_worker(weights_dir: Path, log_path: Path, **options: str) -> Iterator[Worker]:
+    """A worker (``Worker(weights_dir, log_path, **options)``), ready; stopped afterwards."""
+    process = Worker(weights_dir, log_path, **options)
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
 
 
 def free_port() -> int:

@@ -63,18 +63,24 @@ def small_limit(settings) -> None:
     settings.UPLOAD_MAX_BYTES = 1024
 
 
+@pytest.fixture(params=list(BAD_UPLOADS))
+def bad_upload(request: pytest.FixtureRequest) -> tuple[bytes, str]:
+    """Each of BAD_UPLOADS: (the file, the message that refuses it); the size limit lowered for the large one."""
+    make, message = BAD_UPLOADS[request.param]
+    content = make()
+    if request.param == "over the size limit":
+        request.getfixturevalue("small_limit")
+    return content, message
+
+
 def nothing_stored(media_files) -> None:
     assert LesionImage.objects.count() == 0
     assert Visit.objects.count() == 0
     assert media_files() == []
 
 
-@pytest.mark.parametrize("kind", BAD_UPLOADS)
-def test_the_web_form_refuses_it_and_stores_nothing(kind, clinician_client, lesion: Lesion, media_files, request):
-    make, message = BAD_UPLOADS[kind]
-    content = make()
-    if kind == "over the size limit":
-        request.getfixturevalue("small_limit")
+def test_the_web_form_refuses_it_and_stores_nothing(bad_upload, clinician_client, lesion: Lesion, media_files):
+    content, message = bad_upload
     response = clinician_client.post(
         reverse("visit-create", args=[lesion.patient.uuid]),
         visit_form_data({"lesion": lesion.uuid, "photo": SimpleUploadedFile("photo.jpg", content, "image/jpeg")}),
@@ -84,12 +90,8 @@ def test_the_web_form_refuses_it_and_stores_nothing(kind, clinician_client, lesi
     nothing_stored(media_files)
 
 
-@pytest.mark.parametrize("kind", BAD_UPLOADS)
-def test_the_api_refuses_it_with_a_400_and_stores_nothing(kind, clinician, lesion: Lesion, media_files, request):
-    make, message = BAD_UPLOADS[kind]
-    content = make()
-    if kind == "over the size limit":
-        request.getfixturevalue("small_limit")
+def test_the_api_refuses_it_with_a_400_and_stores_nothing(bad_upload, clinician, lesion: Lesion, media_files):
+    content, message = bad_upload
     response = upload(token_client(clinician), lesion, content, image_type="dermoscopic")
     assert response.status_code == 400
     assert message in " ".join(response.json()["photo"])

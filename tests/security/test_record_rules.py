@@ -4,18 +4,18 @@ never a 500, nothing stored."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from clinic.models import Clinic
 from lesions.models import Lesion, Patient, Visit
 from lesions.validators import NOTES_MAX_LENGTH
-from tests.factories import PatientFactory, visit_form_data
+from tests.factories import NEW_PATIENT, PatientFactory, patient_form_data, visit_form_data
 from tests.helpers import token_client
 
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
@@ -23,39 +23,47 @@ ZWSP = "\u200b"  # ZERO WIDTH SPACE
 HUGE_NOTES = "x" * (NOTES_MAX_LENGTH + 1)
 
 
-def patient_form(clinic: Clinic, **overrides: Any) -> dict[str, Any]:
-    data = {
-        "clinic": clinic.pk,
-        "medical_record_number": "HV-3001",
-        "first_name": "Ingrid",
-        "last_name": "Svensson",
-        "date_of_birth": "1979-06-21",
-        "sex": "female",
-        "fitzpatrick_skin_type": "1",
-        "notes": "",
-    }
-    return {**data, **overrides}
+Create = Callable[..., tuple[int, str]]
 
 
-def web_patient(client: Client, clinic: Clinic, **overrides: Any) -> tuple[int, str]:
-    response = client.post(reverse("patient-create"), patient_form(clinic, **overrides))
-    return response.status_code, response.content.decode()
+def creating(
+    request: pytest.FixtureRequest,
+    client: Client,
+    clinician: Any,
+    *,
+    page: str,
+    form: Callable[..., dict[str, Any]],
+    api: str,
+    body: Callable[..., dict[str, Any]],
+) -> Create:
+    """``create(**fields)``: POST the page's ``form(**fields)`` or the API's JSON ``body(**fields)``, as the
+    fixture's param says, logged in as ``clinician``; gives (status, body)."""
+    if request.param == "web":
+        client.force_login(clinician)
+    api_client = None if request.param == "web" else token_client(clinician)
 
+    def create(**fields: Any) -> tuple[int, str]:
+        if api_client is None:
+            response = client.post(page, form(**fields))
+        else:
+            response = api_client.post(api, body(**fields), format="json")
+        return response.status_code, response.content.decode()
 
-def api_patient(api: APIClient, clinic: Clinic, **overrides: Any) -> tuple[int, str]:
-    body = {k: v for k, v in patient_form(clinic, **overrides).items() if k not in {"clinic", "fitzpatrick_skin_type"}}
-    response = api.post(reverse("api-patient-list"), body, format="json")
-    return response.status_code, response.content.decode()
+    return create
 
 
 @pytest.fixture(params=["web", "api"])
-def create_patient(request: pytest.FixtureRequest, clinician: Any, clinic: Clinic, client: Client) -> Any:
+def create_patient(request: pytest.FixtureRequest, clinician: Any, clinic: Clinic, client: Client) -> Create:
     """``create_patient(**fields)`` through the patient form or the API: (status, body)."""
-    if request.param == "web":
-        client.force_login(clinician)
-        return lambda **fields: web_patient(client, clinic, **fields)
-    api = token_client(clinician)
-    return lambda **fields: api_patient(api, clinic, **fields)
+    return creating(
+        request,
+        client,
+        clinician,
+        page=reverse("patient-create"),
+        form=lambda **fields: patient_form_data(clinic=clinic.pk, **fields),
+        api=reverse("api-patient-list"),
+        body=lambda **fields: {k: v for k, v in patient_form_data(**fields).items() if k != "fitzpatrick_skin_type"},
+    )
 
 
 def refused(status: int) -> bool:
@@ -97,7 +105,7 @@ def test_a_record_number_of_invisible_characters_only_is_refused(create_patient:
 
 
 def test_the_same_number_in_another_clinic_is_fine(create_patient: Any, other_clinic: Clinic) -> None:
-    PatientFactory(clinic=other_clinic, medical_record_number="HV-3001")
+    PatientFactory(clinic=other_clinic, medical_record_number=NEW_PATIENT["medical_record_number"])
 
     create_patient()
 
@@ -138,23 +146,18 @@ def test_the_database_refuses_a_case_variant_number_even_without_the_model_check
 # --- visits ------------------------------------------------------------------------------------
 
 
-def web_visit(client: Client, patient: Patient, **fields: Any) -> tuple[int, str]:
-    response = client.post(reverse("visit-create", args=[patient.uuid]), {**visit_form_data(), **fields})
-    return response.status_code, response.content.decode()
-
-
-def api_visit(api: APIClient, patient: Patient, **fields: Any) -> tuple[int, str]:
-    response = api.post(reverse("api-patient-visits", args=[patient.uuid]), fields, format="json")
-    return response.status_code, response.content.decode()
-
-
 @pytest.fixture(params=["web", "api"])
-def create_visit(request: pytest.FixtureRequest, clinician: Any, client: Client, patient: Patient) -> Any:
-    if request.param == "web":
-        client.force_login(clinician)
-        return lambda **fields: web_visit(client, patient, **fields)
-    api = token_client(clinician)
-    return lambda **fields: api_visit(api, patient, **fields)
+def create_visit(request: pytest.FixtureRequest, clinician: Any, client: Client, patient: Patient) -> Create:
+    """``create_visit(**fields)`` through the new-visit form or the API: (status, body)."""
+    return creating(
+        request,
+        client,
+        clinician,
+        page=reverse("visit-create", args=[patient.uuid]),
+        form=lambda **fields: {**visit_form_data(), **fields},
+        api=reverse("api-patient-visits", args=[patient.uuid]),
+        body=lambda **fields: fields,
+    )
 
 
 @pytest.mark.parametrize(

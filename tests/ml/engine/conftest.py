@@ -1,4 +1,7 @@
-"""Fixtures for the engine tests (the material itself is in ``tests.ml.engine.synthetic``)."""
+"""Fixtures for the engine tests (the material itself is in ``tests.ml.engine.synthetic``).
+
+One thread (torch, BLAS, OpenMP), for these and every other test, is set by tests/__init__.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 from torch import nn
 
@@ -21,15 +23,6 @@ from tests.ml.engine.synthetic import (
     make_region_manifest,
     write_tiny_model,
 )
-
-
-@pytest.fixture(scope="package", autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny models gain nothing from threads, and on a busy 2-core machine threads thrash."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture

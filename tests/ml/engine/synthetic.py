@@ -18,6 +18,7 @@ from torch import nn
 from ml.engine.architectures import create_classifier_model
 from ml.engine.labels import HAM10000_CLASSES
 from ml.engine.manifest import Manifest, save_model
+from ml.engine.training.segmentation import SegTrainConfig
 from ml.engine.training.train import TrainConfig
 
 TINY_ARCHITECTURE = "tf_efficientnet_lite0"
@@ -171,11 +172,11 @@ def make_ham_folder(root: Path, per_class: int = 4) -> Path:
     return root
 
 
-def tiny_config(ham_folder: Path, tmp_path: Path, **overrides: object) -> TrainConfig:
-    values: dict[str, object] = {
-        "arch": "tf_efficientnet_lite0",
+def _tiny_run(ham_folder: Path, tmp_path: Path, output: str) -> dict[str, object]:
+    """What every tiny training run shares: two steps at 48×64 on one thread, nothing downloaded."""
+    return {
         "data": str(ham_folder),
-        "output": "tiny",
+        "output": output,
         "out_dir": str(tmp_path / "weights"),
         "runs_dir": str(tmp_path / "runs"),
         "epochs": 1,
@@ -188,5 +189,15 @@ def tiny_config(ham_folder: Path, tmp_path: Path, **overrides: object) -> TrainC
         "progress": False,
         "command": "pytest",
     }
-    values.update(overrides)
+
+
+def tiny_config(ham_folder: Path, tmp_path: Path, **overrides: object) -> TrainConfig:
+    """A tiny classifier training run (``tiny``, tf_efficientnet_lite0) on ``ham_folder``."""
+    values = {"arch": TINY_ARCHITECTURE, **_tiny_run(ham_folder, tmp_path, "tiny"), **overrides}
     return TrainConfig(**values)  # type: ignore[arg-type]
+
+
+def tiny_seg_config(ham_folder: Path, tmp_path: Path, **overrides: object) -> SegTrainConfig:
+    """A tiny segmentation training run (``tiny_seg``) on ``ham_folder``."""
+    values = {**_tiny_run(ham_folder, tmp_path, "tiny_seg"), **overrides}
+    return SegTrainConfig(**values)  # type: ignore[arg-type]

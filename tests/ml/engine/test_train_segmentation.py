@@ -24,38 +24,17 @@ from ml.engine.manifest import ManifestError
 from ml.engine.segmentation.model import SegmentationManifest, Segmenter
 from ml.engine.training.augment import AugmentConfig
 from ml.engine.training.segmentation import (
-    SegTrainConfig,
     augment_pair,
     config_from_args,
     dice_bce_loss,
     train_segmentation,
 )
-from tests.ml.engine.synthetic import make_ham_folder
+from tests.ml.engine.synthetic import make_ham_folder, tiny_seg_config
 
 
 @pytest.fixture(scope="module")
 def ham_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_ham_folder(tmp_path_factory.mktemp("ham"))
-
-
-def tiny_seg_config(ham_folder: Path, tmp_path: Path, **overrides: object) -> SegTrainConfig:
-    values: dict[str, object] = {
-        "data": str(ham_folder),
-        "output": "tiny_seg",
-        "out_dir": str(tmp_path / "weights"),
-        "runs_dir": str(tmp_path / "runs"),
-        "epochs": 1,
-        "batch_size": 4,
-        "image_size": (48, 64),
-        "max_steps": 2,
-        "pretrained": "none",
-        "threads": 1,
-        "eval_batch_size": 16,
-        "progress": False,
-        "command": "pytest",
-    }
-    values.update(overrides)
-    return SegTrainConfig(**values)  # type: ignore[arg-type]
 
 
 # -- scores by hand --------------------------------------------------------------------------------
