@@ -245,7 +245,7 @@ FOLLOWUP_NEW_COLOUR_MIN_SHARE = env_float("FOLLOWUP_NEW_COLOUR_MIN_SHARE", 0.05)
 ML_SEGMENTATION_MODEL = env_str("ML_SEGMENTATION_MODEL")
 # Warn beside the heatmap when less than this share of it lies on the outlined lesion (the model
 # looked mostly elsewhere: hair, a ruler, the vignette).
-EXPLAIN_CAM_IN_LESION_MIN = env_float("EXPLAIN_CAM_IN_LESION_MIN", 0.5)
+EXPLAIN_CAM_CONCENTRATION_MIN = env_float("EXPLAIN_CAM_CONCENTRATION_MIN", 1.0)
 # Millimetres per pixel of a photo that does not carry its own pixel size, per image type (a
 # dermatoscope of fixed magnification, say); empty: sizes of such photos are relative.
 PIXEL_SIZE_MM_DEFAULTS = {

@@ -198,8 +198,13 @@ def trend_data(timeline: Sequence[VisitAnalysis]) -> dict[str, Any]:
     def percent(value: float | None) -> float | None:
         return None if value is None or math.isnan(value) else round(100 * value, 1)
 
+    first = timeline[0].date if timeline else None
     return {
         "labels": [f"{entry.date:%Y-%m-%d}" for entry in timeline],
+        # Days since the first visit: the chart's x-axis is real time between visits.
+        "days": [(entry.date - first).days for entry in timeline] if first else [],
+        "start": f"{first:%Y-%m-%d}" if first else None,
+        "melanoma": melanoma_series(timeline),
         "size": size_series(timeline),
         "series": [
             {
@@ -218,6 +223,28 @@ def trend_data(timeline: Sequence[VisitAnalysis]) -> dict[str, Any]:
                 "values": [percent(entry.malignant_probability) for entry in timeline],
             }
         ],
+    }
+
+
+def melanoma_series(timeline: Sequence[VisitAnalysis]) -> dict[str, Any] | None:
+    """P(mel) per visit in %, with the middle half of its readings and the flag threshold, for its own chart."""
+    analysed = [entry.prediction for entry in timeline if entry.prediction is not None]
+    if not analysed:
+        return None
+    thresholds = [p.melanoma_threshold for p in analysed if p.melanoma_threshold is not None]
+
+    def pct(value: Any) -> float | None:
+        return None if value is None else round(100 * float(value), 2)
+
+    def spread(entry: VisitAnalysis, side: int) -> float | None:
+        values = getattr(entry.prediction, "melanoma_range", None) if entry.prediction is not None else None
+        return pct(values[side]) if values else None
+
+    return {
+        "values": [pct(entry.probabilities.get("mel")) if entry.is_analysed else None for entry in timeline],
+        "low": [spread(entry, 0) for entry in timeline],
+        "high": [spread(entry, 1) for entry in timeline],
+        "threshold": pct(thresholds[-1]) if thresholds else None,
     }
 
 

@@ -166,7 +166,9 @@ def _prediction(pdf: ReportPDF, entry: ReportEntry) -> None:
         )
     if prediction.cam_mostly_outside:
         pdf.line_of_text(
-            "Warning: the model looked mostly outside the lesion, so its classification deserves little weight.", 9
+            "Warning: the heatmap is hardly more on the lesion than elsewhere, so the classification deserves little "
+            "weight.",
+            9,
         )
     pdf.gap(1)
     pdf.set_font(FONT, "", 8.5)

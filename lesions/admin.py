@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from clinic.admin import AuditedAdmin
-from lesions.models import Lesion, LesionImage, Patient, Visit
+from lesions.models import CaptureProfile, Lesion, LesionImage, Patient, Visit
 
 
 @admin.register(Patient)
@@ -18,6 +18,13 @@ class LesionAdmin(AuditedAdmin[Lesion]):
     list_filter = ["body_site", "status", "diagnosis"]
     search_fields = ["label", "patient__last_name", "patient__medical_record_number"]
     autocomplete_fields = ["patient"]
+    readonly_fields = ["uuid", "created_at", "updated_at"]
+
+
+@admin.register(CaptureProfile)
+class CaptureProfileAdmin(admin.ModelAdmin[CaptureProfile]):
+    list_display = ["name", "clinic", "image_type", "field_of_view_mm"]
+    list_filter = ["clinic", "image_type"]
     readonly_fields = ["uuid", "created_at", "updated_at"]
 
 

@@ -7,7 +7,7 @@ from django.forms import formset_factory
 
 from clinic.models import Clinic
 from lesions.imaging import ImageRejected
-from lesions.models import Lesion, LesionImage, Patient, Visit
+from lesions.models import CaptureProfile, Lesion, LesionImage, Patient, Visit
 from lesions.selectors import SearchRejected, search_terms
 from lesions.services import photo_sanitize
 from lesions.validators import refuse_control_characters
@@ -128,11 +128,28 @@ class PhotoForm(forms.Form):
     new_lesion_body_site_detail = forms.CharField(max_length=200, required=False, label="Site detail")
     image_type = forms.ChoiceField(choices=LesionImage.ImageType.choices, initial=LesionImage.ImageType.DERMOSCOPIC)
     photo = forms.FileField(required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
+    capture_profile = forms.ModelChoiceField(
+        queryset=CaptureProfile.objects.none(),
+        required=False,
+        empty_label="Device: not known",
+        to_field_name="uuid",
+        label="Capture device",
+        help_text="Its field of view gives the photo's pixel size, so sizes are in mm.",
+    )
+    mm_per_pixel = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=LesionImage.MAX_MM_PER_PIXEL,
+        label="Pixel size (mm per pixel)",
+        help_text="If known for this photo (e.g. from a ruler in it); it wins over the device's.",
+    )
 
     def __init__(self, *args: Any, patient: Patient | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if patient is not None:
             cast("forms.ModelChoiceField[Lesion]", self.fields["lesion"]).queryset = patient.lesions.all()
+            profiles = CaptureProfile.objects.filter(clinic_id=patient.clinic_id)
+            cast("forms.ModelChoiceField[CaptureProfile]", self.fields["capture_profile"]).queryset = profiles
 
     def clean_photo(self) -> Any:
         upload = self.cleaned_data.get("photo")

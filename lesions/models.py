@@ -231,6 +231,56 @@ class Visit(ClinicAuditMixin, TimeStampedModel):
             raise ValidationError({"date": errors})
 
 
+class ImageType(models.TextChoices):
+    """The kinds of photo (``LesionImage.ImageType``)."""
+
+    DERMOSCOPIC = "dermoscopic", "Dermoscopic"
+    CLINICAL_CLOSE_UP = "clinical_close_up", "Clinical close-up"
+    CLINICAL_OVERVIEW = "clinical_overview", "Clinical overview"
+
+
+class CaptureProfile(TimeStampedModel):
+    """A clinic's capture device: a dermatoscope or camera set-up whose field of view is known.
+
+    A photo taken with it gets its pixel size from the field's width: ``field_of_view_mm`` over the
+    photo's width in pixels, so sizes are in mm without a ruler in every photo.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="capture_profiles")
+    name = models.CharField(
+        max_length=100, validators=[refuse_control_characters], help_text="e.g. 'Room 2 dermatoscope'"
+    )
+    image_type = models.CharField(max_length=20, choices=ImageType.choices, default=ImageType.DERMOSCOPIC)
+    field_of_view_mm = models.FloatField(
+        "field of view (mm)",
+        help_text="Width of the photographed field in millimetres (e.g. 25 for a 25 mm dermatoscope).",
+    )
+
+    CLINIC_PATH = "clinic"
+    MAX_FIELD_MM = 1000.0
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "name"], name="captureprofile_unique_name_per_clinic"),
+            models.CheckConstraint(
+                condition=models.Q(field_of_view_mm__gt=0, field_of_view_mm__lte=1000.0),
+                name="captureprofile_field_of_view_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.field_of_view_mm:g} mm)"
+
+    def clean(self) -> None:
+        super().clean()
+        if not 0 < self.field_of_view_mm <= self.MAX_FIELD_MM:
+            raise ValidationError(
+                {"field_of_view_mm": f"The field of view must be more than 0 and at most {self.MAX_FIELD_MM:g} mm."}
+            )
+
+
 def lesion_image_upload_to(instance: LesionImage, filename: str) -> str:
     # The stored name never carries the uploaded filename (it can hold patient names).
     extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "jpg"
@@ -238,10 +288,7 @@ def lesion_image_upload_to(instance: LesionImage, filename: str) -> str:
 
 
 class LesionImage(ClinicAuditMixin, TimeStampedModel):
-    class ImageType(models.TextChoices):
-        DERMOSCOPIC = "dermoscopic", "Dermoscopic"
-        CLINICAL_CLOSE_UP = "clinical_close_up", "Clinical close-up"
-        CLINICAL_OVERVIEW = "clinical_overview", "Clinical overview"
+    ImageType = ImageType
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     lesion = models.ForeignKey(Lesion, on_delete=models.PROTECT, related_name="images")
@@ -256,6 +303,10 @@ class LesionImage(ClinicAuditMixin, TimeStampedModel):
     # Millimetres per pixel of the stored photo (from the capture app or a ruler in the photo);
     # empty: the image type's default in settings, else sizes are relative to the photo.
     mm_per_pixel = models.FloatField("pixel size (mm per pixel)", null=True, blank=True)
+    # The device it was taken with, when its field of view is known: the pixel size follows from it.
+    capture_profile = models.ForeignKey(
+        CaptureProfile, on_delete=models.SET_NULL, null=True, blank=True, related_name="photos"
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -286,12 +337,21 @@ class LesionImage(ClinicAuditMixin, TimeStampedModel):
         super().clean()
         if self.mm_per_pixel is not None and not 0 < self.mm_per_pixel <= self.MAX_MM_PER_PIXEL:
             raise ValidationError({"mm_per_pixel": self.PIXEL_SIZE_RANGE})
+        profile = self.capture_profile
+        if profile is not None and self.lesion_id and profile.clinic_id != self.lesion.patient.clinic_id:
+            raise ValidationError({"capture_profile": "This capture profile belongs to another clinic."})
+        if profile is not None and profile.image_type != self.image_type:
+            raise ValidationError(
+                {"capture_profile": f"This capture profile is for {profile.get_image_type_display().lower()} photos."}
+            )
 
     @property
     def pixel_size_mm(self) -> float | None:
         """Millimetres per pixel: the photo's own, else its image type's default (None: sizes are relative)."""
         if self.mm_per_pixel is not None:
             return self.mm_per_pixel
+        if self.capture_profile is not None and self.width:
+            return self.capture_profile.field_of_view_mm / self.width
         return settings.PIXEL_SIZE_MM_DEFAULTS.get(self.image_type)
 
     @property
@@ -299,6 +359,8 @@ class LesionImage(ClinicAuditMixin, TimeStampedModel):
         """Where ``pixel_size_mm`` comes from, in words ("" when unknown)."""
         if self.mm_per_pixel is not None:
             return "measured for this photo"
+        if self.capture_profile is not None:
+            return f"capture profile {self.capture_profile.name}, {self.capture_profile.field_of_view_mm:g} mm field"
         if self.pixel_size_mm is not None:
             return f"default for {self.get_image_type_display().lower()} photos"
         return ""

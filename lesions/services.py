@@ -22,7 +22,7 @@ from django.utils import timezone
 from clinic.files import atomic_with_files, track_file
 from clinic.models import Clinic
 from lesions.imaging import SanitizedPhoto, sanitize_photo
-from lesions.models import Lesion, LesionImage, Patient, Visit
+from lesions.models import CaptureProfile, Lesion, LesionImage, Patient, Visit
 from lesions.signals import lesion_changed, lesion_image_stored
 
 # --- patients ------------------------------------------------------------------------------
@@ -93,10 +93,12 @@ def lesion_image_create(
     uploaded_by: Any = None,
     allow_heif: bool = False,
     mm_per_pixel: float | None = None,
+    capture_profile: CaptureProfile | None = None,
 ) -> LesionImage:
     """Store a validated photo of a lesion at a visit; its analysis is queued by ``lesion_image_stored``.
 
-    ``mm_per_pixel`` is the photo's pixel size when the capture app or a ruler knows it.
+    ``mm_per_pixel`` is the photo's pixel size when the capture app or a ruler knows it; a
+    ``capture_profile`` (the clinic's device, with its field of view) gives it otherwise.
     """
     if lesion.patient_id != visit.patient_id:
         raise ValidationError("The lesion and the visit belong to different patients.")
@@ -114,11 +116,12 @@ def lesion_image_create(
             file_size=len(sanitized.content),
             sha256=sanitized.sha256,
             mm_per_pixel=mm_per_pixel,
+            capture_profile=capture_profile,
             uploaded_by=uploaded_by if getattr(uploaded_by, "is_authenticated", False) else None,
         )
         # The model's rules for what the caller chose (the rest was measured from the file).
         image.full_clean(
-            exclude=[f.name for f in LesionImage._meta.fields if f.name != "mm_per_pixel"],
+            exclude=[f.name for f in LesionImage._meta.fields if f.name not in ("mm_per_pixel", "capture_profile")],
             validate_unique=False,
             validate_constraints=False,
         )
@@ -137,6 +140,7 @@ def lesion_image_upload(
     uploaded_by: Any,
     visit: Visit | None = None,
     mm_per_pixel: float | None = None,
+    capture_profile: CaptureProfile | None = None,
 ) -> LesionImage:
     """Store a photo of a lesion, at the given visit or at today's visit of the uploader."""
     with atomic_with_files():
@@ -150,6 +154,7 @@ def lesion_image_upload(
             uploaded_by=uploaded_by,
             allow_heif=True,
             mm_per_pixel=mm_per_pixel,
+            capture_profile=capture_profile,
         )
 
 
@@ -166,6 +171,8 @@ class PhotoUpload:
     new_lesion_label: str = ""
     new_lesion_body_site: str = ""
     new_lesion_body_site_detail: str = ""
+    mm_per_pixel: float | None = None
+    capture_profile: CaptureProfile | None = None
 
 
 def visit_create(
@@ -203,6 +210,8 @@ def visit_create(
                 photo=photo,
                 image_type=upload.image_type,
                 uploaded_by=clinician,
+                mm_per_pixel=upload.mm_per_pixel,
+                capture_profile=upload.capture_profile,
             )
     return visit
 

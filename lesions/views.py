@@ -147,6 +147,8 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
                     new_lesion_label=form.cleaned_data.get("new_lesion_label", ""),
                     new_lesion_body_site=form.cleaned_data.get("new_lesion_body_site", ""),
                     new_lesion_body_site_detail=form.cleaned_data.get("new_lesion_body_site_detail", ""),
+                    mm_per_pixel=form.cleaned_data.get("mm_per_pixel"),
+                    capture_profile=form.cleaned_data.get("capture_profile"),
                 )
                 for form in photo_forms
                 if form.cleaned_data.get("photo")

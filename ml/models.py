@@ -87,6 +87,13 @@ class ModelVersion(TimeStampedModel):
     def test_accuracy(self) -> float | None:
         return self.test_metrics.get("accuracy")
 
+    @property
+    def cam_warning_cut(self) -> float:
+        """The heatmap concentration under which pages warn: the manifest's (chosen on validation), else the setting."""
+        explanation = self.metrics.get("explanation") if isinstance(self.metrics, dict) else None
+        cut = explanation.get("warning_below_concentration") if isinstance(explanation, dict) else None
+        return float(cut) if cut is not None else float(settings.EXPLAIN_CAM_CONCENTRATION_MIN)
+
 
 class Prediction(ClinicAuditMixin, TimeStampedModel, Job):
     """One analysis of one photo by one model version (a background job: ``ml.jobs.Job``)."""
@@ -150,9 +157,21 @@ class Prediction(ClinicAuditMixin, TimeStampedModel, Job):
         return self.timings.get("total") if isinstance(self.timings, dict) else None
 
     @property
+    def cam_concentration(self) -> float | None:
+        """How concentrated the heatmap is on the lesion: its share on the outline / the share of the photo the
+        outline covers (1 = no better than chance; None without an outline or a heatmap share)."""
+        outline = outline_of(self.image)
+        if self.cam_in_lesion is None or outline is None or outline.status != LesionOutline.Status.DONE:
+            return None
+        area = float((outline.measurements or {}).get("area_fraction") or 0.0)
+        return self.cam_in_lesion / area if area > 0 else None
+
+    @property
     def cam_mostly_outside(self) -> bool:
-        """Less of the heatmap than ``EXPLAIN_CAM_IN_LESION_MIN`` lies on the lesion: the model looked elsewhere."""
-        return self.cam_in_lesion is not None and self.cam_in_lesion < settings.EXPLAIN_CAM_IN_LESION_MIN
+        """The heatmap is less concentrated on the lesion than the model version's warning cut (chosen on
+        validation so that it fires on at most 10% of correctly classified photos)."""
+        concentration = self.cam_concentration
+        return concentration is not None and concentration < self.model_version.cam_warning_cut
 
     def probability_rows(self) -> list[dict[str, object]]:
         """The 7 classes in model order with names, for bars on the pages."""

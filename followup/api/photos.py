@@ -56,6 +56,14 @@ class LesionImageSerializer(RecordSerializer[LesionImage]):
     visit_date = serializers.DateField(source="visit.date", read_only=True)
     predictions = PredictionSerializer(many=True, read_only=True)
     outline = serializers.SerializerMethodField()
+    capture_profile = serializers.UUIDField(
+        source="capture_profile.uuid", read_only=True, allow_null=True, default=None
+    )
+    pixel_size_mm = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="mm per pixel in force: the photo's own, its device's, or its type's default.",
+    )
 
     class Meta:
         model = LesionImage
@@ -72,6 +80,8 @@ class LesionImageSerializer(RecordSerializer[LesionImage]):
             "height",
             "file_size",
             "mm_per_pixel",
+            "capture_profile",
+            "pixel_size_mm",
             "predictions",
             "outline",
             "created",
@@ -175,6 +185,7 @@ class LesionImageUploadViewSet(mixins.CreateModelMixin, LesionChildViewSet):
             visit=upload.validated_data.get("visit"),
             uploaded_by=request.user,
             mm_per_pixel=upload.validated_data.get("mm_per_pixel"),
+            capture_profile=upload.validated_data.get("capture_profile"),
         )
         image = selectors.images_with_predictions().get(pk=image.pk)
         body = LesionImageSerializer(image, context=self.get_serializer_context()).data

@@ -18,7 +18,7 @@ from clinic.api import RecordSerializer, absolute_url, request_user
 from clinic.models import Clinic
 from clinic.selectors import clinics_for_user, scoped
 from lesions.imaging import ImageRejected, SanitizedPhoto
-from lesions.models import Lesion, LesionImage, Patient, Visit
+from lesions.models import CaptureProfile, Lesion, LesionImage, Patient, Visit
 from lesions.services import photo_sanitize
 
 # --- patients ------------------------------------------------------------------------------
@@ -177,9 +177,24 @@ class LesionImageUploadSerializer(serializers.Serializer[LesionImage]):
         "set a default for the image type, else relative to the photo.",
     )
 
+    capture_profile = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="A capture profile of the clinic (a device with a known field of view): the photo's pixel size "
+        "follows from it when mm_per_pixel is not given.",
+    )
+
     def __init__(self, *args: Any, lesion: Lesion | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lesion = lesion
+
+    def validate_capture_profile(self, value: Any) -> CaptureProfile | None:
+        if value is None:
+            return None
+        profile = scoped(CaptureProfile, request_user(self)).filter(uuid=value).first()
+        if profile is None or (self.lesion is not None and profile.clinic_id != self.lesion.patient.clinic_id):
+            raise serializers.ValidationError("No capture profile with this id in the lesion's clinic.")
+        return profile
 
     def validate_photo(self, upload: Any) -> SanitizedPhoto:
         try:

@@ -15,16 +15,69 @@
     malignant: { color: "#000000", dash: [], point: "circle", width: 4, radius: 5 },
   };
 
+  // The x-axis is real time: days since the first visit, labelled with dates.
+  function dayAxis(data) {
+    const start = new Date(data.start + "T00:00:00Z");
+    return {
+      type: "linear",
+      title: { display: true, text: "Visit date" },
+      ticks: {
+        callback: function (value) {
+          const day = new Date(start.getTime() + value * 86400000);
+          return day.toISOString().slice(0, 10);
+        },
+        maxTicksLimit: 6,
+      },
+    };
+  }
+
+  function points(data, values) {
+    return values.map(function (value, index) { return { x: data.days[index], y: value }; });
+  }
+
+  // P(mel) on its own axis, with the middle half of its readings as a band and the flag threshold as a line.
+  function drawMelanoma(data) {
+    const canvas = document.getElementById("mel-chart");
+    const mel = data.melanoma;
+    if (!canvas || !mel) return;
+    const highest = Math.max.apply(null, mel.values.concat(mel.high).filter(function (v) { return v !== null; }).concat([0]));
+    const top = Math.min(100, Math.max(mel.threshold ? 2.5 * mel.threshold : 10, 1.2 * highest));
+    const datasets = [
+      { label: "Readings (middle half), high", data: points(data, mel.high), borderWidth: 0, pointRadius: 0, fill: false, spanGaps: true, borderColor: "rgba(213,94,0,0.25)" },
+      { label: "Readings (middle half)", data: points(data, mel.low), borderWidth: 0, pointRadius: 0, fill: "-1", spanGaps: true, backgroundColor: "rgba(213,94,0,0.18)", borderColor: "rgba(213,94,0,0.25)" },
+      { label: "P(mel)", data: points(data, mel.values), borderColor: "#D55E00", backgroundColor: "#D55E00", borderWidth: 3, pointRadius: 5, spanGaps: true },
+    ];
+    if (mel.threshold !== null) {
+      const last = data.days[data.days.length - 1] || 1;
+      datasets.push({ label: "Flag threshold " + mel.threshold.toFixed(1) + "%", data: [{ x: 0, y: mel.threshold }, { x: last, y: mel.threshold }], borderColor: "#000", borderDash: [6, 4], borderWidth: 2, pointRadius: 0 });
+    }
+    window.dermaMelanomaChart = new window.Chart(canvas, {
+      type: "line",
+      data: { datasets: datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        scales: { x: dayAxis(data), y: { min: 0, max: top, title: { display: true, text: "P(mel) (%)" }, ticks: { callback: function (v) { return v + "%"; } } } },
+        plugins: {
+          legend: { position: "bottom", labels: { filter: function (item) { return item.text.indexOf(", high") < 0; } } },
+          tooltip: { callbacks: { label: function (ctx) { return ctx.dataset.label + ": " + (ctx.parsed.y === null ? "–" : ctx.parsed.y.toFixed(1) + "%"); } } },
+        },
+      },
+    });
+  }
+
   function drawTrend() {
     const canvas = document.getElementById("trend-chart");
     const source = document.getElementById("trend-data");
     if (!canvas || !source || typeof window.Chart === "undefined") return;
     const data = JSON.parse(source.textContent);
+    drawMelanoma(data);
     const datasets = data.series.map(function (series) {
       const style = SERIES_STYLE[series.code] || { color: "#555", dash: [], point: "circle" };
       return {
         label: series.label,
-        data: series.values,
+        data: points(data, series.values),
         borderColor: style.color,
         backgroundColor: style.color,
         pointBorderColor: style.pointBorder || style.color,
@@ -42,7 +95,7 @@
     if (size) {
       datasets.push({
         label: size.label,
-        data: size.values,
+        data: points(data, size.values),
         yAxisID: "size",
         borderColor: "#6b6b6b",
         backgroundColor: "#6b6b6b",
@@ -57,7 +110,7 @@
     }
     const scales = {
       y: { min: 0, max: 100, title: { display: true, text: "Probability (%)" }, ticks: { callback: function (v) { return v + "%"; } } },
-      x: { title: { display: true, text: "Visit" } },
+      x: dayAxis(data),
     };
     if (size) {
       scales.size = { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, title: { display: true, text: "Lesion area (" + size.unit + ")" } };
@@ -65,7 +118,7 @@
     const reduceMotion = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     window.dermaTrendChart = new window.Chart(canvas, {
       type: "line",
-      data: { labels: data.labels, datasets: datasets },
+      data: { datasets: datasets },
       options: {
         responsive: true,
         maintainAspectRatio: false,

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from followup.flags_sync import lesion_flags_sync
 from lesions.models import Lesion, LesionImage, Patient
 from ml.models import ModelVersion
 from tests.factories import (
@@ -39,9 +40,11 @@ def analysed_photo(lesion: Lesion, day: dt.date, model: ModelVersion, probabilit
     visit = lesion.patient.visits.filter(date=day).first() or VisitFactory(patient=lesion.patient, date=day)
     image: LesionImage = LesionImageFactory(lesion=lesion, visit=visit, photo=photo(n))
     top = max(probabilities, key=probabilities.__getitem__)
-    return PredictionFactory(
+    prediction = PredictionFactory(
         image=image, model_version=model, probabilities=probabilities, top_class=top, confidence=probabilities[top]
     )
+    lesion_flags_sync(lesion=lesion)  # as the worker does once the analysis is done
+    return prediction
 
 
 @pytest.fixture
@@ -72,13 +75,18 @@ def test_the_trend_chart_draws_every_class_and_the_malignant_sum(
         """() => {
             const chart = Chart.getChart(document.getElementById('trend-chart'));
             return {
-                labels: chart.data.labels,
-                datasets: chart.data.datasets.map(d => ({label: d.label, data: d.data, width: d.borderWidth,
+                ticks: chart.scales.x.ticks.map(t => t.label),
+                datasets: chart.data.datasets.map(d => ({label: d.label, data: d.data.map(p => p.y),
+                                                         x: d.data.map(p => p.x), width: d.borderWidth,
                                                          dash: d.borderDash, point: d.pointStyle})),
             };
         }"""
     )
-    assert chart["labels"] == [f"{d:%Y-%m-%d}" for d in DAYS]
+    # Real time between visits on the x-axis: days since the first, labelled with dates.
+    assert chart["datasets"][0]["x"] == [(d - DAYS[0]).days for d in DAYS]
+    assert (
+        all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", tick) for tick in chart["ticks"]) and chart["ticks"][0] == "2024-01-15"
+    )
     assert len(chart["datasets"]) == 8
     by_label = {d["label"]: d for d in chart["datasets"]}
     malignant = by_label["Malignant sum (mel + bcc + akiec)"]
@@ -101,6 +109,10 @@ def test_the_trend_chart_draws_every_class_and_the_malignant_sum(
     assert page.locator(".timeline > li h3").first.inner_text().startswith("2024-09-30")
     flags = page.locator(".lesion-summary .flags").inner_text()
     assert "Top class changed" in flags and "Malignant +40 pts" in flags
+    # P(mel) on its own chart, with the flag threshold when the model has one.
+    page.wait_for_function("() => Chart.getChart(document.getElementById('mel-chart'))")
+    mel = page.evaluate("() => Chart.getChart(document.getElementById('mel-chart')).data.datasets.map(d => d.label)")
+    assert "P(mel)" in mel
     screenshot("lesion-history")
 
 

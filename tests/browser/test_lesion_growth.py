@@ -1,15 +1,15 @@
-"""A new visit of a seeded demo lesion with a larger photo of it: the compare view shows the growth and the flag rises.
+"""Follow-up in the browser: a change of magnification is not growth; the aligned compare view; a growth flag reviewed.
 
-The demo is seeded as ``make run`` seeds it (``seed_demo``: real HAM10000 photos, each analysed and
-outlined like an upload), with the tiny classifier and the deterministic test segmenter installed,
-so the test is about the app, not about a model. The "larger photo" is the lesion's latest photo
-zoomed to 1/0.7 of its size about the centre, as if the dermatoscope saw the lesion grown: the
-outline's area roughly doubles, far above the growth flag's 20%.
+The photos are textured skin with a dark lesion (``tests.followup.test_followup_flow.skin_photo``),
+analysed by the tiny classifier and outlined by the deterministic test segmenter, so the test is
+about the app, not about a model. A follow-up photo taken closer and turned (zoom 1.4, 25°) must
+be aligned onto the first from the skin and must not raise the growth flag, though the lesion
+covers twice the pixels; the compare view shows the aligned pair in overlay, swipe and blink; a
+photo of the lesion grown by half raises the growth flag, which the clinician reviews on the page.
 """
 
 from __future__ import annotations
 
-import io
 import re
 import threading
 from collections.abc import Callable
@@ -17,35 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
-from PIL import Image
 
-from lesions.models import Lesion, Patient
-from ml.models import LesionOutline
-from tests.factories import PASSWORD
+from followup.models import LesionFlag, PhotoAlignment
+from tests.factories import LesionFactory, PatientFactory
+from tests.followup.test_followup_flow import skin_photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-ZOOM = 0.7  # the new photo shows the central 70% of the old one at the same size
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
 
 
-def zoomed(photo: Path, target: Path) -> Path:
-    with Image.open(photo) as image:
-        width, height = image.size
-        crop_w, crop_h = width * ZOOM, height * ZOOM
-        box = ((width - crop_w) / 2, (height - crop_h) / 2, (width + crop_w) / 2, (height + crop_h) / 2)
-        image.convert("RGB").resize((width, height), Image.Resampling.BICUBIC, box=box).save(target, "JPEG", quality=95)
-    return target
-
-
-def percent_after(prefix: str, text: str) -> float:
-    found = re.search(prefix + r"(\d+)%", text)
-    assert found, f"no {prefix}N% in {text!r}"
-    return float(found[1])
-
-
-def test_a_larger_photo_of_a_seeded_lesion_shows_its_growth_and_raises_the_growth_flag(
+def test_a_closer_photo_is_aligned_not_grown_and_a_grown_lesions_flag_is_reviewed(
     page: Any,
     log_in: Callable[[Any], None],
     upload_photo: Callable[[Any, Path], None],
@@ -53,59 +38,75 @@ def test_a_larger_photo_of_a_seeded_lesion_shows_its_growth_and_raises_the_growt
     tiny_weights_dir: Path,
     segmenter: Path,
     server_lock: threading.RLock,
-    settings: Any,
+    clinic: Any,
+    clinician: Any,
     tmp_path: Path,
 ) -> None:
-    settings.FOLLOWUP_GROWTH_THRESHOLD = 0.20
     with server_lock:
-        call_command("seed_demo", "--password", PASSWORD, stdout=io.StringIO())
-        patient = Patient.objects.get(medical_record_number="RD-1001")
-        lesion = Lesion.objects.get(patient=patient, label="Lower Extremity lesion 1")  # three seeded visits
-        latest = lesion.images.order_by("-visit__date").first()
-        seeded = LesionOutline.objects.get(image=latest)
-        assert seeded.status == LesionOutline.Status.DONE  # seeded photos are outlined like uploads
-        seeded_area = seeded.measured.area_fraction
-        new_photo = zoomed(Path(latest.image.path), tmp_path / "larger.jpg")
-        doctor = get_user_model().objects.get(username="dr.ben")
+        patient = PatientFactory(clinic=clinic, first_name="Margaret", last_name="Hale")
+        lesion = LesionFactory(patient=patient, label="Left shoulder mole")
+    log_in(clinician)
+    upload_photo(lesion, write(tmp_path / "first.jpg", skin_photo()))
+    upload_photo(lesion, write(tmp_path / "closer.jpg", skin_photo(angle=25.0, zoom=1.4)))
 
-    log_in(doctor)
-    upload_photo(lesion, new_photo)
-
-    # The visit page: the new photo analysed, outlined and measured.
-    panel = page.locator(".analysis").first
-    assert panel.locator(".lesion-outline polygon").first.is_visible()
-    assert "of the photo" in panel.locator(".m-area").inner_text()
     with server_lock:
-        new_outline = LesionOutline.objects.get(image__visit__date__gt=latest.visit.date, image__lesion=lesion)
-        assert new_outline.status == LesionOutline.Status.DONE
-        growth = new_outline.measured.area_fraction / seeded_area - 1
-    assert growth > 0.5  # the lesion looks about twice as large
-    panel.locator(".outline-toggle").uncheck()  # the outline can be hidden over photo and heatmap at once
-    assert panel.locator(".lesion-outline").first.is_hidden()
-    screenshot("growth-visit")
+        alignment = PhotoAlignment.objects.exclude(status=PhotoAlignment.Status.NOT_NEEDED).get(photo__lesion=lesion)
+        assert alignment.status == PhotoAlignment.Status.ALIGNED, alignment.failure_reason
+        assert alignment.scale == pytest.approx(1 / 1.4, rel=0.03)
+        assert not LesionFlag.objects.filter(lesion=lesion, code=LesionFlag.Code.GROWTH).exists()
 
-    # The lesion page raises the growth flag.
+    # The lesion page: no growth flag, the change against the baseline in one frame.
     page.goto(f"/lesions/{lesion.uuid}/")
-    flag = page.locator(".flags .flag-grew")
-    assert flag.is_visible()
-    assert percent_after(r"Grew \+", flag.inner_text()) == pytest.approx(100 * growth, abs=1)
-    assert "since" in flag.inner_text() and "flagged above +20%" in flag.inner_text()
-    page.wait_for_function("window.dermaTrendChart !== undefined")
-    assert page.evaluate("window.dermaTrendChart.data.datasets.some(d => d.yAxisID === 'size')")
-    screenshot("growth-lesion")
+    assert page.locator(".flags .flag-growth").count() == 0
+    row = page.locator('#followup-change tr[data-reference="baseline"]')
+    assert "yes" in row.locator("td").nth(0).inner_text()
+    area = row.locator("td").nth(1).inner_text()
+    assert re.fullmatch(r"[+-]?\d+%", area) and abs(int(area.rstrip("%"))) <= 10  # zoom is not growth
+    screenshot("followup-lesion")
 
-    # The compare view, previous visit against the new one, shows it grew.
+    # The compare view: B aligned onto A, in overlay, swipe and blink, with both outlines.
     page.get_by_role("link", name="Compare visits").click()
     page.wait_for_url(re.compile(r"/compare/"))
-    page.select_option("#pick-a", label=f"{latest.visit.date:%Y-%m-%d}")
-    page.get_by_role("button", name="Compare", exact=True).click()
-    page.wait_for_url(re.compile(r"\?a="))
-    area = page.locator('#lesion-change tr[data-measure="area"] td.delta')
-    assert percent_after("▲ \\+", area.inner_text()) == pytest.approx(100 * growth, abs=1)
-    assert "up" in (area.get_attribute("class") or "")
-    diameter = page.locator('#lesion-change tr[data-measure="diameter"] td.delta').inner_text()
-    assert diameter.startswith("▲ +") and diameter.endswith("%")
-    assert page.locator(".compare-frame .lesion-outline").count() == 2
-    page.get_by_role("button", name="Hide outlines").click()
-    assert page.locator(".compare-frame .lesion-outline").first.is_hidden()
-    screenshot("growth-compare")
+    frame = page.locator("#aligned-frame")
+    assert frame.is_visible() and frame.get_attribute("data-mode") == "overlay"
+    assert (
+        page.locator("#aligned-frame .outline-a").count() == 1
+        and page.locator("#aligned-frame .outline-b").count() == 1
+    )
+    moving = page.locator("#aligned-frame img.moving")
+    page.wait_for_function("() => document.querySelector('#aligned-frame img.moving').naturalWidth > 0")
+    page.locator("#aligned-amount").fill("80")
+    assert page.evaluate("getComputedStyle(document.querySelector('#aligned-frame img.moving')).opacity") == "0.8"
+    page.get_by_label("Swipe").check()
+    assert frame.get_attribute("data-mode") == "swipe"
+    page.locator("#aligned-amount").fill("30")
+    clip = page.evaluate("getComputedStyle(document.querySelector('#aligned-frame img.moving')).clipPath")
+    assert "inset(0px 70%" in clip or "inset(0px 70" in clip
+    screenshot("followup-compare-swipe")
+    page.get_by_label("Blink").check()
+    page.wait_for_function("() => document.getElementById('aligned-frame').classList.contains('showing-a')")
+    page.wait_for_function("() => !document.getElementById('aligned-frame').classList.contains('showing-a')")
+    assert moving.count() == 1
+    page.locator("#aligned-outlines").click()
+    assert frame.get_attribute("data-outlines") == "off"
+
+    # A photo of the lesion grown by half raises the growth flag; the clinician reviews it on the page.
+    upload_photo(lesion, write(tmp_path / "grown.jpg", skin_photo(radius=(49, 37), angle=-10.0)))
+    page.goto(f"/lesions/{lesion.uuid}/")
+    flag = page.locator(".flags .flag-growth")
+    assert flag.is_visible() and "Grew +" in flag.inner_text() and "baseline photo" in flag.inner_text()
+    screenshot("followup-growth-flag")
+    flag.locator("input[name=reason]").fill("benign on dermoscopy")
+    flag.get_by_role("button", name="Mark reviewed").click()
+    page.wait_for_url(f"**/lesions/{lesion.uuid}/")
+    assert page.locator(".flags .flag-growth").count() == 0
+    history = page.locator(".flag-history")
+    history.locator("summary").click()
+    assert "benign on dermoscopy" in history.inner_text()
+    with server_lock:
+        reviewed = LesionFlag.objects.get(lesion=lesion, code=LesionFlag.Code.GROWTH)
+        assert reviewed.status == LesionFlag.Status.REVIEWED and reviewed.reviewed_by == clinician
+
+    # The worklist is empty again.
+    page.goto("/clinic/flags/")
+    assert page.locator("#flags-awaiting-review tr.flag-growth").count() == 0

@@ -89,17 +89,25 @@ def test_sizes_are_in_mm_with_the_image_types_default_pixel_size(
 
 
 def test_the_explainability_line_and_its_warning(clinician_client: Client, grown: list[Any], settings: Any) -> None:
-    settings.EXPLAIN_CAM_IN_LESION_MIN = 0.5
+    # The lesion covers 16.9% of the photo: 74% of the heatmap on it is 4.4x an even spread, 31% is 1.8x.
+    settings.EXPLAIN_CAM_CONCENTRATION_MIN = 2.0  # no cut measured in this model's manifest: the setting's
     prediction = grown[1].predictions.get()
     Prediction.objects.filter(pk=prediction.pk).update(cam_in_lesion=0.74)
     html = page(clinician_client, "visit-detail", grown[1].visit.uuid)
-    assert "74% of the heatmap lies on the lesion" in html
-    assert "looked mostly outside the lesion" not in html
+    assert "74% of the heatmap lies on the lesion, 4.4× what an even spread over the photo would put there" in html
+    assert "Warning" not in html.split("explain")[-1]
 
     Prediction.objects.filter(pk=prediction.pk).update(cam_in_lesion=0.31)
     html = page(clinician_client, "visit-detail", grown[1].visit.uuid)
-    assert "31% of the heatmap lies on the lesion" in html
-    assert "Warning: the model looked mostly outside the lesion" in html
+    assert "31% of the heatmap lies on the lesion, 1.8×" in html
+    assert "Warning: the heatmap is hardly more on the lesion than elsewhere" in html
+
+    # A cut measured on validation, in the model version's metrics, wins over the setting.
+    ModelVersion.objects.filter(pk=prediction.model_version_id).update(
+        metrics={"explanation": {"warning_below_concentration": 1.5}}
+    )
+    html = page(clinician_client, "visit-detail", grown[1].visit.uuid)
+    assert "Warning: the heatmap is hardly" not in html
 
 
 def test_a_pending_outline_keeps_the_panel_polling_and_a_failed_one_says_why(
