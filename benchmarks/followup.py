@@ -226,17 +226,24 @@ def make_pairs(
 
 
 def _outline(segmenter: Segmenter, rgb: np.ndarray) -> tuple[np.ndarray | None, LesionMeasurements | None]:
+    mask, measured, _ = _outline_with_confidence(segmenter, rgb)
+    return mask, measured
+
+
+def _outline_with_confidence(
+    segmenter: Segmenter, rgb: np.ndarray
+) -> tuple[np.ndarray | None, LesionMeasurements | None, float | None]:
     from PIL import Image
 
     photo = Image.fromarray(rgb)
     segmentation = segmenter.segment(segmenter.prepare(photo))
     if not segmentation.found:
-        return None, None
+        return None, None, None
     try:
         measured = segmentation.measure(photo)
     except EmptyMaskError:
-        return None, None
-    return segmentation.mask, measured
+        return None, None, None
+    return segmentation.mask, measured, float(segmentation.confidence)
 
 
 @dataclass
@@ -250,19 +257,21 @@ class Outcome:
     comparable: bool
     seconds: float
     shares: dict[str, dict[str, float]] = field(default_factory=dict)  # colour shares before and after
+    confidences: tuple[float | None, float | None] = (None, None)  # of the outlines compared
 
 
 def run_pair(segmenter: Segmenter, pair: Pair) -> Outcome:
     started = time.perf_counter()
-    mask_b, before = _outline(segmenter, pair.before)
+    mask_b, before, confidence_before = _outline_with_confidence(segmenter, pair.before)
     mask_a, after = _outline(segmenter, pair.after)
+    confidence_after = None
     registration = register(pair.after, pair.before, moving_mask=mask_a, reference_mask=mask_b)
     error = corner_error(registration, pair.truth, SIZE) if registration.matrix is not None else None
     in_frame = False
     if registration.aligned and after is not None:
         # What the app does: the newer photo warped into the older one's frame and outlined there.
         warped = warp_to_reference(pair.after, registration, SIZE, fill=pair.before)
-        _, aligned_after = _outline(segmenter, warped)
+        _, aligned_after, confidence_after = _outline_with_confidence(segmenter, warped)
         if aligned_after is not None:
             after, in_frame = aligned_after, True
     if before is None or after is None:
@@ -284,6 +293,7 @@ def run_pair(segmenter: Segmenter, pair: Pair) -> Outcome:
         comparable=change.comparable,
         seconds=time.perf_counter() - started,
         shares={"before": dict(before.colour_shares), "after": dict(after.colour_shares)},
+        confidences=(confidence_before, confidence_after),
     )
 
 
@@ -334,7 +344,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=300, help="pairs to make (a third of each kind)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write every pair's outcome here")
-    parser.add_argument("--no-flips", dest="flips", action="store_false", help="outline each photo once, not 4 flips")
+    parser.add_argument("--flips", action="store_true", help="outline with 4 flips averaged (the app outlines once)")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
 
@@ -390,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                             "grew": o.grew,
                             "new_colours": list(o.new_colours),
                             "colour_shares": o.shares,
+                            "outline_confidences": list(o.confidences),
                         }
                         for o in outcomes
                     ],
