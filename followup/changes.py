@@ -81,6 +81,24 @@ class PhotoChange:
     def grew(self) -> bool:
         return self.change.grew(float(settings.FOLLOWUP_GROWTH_THRESHOLD))
 
+    def summary(self) -> str:
+        """One line for a report: "against the baseline of 2024-01-10: area +12%, ..." (or why sizes do not compare)."""
+        parts = []
+        if self.comparable and self.area_change_percent is not None:
+            parts.append(f"area {self.area_change_percent:+.0f}%")
+            if self.diameter_change_percent is not None:
+                parts.append(f"longest diameter {self.diameter_change_percent:+.0f}%")
+        elif self.before is not None or self.after is not None:
+            parts.append(f"sizes not compared ({self.reason})")
+        if self.change.asymmetry_delta is not None and self.before is not None and self.after is not None:
+            parts.append(f"asymmetry {self.change.asymmetry_delta:+.2f}")
+        if self.new_colour_names:
+            parts.append(f"new colours: {', '.join(self.new_colour_names)}")
+        if self.mel_probability_delta is not None:
+            parts.append(f"P(mel) {100 * self.mel_probability_delta:+.1f} points")
+        what = "; ".join(parts) if parts else "nothing to compare (not outlined or analysed on both photos)"
+        return f"against the {self.role} photo of {self.reference.visit.date:%Y-%m-%d}: {what}"
+
     def to_api(self) -> dict[str, Any]:
         return {
             "reference": str(self.reference.uuid),

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from followup import compare, timeline
-from followup.compare import ClassDifference, LesionChange
+from followup.alignment import references_of
+from followup.changes import PhotoChange, photo_change
+from followup.compare import ClassDifference
+from followup.models import PhotoAlignment
 from followup.timeline import VisitAnalysis
 from ml import selectors
 from ml.models import default_model_first
@@ -24,11 +27,9 @@ class ReportEntry:
     lesion: Any
     analysis: VisitAnalysis
     previous: VisitAnalysis | None  # the lesion at its previous visit (None: first seen at this one)
-
-    @property
-    def change(self) -> LesionChange | None:
-        """How the outlined lesion changed since the previous visit (None unless both were outlined)."""
-        return compare.lesion_change(self.previous, self.analysis) if self.previous is not None else None
+    # The photo against its baseline and previous photo of the same kind, sizes in one frame.
+    changes: tuple[PhotoChange, ...] = ()
+    baseline: Any | None = None  # the baseline photo (None: this photo is the first of its kind)
 
     @property
     def malignant_change(self) -> ClassDifference | None:
@@ -62,16 +63,28 @@ def visit_report(visit: Any) -> VisitReport:
     """The report of a visit the caller may read (loaded through the access check)."""
     images = list(selectors.visit_images(visit))
     histories: dict[int, list[VisitAnalysis]] = {}
+    photos: dict[int, list[Any]] = {}
     entries = []
     for image in images:
         lesion = image.lesion
         if lesion.pk not in histories:
-            histories[lesion.pk] = timeline.lesion_timeline(selectors.lesion_images(lesion))
+            photos[lesion.pk] = list(selectors.lesion_images(lesion))
+            histories[lesion.pk] = timeline.lesion_timeline(photos[lesion.pk])
+        refs = references_of(image, photos[lesion.pk])
+        alignments = {a.reference_id: a for a in PhotoAlignment.objects.filter(photo=image)}
+        changes = [
+            photo_change(role, image, reference, alignments.get(reference.pk))
+            for role, reference in (("baseline", refs.baseline), ("previous", refs.previous))
+            if reference is not None
+            and not (role == "previous" and refs.baseline is not None and reference.pk == refs.baseline.pk)
+        ]
         entries.append(
             ReportEntry(
                 lesion=lesion,
                 analysis=timeline.visit_analysis(visit, [image]),
                 previous=_previous_visit(histories[lesion.pk], visit),
+                changes=tuple(changes),
+                baseline=refs.baseline,
             )
         )
     return VisitReport(visit=visit, patient=visit.patient, entries=entries)

@@ -223,19 +223,11 @@ def _change(pdf: ReportPDF, entry: ReportEntry) -> None:
             f"malignant {difference.before_percent}% → {difference.after_percent}% "
             f"({_signed(difference.delta_points)} points)"
         )
-    change = entry.change
-    if change is not None:
-        if change.area_change_percent is not None:
-            parts.append(f"area {_signed(change.area_change_percent)}%")
-        else:
-            parts.append("sizes not comparable (photos of different kinds without a pixel size)")
-        if change.diameter_change is not None:
-            parts.append(f"diameter {change.diameter_change:+g} {change.diameter_change_unit}")
-        parts.append(f"asymmetry {_signed(change.asymmetry_change, 2)}")
-        if change.new_colour_names:
-            parts.append(f"new colours: {', '.join(change.new_colour_names)}")
-    summary = "; ".join(parts) if parts else "nothing to compare (not analysed or outlined at both visits)"
+    summary = "; ".join(parts) if parts else "nothing to compare (not analysed at both visits)"
     pdf.line_of_text(f"Since the previous visit ({previous.date:%Y-%m-%d}): {summary}.", 9)
+    for change in entry.changes:
+        line = change.summary()
+        pdf.line_of_text(line[0].upper() + line[1:] + ".", 9)
 
 
 def _entry(pdf: ReportPDF, number: int, entry: ReportEntry) -> None:

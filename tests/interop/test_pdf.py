@@ -54,7 +54,8 @@ def test_the_pdf_has_the_analysis_flag_measurements_change_models_and_disclaimer
         assert row in text
     assert "Suspicious for melanoma" in text
     assert "mm²" in text  # the mole's photo has a pixel size: its area in mm²
-    assert "Since the previous visit (2024-01-10): malignant 9.0% → 67.0% (+58.0 points); area +50.0%" in text
+    assert "Since the previous visit (2024-01-10): malignant 9.0% → 67.0% (+58.0 points)." in text
+    assert "Against the baseline photo of 2024-01-10: area +50%" in text  # in mm: both photos have a pixel size
     assert "new colours: blue-grey" in text
     assert "efficientnet_test" in text and "accuracy 90.0%" in text
     assert "Mole darker since January." in text
@@ -125,7 +126,8 @@ def test_the_printable_page_shows_the_change_and_the_models_like_the_pdf(
 ) -> None:
     html = clinician_client.get(reverse("visit-report", args=[records.later.uuid])).content.decode()
 
-    assert "Since the previous visit" in html and "efficientnet_test" in html
+    assert "Previous visit 2024-01-10" in html and "efficientnet_test" in html
+    assert "Against the baseline photo of 2024-01-10: area +50%" in html
 
 
 @pytest.mark.parametrize("caller", CALLERS)
