@@ -180,6 +180,63 @@ def ensembles_section(ensembles: Sequence[EnsembleManifest], weights_dir: Path) 
 SPEC_AT_90 = "mel_specificity_at_90_sensitivity"
 
 
+def followup_section(ensembles: Sequence[EnsembleManifest], weights_dir: Path) -> list[str]:
+    """The melanoma bands' operating points, the heatmap warning's rate, and the follow-up change benchmark."""
+    lines: list[str] = []
+    for e in ensembles:
+        test = e.metrics.get("test", {})
+        numbers = test.get("metrics", test) if isinstance(test, dict) else {}
+        points = numbers.get("melanoma_operating_points") if isinstance(numbers, dict) else None
+        explanation = e.metrics.get("explanation")
+        if points:
+            lines += [f"### `{e.name}`: melanoma score bands (cut chosen on validation, measured on test)", ""]
+            rows = []
+            for p in points:
+                rows.append(
+                    [
+                        p["name"],
+                        num(p["threshold"], 4),
+                        p.get("chosen_on", ""),
+                        pct(p.get("sensitivity")),
+                        pct(p.get("specificity")),
+                    ]
+                )
+                rule = p.get("rule_with_borderline")
+                if rule:
+                    rows.append(
+                        [
+                            "flagged or borderline (the app's rule)",
+                            num(p["threshold"], 4),
+                            "readings straddle the threshold",
+                            pct(rule.get("sensitivity")),
+                            pct(rule.get("specificity")),
+                        ]
+                    )
+            headers = ["band from", "P(mel) cut", "chosen on", "test sensitivity", "test specificity"]
+            lines += [*table(headers, rows), ""]
+        if isinstance(explanation, dict) and explanation.get("warning_below_concentration") is not None:
+            lines += [
+                f"### `{e.name}`: heatmap warning",
+                "",
+                f"Concentration = {explanation['measure']}. The page warns below "
+                f"{num(explanation['warning_below_concentration'], 2)} ({explanation.get('chosen_on')}). On the test "
+                f"split it fires on {pct(explanation.get('test_rate_correct'))} of correctly classified photos and on "
+                f"{pct(explanation.get('test_rate_wrong'))} of misclassified ones "
+                f"({explanation.get('test_photos_with_outline')} outlined test photos; median concentration of the "
+                f"correct ones {num(explanation.get('median_concentration_test_correct'), 2)}).",
+                "",
+            ]
+    benchmark = weights_dir / "reports" / "followup.json"
+    if benchmark.is_file():
+        summary = json.loads(benchmark.read_text()).get("summary", {})
+        lines += ["### Follow-up change (synthetic set from the test split; `python -m benchmarks.followup`)", ""]
+        lines += table(
+            ["measure", "value"], [[k, num(v, 4) if isinstance(v, float) else v] for k, v in summary.items()]
+        )
+        lines.append("")
+    return lines
+
+
 def ablation_table(report: dict[str, Any]) -> list[str]:
     """Each lever changed alone from the chosen analysis: validation (where chosen) and test (reported only)."""
     rows = []
@@ -463,6 +520,9 @@ def build(
     segmentation = segmentation_section(weights_dir)
     if segmentation:
         out += ["## Lesion segmentation", "", *segmentation]
+    followup = followup_section(ensembles, weights_dir)
+    if followup:
+        out += ["## Follow-up: melanoma bands, heatmap warning, change between photos", "", *followup]
     out += ["## Training recipe", ""]
     for m in manifests:
         out += [f"### `{m.name}`", "", *recipe_lines(m), ""]

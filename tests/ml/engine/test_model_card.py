@@ -76,3 +76,49 @@ def test_the_bar_verdict_needs_all_four_numbers() -> None:
     assert "NOT met" in target_verdict(report(0.90, 0.80, 0.89, 0.90))
     assert "NOT met" in target_verdict(report(0.90, 0.80, 0.95, 0.81))
     assert "NOT met" in target_verdict(report(0.90, 0.80, None, None))  # a model without a melanoma flag
+
+
+def test_the_follow_up_section_states_the_bands_and_the_warning_rate(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from ml.engine.evaluation.model_card import followup_section
+
+    ensemble = SimpleNamespace(
+        name="deployed",
+        metrics={
+            "test": {
+                "metrics": {
+                    "melanoma_operating_points": [
+                        {
+                            "name": "flagged",
+                            "threshold": 0.05,
+                            "chosen_on": "validation",
+                            "sensitivity": 0.9,
+                            "specificity": 0.7,
+                            "rule_with_borderline": {"sensitivity": 0.93, "specificity": 0.65},
+                        },
+                        {
+                            "name": "high",
+                            "threshold": 0.3,
+                            "chosen_on": "validation",
+                            "sensitivity": 0.5,
+                            "specificity": 0.95,
+                        },
+                    ]
+                }
+            },
+            "explanation": {
+                "measure": "share on the lesion / share of the photo",
+                "warning_below_concentration": 1.4,
+                "chosen_on": "validation",
+                "test_rate_correct": 0.09,
+                "test_rate_wrong": 0.2,
+                "test_photos_with_outline": 1300,
+                "median_concentration_test_correct": 3.1,
+            },
+        },
+    )
+    text = "\n".join(followup_section([ensemble], tmp_path))  # type: ignore[list-item]
+    assert "| flagged | 0.0500 | validation | 90.0% | 70.0% |" in text
+    assert "flagged or borderline (the app's rule)" in text and "93.0%" in text
+    assert "warns below 1.40" in text and "fires on 9.0% of correctly classified photos" in text
