@@ -203,3 +203,15 @@ def test_without_models_the_page_says_photos_are_not_analysed(client, clinician,
     assert not Prediction.objects.exists()
     page = client.get(reverse("lesion-detail", args=[lesion.uuid])).content.decode()
     assert "No model is installed" in page
+
+
+def test_classify_without_a_model_name_runs_the_deployed_ensemble(tiny_weights_dir, tmp_path):
+    from tests.helpers import write_ensemble
+
+    write_ensemble(tiny_weights_dir, ["tiny_effnet"], name="deployed", melanoma_threshold=0.2)
+    out = io.StringIO()
+    call_command("classify", str(sorted(SAMPLE_PHOTOS_DIR.glob("*.jpg"))[0]), stdout=out)
+    (record,) = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert record["model"] == "deployed"  # the ensemble, preferred as the app's default is
+    assert record["melanoma_threshold"] == 0.2 and isinstance(record["melanoma_flag"], bool)
+    assert len(record["melanoma_range"]) == 2  # one member on two views: a spread of readings

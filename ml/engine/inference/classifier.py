@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,9 @@ from ml.engine.inference.gradcam import GradCAM
 from ml.engine.inference.preprocess import CropGeometry, ModelInput, PreprocessConfig, prepare_model_input
 from ml.engine.inference.runtime import Closing, ms_since, ready_for_inference
 from ml.engine.manifest import Manifest, ManifestError
+
+if TYPE_CHECKING:
+    from ml.engine.inference.ensemble_manifest import EnsembleManifest
 
 TIMING_KEYS = ("preprocess", "forward", "gradcam", "overlay", "total")
 _THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TORCH_NUM_THREADS")
@@ -168,6 +171,7 @@ class Analyser(Closing):
     """
 
     classes: tuple[str, ...]
+    manifest: Manifest | EnsembleManifest
     preprocess_config: PreprocessConfig
     device: torch.device
     temperature: float

@@ -60,6 +60,8 @@ def combine_member_logits(
 class Ensemble(Analyser):
     """Loaded members sharing one preprocessing, with a Grad-CAM each; same calls as ``Classifier``."""
 
+    manifest: EnsembleManifest
+
     def __init__(
         self,
         manifest: EnsembleManifest,

@@ -14,7 +14,7 @@ from ml.services import manifest_path_by_name
 
 
 class Command(BaseCommand):
-    help = "Analyse image files with a shipped model and print one JSON object per image."
+    help = "Analyse image files with a shipped model or ensemble (by default what the app deploys); JSON lines."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("images", nargs="+", help="image files (JPEG, PNG, ...)")
@@ -22,10 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--heatmap-dir", type=Path, help="write <image stem>_heatmap.png overlays here")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ml.engine.inference.classifier import Classifier
+        from ml.engine.inference.ensemble import analyser_from_manifest
 
         try:
-            classifier = Classifier.from_manifest(manifest_path_by_name(options["model"]))
+            path = manifest_path_by_name(options["model"])
+            classifier = analyser_from_manifest(path)  # a single model or an ensemble, as the app runs it
         except ManifestError as exc:
             raise CommandError(str(exc)) from exc
         heatmap_dir: Path | None = options["heatmap_dir"]
@@ -47,6 +48,9 @@ class Command(BaseCommand):
                 "top_class": analysis.top_class,
                 "confidence": round(float(analysis.confidence), 6),
                 "probabilities": {k: round(float(v), 6) for k, v in analysis.probabilities.items()},
+                "melanoma_flag": analysis.melanoma_flag,
+                "melanoma_threshold": analysis.melanoma_threshold,
+                "melanoma_range": [round(v, 6) for v in analysis.melanoma_range] if analysis.melanoma_range else None,
             }
             if heatmap_dir and analysis.overlay_png:
                 out = heatmap_dir / f"{path.stem}_heatmap.png"
