@@ -87,3 +87,21 @@ def test_a_demo_clinician_logs_in_and_sees_their_patients(client: Client) -> Non
     assert "Baxter, George" in html
     assert "Haddad, Amira" in html
     assert "Hale" not in html  # a patient of the other clinic
+
+
+def test_the_seeded_demo_flags_no_closed_lesion_and_no_change_of_magnification(
+    tiny_weights_dir: Any, segmenter: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from followup.models import LesionFlag, PhotoAlignment
+
+    with django_capture_on_commit_callbacks(execute=True):
+        seed()
+
+    closed = Lesion.objects.filter(status__in=[Lesion.Status.EXCISED, Lesion.Status.RESOLVED])
+    assert closed.exists()
+    assert not LesionFlag.objects.filter(lesion__in=closed, status=LesionFlag.Status.OPEN).exists()
+    benign = Lesion.objects.filter(diagnosis__in=["nv", "bkl", "df", "vasc"], diagnosis_confirmation="histo")
+    assert not LesionFlag.objects.filter(lesion__in=benign, status=LesionFlag.Status.OPEN).exists()
+    # The demo's follow-ups are real re-captures at other magnifications: none is taken for growth.
+    assert PhotoAlignment.objects.exclude(status=PhotoAlignment.Status.NOT_NEEDED).exists()
+    assert not LesionFlag.objects.filter(code=LesionFlag.Code.GROWTH).exists()
