@@ -48,7 +48,7 @@ urlpatterns = [
     ),
     path(
         "lesions/<str:lesion_uuid>/followup/",
-        followup_change.LesionFollowUpViewSet.as_view({"get": "list"}),
+        followup_change.LesionFollowUpViewSet.as_view({"get": "retrieve"}),
         name="api-lesion-followup",
     ),
     path(

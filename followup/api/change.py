@@ -141,7 +141,7 @@ def followup_payload(
 
 @extend_schema(parameters=[uuid_path("lesion_uuid", "The lesion's id.")])
 @extend_schema_view(
-    list=extend_schema(
+    retrieve=extend_schema(
         summary="A lesion's follow-up: change against its baseline and previous photo, the melanoma score, flags",
         responses={200: FollowUpSerializer, 404: NOT_FOUND},
     )
@@ -152,7 +152,7 @@ class LesionFollowUpViewSet(LesionChildViewSet):
     def get_queryset(self) -> QuerySet[Any]:
         return LesionFlag.objects.none()
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         lesion = self.get_lesion()
         state, _, _ = selectors.lesion_state(lesion)
         flags = list(selectors.lesion_flags(lesion))

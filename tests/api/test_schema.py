@@ -102,3 +102,30 @@ def test_the_docs_page_loads_swagger_ui_from_the_sidecar(client: Client, db: Non
     script = client.get(reverse("api-docs"), {"script": ""})
     assert script["Content-Type"].startswith("application/javascript")
     assert reverse("api-schema") in script.content.decode()
+
+
+def test_the_followup_contract_is_in_the_schema(schema: dict) -> None:
+    components = schema["components"]["schemas"]
+    followup = schema["paths"]["/api/v1/lesions/{lesion_uuid}/followup/"]["get"]["responses"]["200"]
+    assert followup["content"]["application/json"]["schema"]["$ref"].endswith("/FollowUp")
+    assert set(components["FollowUp"]["properties"]) >= {
+        "baseline",
+        "latest",
+        "alignment",
+        "change_from_baseline",
+        "change_from_previous",
+        "flags",
+    }
+    assert set(components["Alignment"]["properties"]) >= {"status", "quality", "scale", "rotation_deg"}
+    assert set(components["Change"]["properties"]) >= {
+        "area_ratio",
+        "diameter_ratio",
+        "new_colours",
+        "mel_probability_delta",
+        "comparable",
+        "reason",
+    }
+    assert set(components["Flag"]["properties"]) >= {"id", "code", "status", "raised_at", "reviewed_by", "reason"}
+    review = schema["paths"]["/api/v1/flags/{uuid}/review/"]["post"]
+    ref = review["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert components[ref.rsplit("/", 1)[1]]["required"] == ["reason"]
