@@ -51,7 +51,7 @@ format: setup-dev
 
 # A Celery worker for the production-like setup (needs CELERY_BROKER_URL).
 worker: setup
-	$(VENV)/bin/celery -A config worker -Q analysis --loglevel INFO --concurrency 1
+	$(VENV)/bin/celery -A config worker -Q analysis,followup --loglevel INFO --concurrency 1
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache

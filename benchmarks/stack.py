@@ -138,6 +138,15 @@ def running_stack(
                 ],
                 "worker",
             )
+            # Follow-up alignments have their own queue and a worker at a lower priority: they never hold up
+            # the analyses clinicians wait for (README "Running with PostgreSQL, Redis and Celery workers").
+            start(
+                [
+                    *("nice", "-n", "10", str(bin_dir / "celery"), "-A", "config", "worker", "-Q", "followup"),
+                    *("-c", "1", "-n", "followup@%h", "-l", "WARNING"),
+                ],
+                "followup-worker",
+            )
         web = start(
             [
                 *(str(bin_dir / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}"),

@@ -196,6 +196,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_TASK_DEFAULT_QUEUE = "analysis"
+# Follow-up alignments wait behind nothing a clinician waits for: their own queue, for a worker of its own
+# (at a lower priority, or on other machines).
+CELERY_TASK_ROUTES = {"followup.tasks.*": {"queue": "followup"}}
 # An upload must not hang when the broker is down: a short retry, then the prediction stays
 # pending and the periodic sweep queues it again once the broker is back.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.25, "interval_max": 0.5}
