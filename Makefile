@@ -32,8 +32,11 @@ run: setup
 # (marker `benchmark`, run by .ci/run in a step of their own): `make test PYTEST_MARKERS=benchmark`
 # runs only those, `make test PYTEST_MARKERS=` everything.
 PYTEST_MARKERS ?= not benchmark
+# Two pytest workers, a test file each at a time (pytest-xdist): 149 s instead of 202 s for the suite on
+# the 2-core development machine with nothing else running (2026-12-07). PYTEST_WORKERS=0 runs it serially.
+PYTEST_WORKERS ?= 2
 test: setup-dev
-	$(VENV)/bin/pytest $(if $(PYTEST_MARKERS),-m "$(PYTEST_MARKERS)") $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(if $(PYTEST_MARKERS),-m "$(PYTEST_MARKERS)") -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 migrate: setup
 	$(PY) manage.py migrate --noinput
