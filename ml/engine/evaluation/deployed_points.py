@@ -219,7 +219,8 @@ def main(argv: list[str] | None = None) -> int:
         test = data.setdefault("metrics", {}).setdefault("test", {})
         numbers = test.get("metrics", test)
         numbers["melanoma_operating_points"] = report["melanoma_operating_points"]
-        data["metrics"]["explanation"] = report["explanation"]
+        numbers["melanoma_operating_points_command"] = report["command"]
+        data["metrics"]["explanation"] = {**report["explanation"], "command": report["command"]}
         args.model.write_text(json.dumps(data, indent=2) + "\n")
         print(f"wrote the points into {args.model}")
     return 0

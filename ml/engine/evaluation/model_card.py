@@ -214,6 +214,8 @@ def followup_section(ensembles: Sequence[EnsembleManifest], weights_dir: Path) -
                     )
             headers = ["band from", "P(mel) cut", "chosen on", "test sensitivity", "test specificity"]
             lines += [*table(headers, rows), ""]
+            if numbers.get("melanoma_operating_points_command"):
+                lines += [f"Measured with `{numbers['melanoma_operating_points_command']}`.", ""]
         if isinstance(explanation, dict) and explanation.get("warning_below_concentration") is not None:
             lines += [
                 f"### `{e.name}`: heatmap warning",
@@ -226,6 +228,8 @@ def followup_section(ensembles: Sequence[EnsembleManifest], weights_dir: Path) -
                 f"correct ones {num(explanation.get('median_concentration_test_correct'), 2)}).",
                 "",
             ]
+            if explanation.get("command"):
+                lines += [f"Measured with `{explanation['command']}`.", ""]
     benchmark = weights_dir / "reports" / "followup.json"
     if benchmark.is_file():
         summary = json.loads(benchmark.read_text()).get("summary", {})
