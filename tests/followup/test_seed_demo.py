@@ -42,20 +42,6 @@ def test_it_creates_the_demo_and_prints_the_logins(media_files: Any) -> None:
     assert len(media_files()) == LesionImage.objects.count() > 0
 
 
-def test_with_a_segmentation_model_every_demo_photo_is_outlined(
-    segmenter: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    from ml.models import LesionOutline
-
-    with django_capture_on_commit_callbacks(execute=True):  # the queued work runs where a commit would
-        output = seed()
-
-    assert "Lesion outlines and measurements: dark_spot" in output
-    outlines = LesionOutline.objects.all()
-    assert outlines.count() == LesionImage.objects.count() > 0
-    assert all(outline.status == LesionOutline.Status.DONE for outline in outlines)
-
-
 def test_it_keeps_each_visit_in_the_patients_clinic() -> None:
     seed()
 
@@ -89,13 +75,20 @@ def test_a_demo_clinician_logs_in_and_sees_their_patients(client: Client) -> Non
     assert "Hale" not in html  # a patient of the other clinic
 
 
-def test_the_seeded_demo_flags_no_closed_lesion_and_no_change_of_magnification(
+def test_with_models_every_demo_photo_is_outlined_and_no_closed_lesion_or_change_of_magnification_is_flagged(
     tiny_weights_dir: Any, segmenter: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
+    # One seeding for both checks: with the models installed it aligns every follow-up photo (~15 s).
     from followup.models import LesionFlag, PhotoAlignment
+    from ml.models import LesionOutline
 
-    with django_capture_on_commit_callbacks(execute=True):
-        seed()
+    with django_capture_on_commit_callbacks(execute=True):  # the queued work runs where a commit would
+        output = seed()
+
+    assert "Lesion outlines and measurements: dark_spot" in output
+    outlines = LesionOutline.objects.all()
+    assert outlines.count() == LesionImage.objects.count() > 0
+    assert all(outline.status == LesionOutline.Status.DONE for outline in outlines)
 
     closed = Lesion.objects.filter(status__in=[Lesion.Status.EXCISED, Lesion.Status.RESOLVED])
     assert closed.exists()
