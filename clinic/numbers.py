@@ -21,4 +21,4 @@ def whole_number(text: str | None) -> int | None:
     if not text or not (text.isascii() and text.isdecimal()):
         return None
     significant = text.lstrip("0")
-    return SATURATED if len(significant) > MAX_DIGITS else int(text)
+    return SATURATED if len(significant) > MAX_DIGITS else int(significant or "0")
