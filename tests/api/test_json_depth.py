@@ -1,5 +1,6 @@
 """A JSON body nested thousands of levels deep is a 400 with a message on every API endpoint, signed in
-or not, never a RecursionError (500); nothing is stored. Bodies as deep as the limit still parse."""
+or not, never a RecursionError (500); nothing is stored. Bodies as deep as the limit still parse. A body
+over the size limit is a 413 in JSON, not Django's HTML 400."""
 
 from __future__ import annotations
 
@@ -87,3 +88,14 @@ def test_depth_is_counted_in_arrays_and_objects(value: Any, deeper: bool) -> Non
 
 def test_depth_is_measured_without_recursion() -> None:
     assert json_depth_exceeds(nested(100_000)) is True
+
+
+def test_a_body_over_the_upload_limit_is_a_413_in_json(api_as: Api, clinic: Any, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    body = {**patient_form_data(), "notes": "x" * 3000}
+    body.pop("fitzpatrick_skin_type", None)
+
+    response = api_as("clinician").post(reverse("api-patient-list"), body, format="json")
+
+    assert response.status_code == 413 and "2000 bytes" in response.json()["detail"]
+    assert not Patient.objects.exists()
