@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from auditlog.context import auditlog_value
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -55,7 +56,13 @@ BAD_REQUEST = OpenApiResponse(OpenApiTypes.OBJECT, description="Field name → l
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus: a model's ``ValidationError`` from a service is a 400 with field messages."""
+    """DRF's handler, plus: a model's ``ValidationError`` from a service is a 400 with field messages;
+    a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is a 413 in JSON (Django's own answer is an HTML 400)."""
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if isinstance(exc, DjangoValidationError):
         detail = serializers.as_serializer_error(exc)
         if "__all__" in detail:

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils.cache import add_never_cache_headers
 
+from clinic.numbers import whole_number
+
 NUL_MESSAGE = "Query parameters must not contain NUL (0x00) characters."
 PEER_ADDRESS_KEY = "DERMATRACK_PEER_ADDR"  # REMOTE_ADDR as the server saw it, kept for debugging
 
@@ -79,7 +81,7 @@ class AuditAddressMiddleware(AuditlogMiddleware):  # type: ignore[misc]  # djang
     @staticmethod
     def _get_remote_port(request: HttpRequest) -> int | None:
         port = request.META.get("REMOTE_PORT") if not settings.TRUSTED_PROXY_COUNT else None
-        return int(port) if port and str(port).isdecimal() else None
+        return whole_number(str(port)) if port else None
 
 
 class NoStoreMiddleware:
@@ -114,5 +116,6 @@ class RejectNulInQueryMiddleware:
         if any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()):
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": NUL_MESSAGE}, status=400)
-            return HttpResponseBadRequest(NUL_MESSAGE)
+            # plain text: the message, also for FHIR's error middleware, which makes it an OperationOutcome
+            return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
         return self.get_response(request)

@@ -100,6 +100,8 @@ MIDDLEWARE = [
     # below WhiteNoise: static files keep their caching; every other response is no-store, with a CSP
     "clinic.middleware.NoStoreMiddleware",
     "csp.middleware.CSPMiddleware",
+    # under /fhir/, any error answered below this (a refusal, Django's 500 page) as an OperationOutcome
+    "interop.fhir.errors.FhirErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # a NUL in a query parameter would reach PostgreSQL and fail there (500): 400 instead
@@ -276,6 +278,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's three parsers, JSON with a nesting limit (a deeply nested body is a 400, not a RecursionError)
+    "DEFAULT_PARSER_CLASSES": [
+        "clinic.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

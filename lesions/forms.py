@@ -125,7 +125,9 @@ class PhotoForm(forms.Form):
     new_lesion_body_site = forms.ChoiceField(
         choices=[("", "Body site…"), *Lesion.BodySite.choices], required=False, label="Body site"
     )
-    new_lesion_body_site_detail = forms.CharField(max_length=200, required=False, label="Site detail")
+    new_lesion_body_site_detail = forms.CharField(
+        max_length=200, required=False, label="Site detail", validators=[refuse_control_characters]
+    )
     image_type = forms.ChoiceField(choices=LesionImage.ImageType.choices, initial=LesionImage.ImageType.DERMOSCOPIC)
     photo = forms.FileField(required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
     capture_profile = forms.ModelChoiceField(

@@ -159,7 +159,7 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         validators=[refuse_control_characters],
     )
     body_site = models.CharField(max_length=20, choices=BodySite.choices, db_index=True)
-    body_site_detail = models.CharField(max_length=200, blank=True)
+    body_site_detail = models.CharField(max_length=200, blank=True, validators=[refuse_control_characters])
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.MONITORING, db_index=True)
     diagnosis = models.CharField("confirmed diagnosis", max_length=10, choices=Diagnosis.choices, blank=True)
     diagnosis_confirmation = models.CharField("confirmed by", max_length=20, choices=Confirmation.choices, blank=True)

@@ -25,11 +25,12 @@ INVISIBLE = frozenset("\u034f\u115f\u1160\u3164\uffa0") | {chr(c) for c in range
 
 
 def refuse_control_characters(value: str) -> None:
-    """A name: no text-direction controls (U+202E …) and no control characters (newline, tab …)."""
+    """A name or label (a patient's, a lesion's and its site detail, a device's): no text-direction
+    controls (U+202E …) and no control characters (newline, tab …)."""
     for character in value:
         if character in BIDI_CONTROLS or unicodedata.category(character) == "Cc":
             raise ValidationError(
-                "Names cannot contain control or text-direction characters (found U+%(code)04X).",
+                "Names and labels cannot contain control or text-direction characters (found U+%(code)04X).",
                 code="control_character",
                 params={"code": ord(character)},
             )

@@ -2,7 +2,9 @@
 
 A parameter repeated is AND, comma-separated values in one parameter are OR (FHIR's rules).
 Unknown parameters are refused (``SearchError``, 400) rather than ignored: a misspelt filter
-must not quietly return every patient of the clinic.
+must not quietly return every patient of the clinic. A search is at most ``MAX_PARAMETERS``
+parameters of at most ``MAX_VALUES`` values each (``SearchTooCostly``, 400): each value is one
+more condition in one SQL expression, and SQLite refuses an expression tree deeper than 1,000.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
 
+from clinic.numbers import whole_number
 from interop.fhir import codes
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
+MAX_PAGE = 1_000_000
+MAX_PARAMETERS = 20  # query parameters in one request, a repeated one counted each time
+MAX_VALUES = 100  # comma-separated values in one parameter
 # Parameters every search and $everything takes; _format is FHIR's Accept override (JSON only here).
 PAGING = {"_count", "page", "_format"}
 PATIENT_PARAMETERS = {"identifier", "family", "family:exact", "family:contains", "birthdate", "_id"}
@@ -30,6 +36,14 @@ DATE = re.compile(r"^(?P<prefix>eq|ne|gt|lt|ge|le)?(?P<year>\d{4})(?:-(?P<month>
 
 class SearchError(ValueError):
     """A search the server cannot carry out as asked (answered 400 with an OperationOutcome)."""
+
+    code = "invalid"  # the OperationOutcome's issue type
+
+
+class SearchTooCostly(SearchError):
+    """More parameters or values than one search may have."""
+
+    code = "too-costly"
 
 
 @dataclass(frozen=True)
@@ -42,25 +56,40 @@ class Page:
         return (self.number - 1) * self.count
 
 
-def _positive_int(params: QueryDict, name: str, default: int, maximum: int | None = None) -> int:
+def _positive_int(params: QueryDict, name: str, default: int) -> int:
     raw = params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise SearchError(f"{name} must be a whole number of at least 1, not {raw!r}.")
-    value = int(raw)
-    return min(value, maximum) if maximum is not None else value
+    value = whole_number(raw)
+    if value is None or value < 1:
+        raise SearchError(f"{name} must be a whole number of at least 1 in the digits 0-9, not {raw!r}.")
+    return value
 
 
 def page_of(params: QueryDict) -> Page:
-    count = _positive_int(params, "_count", DEFAULT_COUNT, MAX_COUNT)
+    count = min(_positive_int(params, "_count", DEFAULT_COUNT), MAX_COUNT)
     number = _positive_int(params, "page", 1)
-    if number > 1_000_000:
-        raise SearchError("page is out of range.")
+    if number > MAX_PAGE:
+        raise SearchError(f"page is out of range (at most {MAX_PAGE:,}).")
     return Page(count=count, number=number)
 
 
+def refuse_too_costly(params: QueryDict) -> None:
+    """At most MAX_PARAMETERS parameters (repeats counted) of at most MAX_VALUES values each."""
+    occurrences = [(name, raw) for name, values in params.lists() for raw in values]
+    if len(occurrences) > MAX_PARAMETERS:
+        raise SearchTooCostly(
+            f"Too many parameters ({len(occurrences)}): a search takes at most {MAX_PARAMETERS}, repeats counted."
+        )
+    for name, raw in occurrences:
+        if raw.count(",") >= MAX_VALUES:
+            raise SearchTooCostly(
+                f"Too many values in {name} ({raw.count(',') + 1}): a parameter takes at most {MAX_VALUES}."
+            )
+
+
 def refuse_unknown(params: QueryDict, known: Iterable[str]) -> None:
+    refuse_too_costly(params)
     unknown = sorted(set(params) - set(known) - PAGING)
     if unknown:
         raise SearchError(f"Unknown or unsupported search parameter(s): {', '.join(unknown)}.")

@@ -17,21 +17,21 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.mediatypes import media_type_matches
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from clinic.api import ScopedViewSet
 from clinic.audit import audit_access_many
+from clinic.parsers import DepthLimitedJSONParser
 from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
 from interop import selectors, services
 from interop.fhir import capability, codes, inbound, resources, search
+from interop.fhir.errors import fhir_exception_handler, outcome
 from lesions.models import Lesion, LesionImage, Patient, Visit
 from ml.models import Prediction
 
@@ -43,7 +43,7 @@ class FhirJSONRenderer(JSONRenderer):
     charset = "utf-8"
 
 
-class FhirJSONParser(JSONParser):
+class FhirJSONParser(DepthLimitedJSONParser):
     media_type = codes.FHIR_JSON
 
 
@@ -63,51 +63,13 @@ class FhirContentNegotiation(BaseContentNegotiation):
         return first, first.media_type
 
 
-ISSUE_CODES = {
-    400: "invalid",
-    401: "login",
-    403: "forbidden",
-    404: "not-found",
-    405: "not-supported",
-    406: "not-supported",
-    415: "not-supported",
-    422: "business-rule",
-    429: "throttled",
-}
-
-
-def _messages(detail: Any) -> list[str]:
-    if isinstance(detail, dict):
-        return [f"{key}: {message}" for key, value in detail.items() for message in _messages(value)]
-    if isinstance(detail, list):
-        return [message for item in detail for message in _messages(item)]
-    return [str(detail)]
-
-
-def fhir_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler (status and headers such as WWW-Authenticate), with an OperationOutcome body."""
-    if isinstance(exc, search.SearchError):
-        exc = APIException(str(exc))
-        exc.status_code = status.HTTP_400_BAD_REQUEST
-    response = drf_exception_handler(exc, context)
-    if response is None:
-        return None
-    code = ISSUE_CODES.get(response.status_code, "processing")
-    response.data = resources.operation_outcome(_messages(response.data) or ["Error."], code)
-    return response
-
-
-def outcome(status_code: int, messages: list[str], code: str) -> Response:
-    return Response(resources.operation_outcome(messages, code), status=status_code)
-
-
 # --- the endpoints ---------------------------------------------------------------------------
 
 
 @extend_schema(exclude=True)  # FHIR is described by its CapabilityStatement, not the REST API's OpenAPI
 class FhirViewSet(ScopedViewSet[Model]):  # each endpoint reads its rows through clinic.selectors
     renderer_classes = [FhirJSONRenderer]
-    parser_classes = [FhirJSONParser, JSONParser]
+    parser_classes = [FhirJSONParser, DepthLimitedJSONParser]
     content_negotiation_class = FhirContentNegotiation
     pagination_class = None
     metadata_class = None  # OPTIONS: 405 like any method not served (DRF's metadata is no FHIR)

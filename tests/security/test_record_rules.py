@@ -238,3 +238,54 @@ def test_a_lesion_label_with_a_direction_override_is_refused(edit_lesion: Any, l
     assert refused(status) and "control or text-direction characters" in body
     lesion.refresh_from_db()
     assert RLO not in lesion.label
+
+
+REVERSED_LEFT = f"{RLO}TFEL\u202c forearm"  # shows as "LEFT forearm"
+
+
+def test_a_site_detail_with_a_direction_override_is_refused(edit_lesion: Any, lesion: Lesion) -> None:
+    status, body = edit_lesion(body_site_detail=REVERSED_LEFT)
+
+    assert refused(status) and "control or text-direction characters" in body
+    lesion.refresh_from_db()
+    assert lesion.body_site_detail == ""
+
+
+def test_a_new_lesion_created_through_the_api_with_such_a_site_detail_is_refused(
+    clinician: Any, patient: Patient
+) -> None:
+    response = token_client(clinician).post(
+        reverse("api-patient-lesions", args=[patient.uuid]),
+        {"label": "Forearm mole", "body_site": "upper extremity", "body_site_detail": REVERSED_LEFT},
+        format="json",
+    )
+
+    assert response.status_code == 400 and "body_site_detail" in response.json()
+    assert not Lesion.objects.exists()
+
+
+def test_a_new_lesion_of_a_visit_with_such_a_site_detail_is_a_form_error(
+    clinician_client: Client, patient: Patient, jpeg_file: Any
+) -> None:
+    response = clinician_client.post(
+        reverse("visit-create", args=[patient.uuid]),
+        visit_form_data(
+            {
+                "photo": jpeg_file,
+                "new_lesion_label": "Forearm mole",
+                "new_lesion_body_site": "upper extremity",
+                "new_lesion_body_site_detail": REVERSED_LEFT,
+            }
+        ),
+    )
+
+    assert response.status_code == 200
+    assert "control or text-direction characters" in response.content.decode()
+    assert not Visit.objects.exists() and not Lesion.objects.exists()
+
+
+def test_a_site_detail_in_any_script_is_fine(edit_lesion: Any, lesion: Lesion) -> None:
+    edit_lesion(body_site_detail="الساعد الأيسر")
+
+    lesion.refresh_from_db()
+    assert lesion.body_site_detail == "الساعد الأيسر"
