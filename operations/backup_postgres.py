@@ -72,8 +72,11 @@ def dumped_tables(dump: Path, *, allowed: set[str], schema: str) -> set[str]:
     listing = run_tool(["pg_restore", "--list", str(dump)]).stdout
     tables, foreign = set(), []
     for line in listing.splitlines():
+        if not line.strip() or line.lstrip().startswith(";"):
+            continue  # the archive's header and comments
         if not (match := _ENTRY.match(line.strip())):
-            continue  # comments and the archive's header
+            foreign.append(line.strip())
+            continue
         rest = match["rest"]
         kind = next((k for k in ALLOWED_OBJECTS if rest.startswith(k + " ")), None)
         words = rest[len(kind) + 1 :].split() if kind else []

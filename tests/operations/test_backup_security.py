@@ -315,3 +315,14 @@ def test_a_dump_holding_a_function_and_a_trigger_is_refused(lesion_image: Lesion
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_proc WHERE proname = 'dermatrack_evil'")
         assert cursor.fetchone() == (0,)
+
+
+@on_postgresql
+def test_a_role_that_cannot_restore_rolls_the_restore_back(lesion_image: LesionImage, tmp_path: Path) -> None:
+    backup(tmp_path / "backup")
+    Patient.objects.update(first_name="Changed after the backup")
+
+    with pytest.raises(CommandError, match=r"psql failed: .*dermatrack_no_such_role.* The restore was rolled back"):
+        restore(tmp_path / "backup", "--noinput", "--role", "dermatrack_no_such_role")
+
+    assert Patient.objects.get().first_name == "Changed after the backup"
