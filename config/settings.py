@@ -179,6 +179,12 @@ STORAGES = {
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media-not-served/"
 
+# Backups (operations.backup; README "Backups"): the key that signs every backup's manifest, the
+# key itself or the path of a file that holds it; kept off the backups and the database. An
+# encryption key file makes every backup encrypted (else `backup --encrypt-to FILE` per backup).
+BACKUP_SIGNING_KEY = env_str("BACKUP_SIGNING_KEY")
+BACKUP_ENCRYPTION_KEY = env_str("BACKUP_ENCRYPTION_KEY")
+
 # Uploads
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 50_000_000)

@@ -1,19 +1,18 @@
-"""manage.py backup / restore: a seeded clinic comes back row for row and file for file, on
-whichever database the suite runs (SQLite with Django's dump, PostgreSQL with pg_dump in .ci/run);
-a damaged or foreign backup is refused before anything changes."""
+"""manage.py backup / restore: a seeded clinic comes back row for row and file for file, signed and
+encrypted, on whichever database the suite runs (SQLite with Django's dump, PostgreSQL with pg_dump
+in .ci/run); a damaged backup is refused before anything changes. What an attacker could do to a
+backup is tested in test_backup_security.py."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 from io import StringIO
 from pathlib import Path
-from typing import Any
 
 import pytest
 from auditlog.models import LogEntry
 from axes.models import AccessAttempt
+from django.contrib.sessions.models import Session
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
@@ -24,33 +23,9 @@ from clinic.auth import api_token_create
 from lesions.models import LesionImage, Patient
 from lesions.services import patient_create
 from ml.models import Prediction
-from operations.backup import all_models
+from tests.operations.backups import backup, every_file, every_row, manifest_of, manifest_write, restore
 
 pytestmark = pytest.mark.django_db(transaction=True)  # pg_dump reads committed rows only
-
-
-def every_row() -> dict[str, list[dict[str, Any]]]:
-    return {model._meta.label: list(model._base_manager.order_by("pk").values()) for model in all_models()}
-
-
-def every_file(root: Path) -> dict[str, str]:
-    return {
-        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*"))
-        if path.is_file()
-    }
-
-
-def backup(folder: Path) -> str:
-    out = StringIO()
-    call_command("backup", str(folder), stdout=out, stderr=out)
-    return out.getvalue()
-
-
-def restore(folder: Path, *options: str) -> str:
-    out = StringIO()
-    call_command("restore", str(folder), *options, stdout=out)
-    return out.getvalue()
 
 
 def lose_everything(media_root: Path) -> None:
@@ -72,25 +47,30 @@ def seeded_clinic(tiny_weights_dir: Path, client: Client) -> None:
 
 @pytest.mark.slow
 def test_a_seeded_clinic_comes_back_row_for_row_and_file_for_file(
-    seeded_clinic: None, media_root: Path, tmp_path: Path
+    seeded_clinic: None, media_root: Path, tmp_path: Path, encryption_key: Path
 ) -> None:
     assert Prediction.objects.filter(status=Prediction.Status.DONE).exclude(heatmap="").exists()
-    assert AuthToken.objects.exists() and AccessAttempt.objects.exists()
+    assert AuthToken.objects.exists() and AccessAttempt.objects.exists() and Session.objects.exists()
     assert LogEntry.objects.filter(action=LogEntry.Action.ACCESS).exists()
     rows, files = every_row(), every_file(media_root)
     assert len(files) >= 3 * LesionImage.objects.count()  # photos, heatmaps and class maps
 
-    output = backup(tmp_path / "backup")
+    output = backup(tmp_path / "backup", "--encrypt-to", str(encryption_key))
     database = "pg_dump" if connection.vendor == "postgresql" else "django-json"
-    assert f"({database}) and {len(files)} files" in output
+    assert f"({database}) and {len(files)} files into {tmp_path / 'backup'}, signed and encrypted," in output
+    lesion_image = LesionImage.objects.first()
+    assert lesion_image is not None
+    stored = (tmp_path / "backup" / "media" / lesion_image.image.name).read_bytes()
+    assert stored != (media_root / lesion_image.image.name).read_bytes()  # encrypted at rest
     lose_everything(media_root)
     assert not Patient.objects.exists() and every_file(media_root) == {}
 
-    output = restore(tmp_path / "backup", "--noinput")
+    output = restore(tmp_path / "backup", "--noinput", "--decrypt-with", str(encryption_key))
 
-    assert f"Restored {sum(len(r) for r in rows.values())} rows ({database}) and {len(files)} files." in output
+    assert f"Restored {sum(len(r) for r in rows.values())} rows ({database}) and {len(files)} files;" in output
     assert every_row() == rows  # restoring wrote no audit entry, no model registration, nothing else
     assert every_file(media_root) == files
+    assert not (AuthToken.objects.exists() or AccessAttempt.objects.exists() or Session.objects.exists())
     patient = patient_create(
         clinic=Patient.objects.first().clinic, medical_record_number="RD-9999", first_name="A", last_name="B"
     )
@@ -130,7 +110,7 @@ def test_a_damaged_file_is_found_before_anything_changes(
 
 def test_a_damaged_database_dump_is_refused(lesion_image: LesionImage, tmp_path: Path) -> None:
     backup(tmp_path / "backup")
-    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    manifest = manifest_of(tmp_path / "backup")
     dump = tmp_path / "backup" / manifest["database"]["file"]
     content = bytearray(dump.read_bytes())
     content[len(content) // 2] ^= 0xFF  # one flipped byte (the pg_dump file is compressed)
@@ -142,25 +122,23 @@ def test_a_damaged_database_dump_is_refused(lesion_image: LesionImage, tmp_path:
 
 @pytest.mark.parametrize("name", ["../../escaped.txt", "/etc/escaped.txt", "lesion_images/../../escaped.txt"])
 def test_a_manifest_naming_a_file_outside_the_media_folder_is_refused(
-    lesion_image: LesionImage, media_root: Path, tmp_path: Path, name: str
+    lesion_image: LesionImage, media_root: Path, tmp_path: Path, name: str, signing_key: Path
 ) -> None:
     backup(tmp_path / "backup")
-    manifest_path = tmp_path / "backup" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
+    manifest = manifest_of(tmp_path / "backup")
     manifest["files"][name] = {"sha256": "0" * 64, "bytes": 1}
-    manifest_path.write_text(json.dumps(manifest))
+    manifest_write(tmp_path / "backup", manifest, signed_with=signing_key)  # signed: the check is not the signature
 
     with pytest.raises(CommandError, match="outside the media folder"):
         restore(tmp_path / "backup", "--noinput")
     assert not (media_root.parent / "escaped.txt").exists()
 
 
-def test_a_backup_of_a_newer_version_is_refused(lesion_image: LesionImage, tmp_path: Path) -> None:
+def test_a_backup_of_a_newer_version_is_refused(lesion_image: LesionImage, tmp_path: Path, signing_key: Path) -> None:
     backup(tmp_path / "backup")
-    manifest_path = tmp_path / "backup" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
+    manifest = manifest_of(tmp_path / "backup")
     manifest["migrations"].append("lesions.9999_from_the_future")
-    manifest_path.write_text(json.dumps(manifest))
+    manifest_write(tmp_path / "backup", manifest, signed_with=signing_key)
 
     with pytest.raises(CommandError, match="newer version of DermaTrack"):
         restore(tmp_path / "backup", "--noinput")
@@ -185,7 +163,7 @@ def test_a_photo_already_missing_from_storage_is_reported(lesion_image: LesionIm
     output = backup(tmp_path / "backup")
 
     assert f"warning: {lesion_image.image.name} is named by a record but was already missing" in output
-    manifest = json.loads((tmp_path / "backup" / "manifest.json").read_text())
+    manifest = manifest_of(tmp_path / "backup")
     assert manifest["missing_files"] == [lesion_image.image.name]
 
 
