@@ -47,9 +47,7 @@ def test_two_processes_share_one_throttle(tmp_path: Path) -> None:
     # A database of their own (the test database is not on disk); with CACHE_URL or a Redis broker in the
     # environment (the service-backed run of .ci/run) the two processes share Redis instead.
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_URL": f"sqlite:///{tmp_path}/db"}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=BASE_DIR, check=True
-    )
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=BASE_DIR, check=True)
     address = f"198.51.100.{uuid.uuid4().int % 250 + 1}"  # fresh counts even in a Redis kept from another run
 
     def requests() -> str:
