@@ -11,9 +11,11 @@ installed (segmentation, measurements, mask PNG and outline polygon),
 forward-only time against the FLOP floor of this machine's matrix-multiply rate, batch
 re-analysis throughput, peak memory of a worker process, drift over 1,000 analyses and,
 with ``--end-to-end``, upload-to-finished latency through gunicorn + Celery + Redis +
-PostgreSQL, and the peak memory of one upload of the largest allowed photo
-(``benchmarks.uploads``). Ends with PASS/FAIL per target. Needs no Django except for ``--end-to-end``,
-which starts the stack through ``benchmarks.stack`` (see ``benchmarks.end_to_end``).
+PostgreSQL, the peak memory of one upload of the largest allowed photo
+(``benchmarks.uploads``) and the time of a PDF report of six such photos (``benchmarks.report``, in a
+Django process of its own on a scratch database). Ends with PASS/FAIL per target. This process needs
+no Django except for ``--end-to-end``, which starts the stack through ``benchmarks.stack`` (see
+``benchmarks.end_to_end``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from benchmarks import report as report_pdf
 from benchmarks import uploads
 from benchmarks.end_to_end import run_end_to_end
 from benchmarks.outline import OUTLINE_STAGES, is_segmentation_manifest, load_segmenter, outline_once, outline_section
@@ -352,6 +355,7 @@ def run(args: argparse.Namespace) -> Report:
             f"{fmt(memory['peak_mb'], 0)} MB."
         )
         uploads.run_uploads(args, report, photos[0], workdir / "uploads")
+        report_pdf.run_report(args, report)
         section("Upload to finished, through the real stack")
         if args.end_to_end:
             run_end_to_end(args, report, sets)
@@ -563,6 +567,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup-uploads", type=int, default=3)
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target fails")
     uploads.add_arguments(parser)
+    report_pdf.add_arguments(parser)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

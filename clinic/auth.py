@@ -5,9 +5,10 @@
   every failure from the same address, so an attacker's own good logins from one address
   would wipe the failures against a victim's username between guesses.
 - API tokens are django-rest-knox's: a new token per login, i.e. one per device, stored only
-  as a hash and expiring after ``API_TOKEN_TTL_HOURS``. Logging out revokes the caller's
-  token; changing a password, wherever it happens (admin, password views, ``changepassword``,
-  code), revokes all of the user's tokens.
+  as a hash and expiring after ``API_TOKEN_TTL_HOURS``; at most ``API_TOKEN_LIMIT_PER_USER``
+  live at once, a new login revoking the oldest. Logging out revokes the caller's token;
+  changing a password, wherever it happens (admin, password views, ``changepassword``, code),
+  revokes all of the user's tokens.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ def api_token_create(*, user: Any) -> tuple[AuthToken, str]:
     """A new token for one device of ``user``: the row (hash, expiry) and the token, shown only now."""
     AuthToken.objects.filter(user=user, expiry__lt=timezone.now()).delete()
     created: tuple[AuthToken, str] = AuthToken.objects.create(user=user)
+    # Over the cap, the oldest go: a device logging in again never locks the user out of a new one.
+    keep = max(1, settings.API_TOKEN_LIMIT_PER_USER)
+    oldest = AuthToken.objects.filter(user=user).order_by("-created", "-pk").values_list("pk", flat=True)[keep:]
+    AuthToken.objects.filter(pk__in=list(oldest)).delete()
     return created
 
 

@@ -216,6 +216,30 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-alignments": {"task": "followup.tasks.sweep_stuck_alignments_task", "schedule": 60.0},
     "purge-idempotency-keys": {"task": "lesions.tasks.purge_idempotency_keys_task", "schedule": 3600.0},
 }
+# One cache for every process, so that the API throttles count across gunicorn workers (a per-process
+# cache let 2 workers pass twice the documented rate): Redis when CACHE_URL names it, or else when the
+# Celery broker is Redis (the same server, keys under "dermatrack"); the database otherwise (the table
+# CACHE_TABLE, made on every `migrate` by clinic.apps, and by Django's test runner in tests).
+CACHE_URL = env_str("CACHE_URL")
+CACHE_TABLE = "dermatrack_cache"
+
+
+def cache_config(cache_url: str, broker_url: str) -> dict[str, object]:
+    """The default cache: Redis from CACHE_URL or a Redis broker URL, else the database cache."""
+    redis_url = cache_url or (broker_url if broker_url.startswith(("redis://", "rediss://")) else "")
+    if cache_url and not cache_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("CACHE_URL must be a redis:// (or rediss://, unix://) URL")
+    if redis_url:
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "dermatrack",
+        }
+    return {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": CACHE_TABLE}
+
+
+CACHES = {"default": cache_config(CACHE_URL, env_str("CELERY_BROKER_URL"))}
+
 # API Idempotency-Keys are kept this long (hours), then purged (Celery beat hourly, or
 # `manage.py purge_idempotency_keys` from cron): a retry within this window is answered with the
 # first response; after it, the same key counts as a new request.
@@ -307,7 +331,10 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": 0,
 }
 # API tokens (django-rest-knox): one per login, i.e. per device, stored hashed, expiring after
-# API_TOKEN_TTL_HOURS; revoked by logging out, and all of a user's by a password change.
+# API_TOKEN_TTL_HOURS; revoked by logging out, and all of a user's by a password change. At most
+# API_TOKEN_LIMIT_PER_USER live at once: a new login revokes the user's oldest (clinic.auth). knox's own
+# TOKEN_LIMIT_PER_USER would refuse the new login instead, so it stays unset.
+API_TOKEN_LIMIT_PER_USER = env_int("API_TOKEN_LIMIT_PER_USER", 10)
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 7 * 24)),
     "AUTO_REFRESH": False,
@@ -325,6 +352,8 @@ SPECTACULAR_SETTINGS = {
 
 # Login protection (django-axes): after AXES_FAILURE_LIMIT failed logins for one username, or
 # from one address, further attempts are refused for AXES_COOLOFF_MINUTES.
+# Failures and lockouts are rows in the database (axes' database handler), shared by every process.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
@@ -381,5 +410,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    # fontTools logs every font subset of a PDF report at INFO.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

@@ -1,5 +1,10 @@
 """The visit report as a PDF (fpdf2: pure Python, with the DejaVu Sans font shipped in interop/fonts/).
 
+It prints what was typed: fpdf2's page-count alias (``{nb}``) is on only while the footer draws its
+own page number, so a name or note holding ``{nb}`` prints as typed; characters DejaVu lacks (CJK)
+are drawn in WenQuanYi Micro Hei (also in interop/fonts/, loaded only when a report needs it), and
+one that neither font has prints as U+FFFD (�) instead of vanishing.
+
 It says what the printable page says (``followup.report.visit_report`` assembles both): clinic,
 patient and visit; each photo's lesion with the photo and heatmap (the outline drawn over both
 when there is one), the 7 probabilities, the melanoma flag, the measurements and the change
@@ -8,7 +13,9 @@ since the lesion's previous visit; the models with their measured test figures; 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +26,22 @@ from PIL import Image, ImageDraw, UnidentifiedImageError
 
 from followup.report import ReportEntry, VisitReport
 from interop.disclaimer import disclaimer_text
+from lesions.models import LesionImage
+from lesions.services import lesion_image_thumbnail_make
 from ml.models import outline_of
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
+# For what DejaVu lacks: Chinese, Japanese kana, Korean Hangul (face 0 of the collection; 5 MB, parsed
+# only by reports that need it).
+FALLBACK_FONT = "WenQuanYi"
+FALLBACK_FONT_FILE = FONTS / "wqy-microhei.ttc"
+NO_GLYPH = "\ufffd"  # drawn where neither font has the character
+# Characters drawn as nothing anyway (line breaks, tabs, direction and joiner marks): never replaced.
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+PAGE_COUNT_ALIAS = "{nb}"
 IMAGE_WIDTH_MM = 62
-IMAGE_MAX_PIXELS = 700  # enough for print at this width; keeps the file small
+IMAGE_MAX_PIXELS = 700  # enough for print at this width; keeps the file small (photos: their stored thumbnail)
 OUTLINE_COLOUR = (0, 220, 255)
 MUTED = (90, 90, 90)
 FLAG_COLOUR = (170, 20, 20)
@@ -47,13 +64,53 @@ class ReportPDF(FPDF):
         self.set_auto_page_break(auto=True, margin=16)
         self.set_margins(15, 15, 15)
         self.set_font(FONT, size=10)
+        # fpdf2 replaces its page-count alias in every text it draws while the alias is set: off, so that a
+        # name or a note holding "{nb}" prints as typed. The footer sets it for its own page number only.
+        self.alias_nb_pages("")
+        self._closing = False
+        self._fallback_cmap: dict[int, str] | None = None
 
     def footer(self) -> None:
-        self.set_y(-12)
+        self.set_y(-13)
         self.set_font(FONT, size=7)
         self.set_text_color(*MUTED)
-        self.cell(0, 5, f"{self.footer_text} · page {self.page_no()}/{{nb}}", align="C")
+        self.cell(0, 4, self.footer_text, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.alias_nb_pages(PAGE_COUNT_ALIAS)
+        self.cell(0, 4, f"page {self.page_no()}/{PAGE_COUNT_ALIAS}", align="C")
+        if not self._closing:  # the last footer is drawn by output(), whose substitution needs the alias set
+            self.alias_nb_pages("")
         self.set_text_color(0, 0, 0)
+
+    def normalize_text(self, text: str) -> str:
+        """fpdf2 passes every text it draws through here: load the fallback font when the text needs it, and
+        mark what no font can draw (fpdf2 would leave it out without a trace)."""
+        text = super().normalize_text(text)
+        font = self.current_font
+        if font is None:
+            return text
+        cmap = getattr(font, "cmap", {})
+        missing = {c for c in set(text) if ord(c) not in cmap and unicodedata.category(c) not in INVISIBLE_CATEGORIES}
+        if not missing:
+            return text
+        fallback = self.fallback_cmap()
+        for character in missing:
+            if ord(character) not in fallback:
+                text = text.replace(character, NO_GLYPH)
+        return text
+
+    def fallback_cmap(self) -> dict[int, str]:
+        """The fallback font's characters, the font added (and made fpdf2's fallback) on first use."""
+        if self._fallback_cmap is None:
+            self.add_font(FALLBACK_FONT, "", str(FALLBACK_FONT_FILE), collection_font_number=0)
+            # One weight only: bold text falls back to it too (exact_match=False).
+            self.set_fallback_fonts([FALLBACK_FONT], exact_match=False)
+            self._fallback_cmap = self.fonts[FALLBACK_FONT.lower()].cmap  # type: ignore[union-attr]
+        return self._fallback_cmap
+
+    def finish(self) -> bytes:
+        """The document's bytes, the page count put into every footer."""
+        self._closing = True
+        return bytes(self.output())
 
     def line_of_text(
         self, text: str, size: float = 10, bold: bool = False, colour: tuple[int, int, int] | None = None
@@ -92,6 +149,16 @@ def _image_with_outline(field: FieldFile, source_size: tuple[int, int], polygon:
     return picture
 
 
+def _thumbnail(image: LesionImage) -> FieldFile:
+    """The photo's stored thumbnail, made now (once) for a photo stored before thumbnails existed: a report
+    never decodes a full-size photo again, whatever its size."""
+    if not image.thumbnail:
+        with contextlib.suppress(OSError, ValueError, UnidentifiedImageError):  # unreadable: the report says so
+            lesion_image_thumbnail_make(image=image)
+    thumbnail: FieldFile = image.thumbnail
+    return thumbnail
+
+
 def _images(pdf: ReportPDF, entry: ReportEntry) -> None:
     analysis = entry.analysis
     image = analysis.image
@@ -99,7 +166,7 @@ def _images(pdf: ReportPDF, entry: ReportEntry) -> None:
     polygon = list(outline.polygon) if outline is not None and outline.polygon else []
     pictures = [
         (
-            _image_with_outline(image.image, (image.width, image.height), polygon),
+            _image_with_outline(_thumbnail(image), (image.width, image.height), polygon),
             f"Photo · {image.get_image_type_display()}" + (" · lesion outline" if polygon else ""),
         )
     ]
@@ -322,4 +389,4 @@ def visit_report_pdf(report: VisitReport, *, printed_by: str, printed_at: dt.dat
     _models(pdf, report)
     pdf.ensure_room(20)
     pdf.line_of_text(disclaimer_text(), 9, bold=True)
-    return bytes(pdf.output())
+    return pdf.finish()

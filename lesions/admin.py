@@ -44,6 +44,7 @@ class LesionImageAdmin(AuditedAdmin[LesionImage]):
     readonly_fields = [
         "uuid",
         "image",
+        "thumbnail",
         "content_type",
         "width",
         "height",

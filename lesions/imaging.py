@@ -8,7 +8,8 @@ text chunks or other APPn blocks; the colour profile (JPEG APP2 / PNG iCCP) alon
 Memory: the photo is read from the upload as it decodes and decoded once; turning it upright
 or into RGB replaces that copy rather than adding to it (at most two full copies, briefly, for
 a rotated or non-RGB photo), and the encoder writes straight from it. ``benchmarks`` measures
-the peak for the largest allowed photo.
+the peak for the largest allowed photo. The thumbnail (``THUMBNAIL_MAX_SIDE``) is made from the
+same decoded copy, shrunk in place once the photo is encoded: the upload decodes it only once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ try:  # HEIC/HEIF from phones; optional so the core works without the plugin
     HEIF_AVAILABLE = True
 except ImportError:  # pragma: no cover
     HEIF_AVAILABLE = False
+
+# The PDF report prints a photo 62 mm wide: 700 pixels are ~290 dpi there.
+THUMBNAIL_MAX_SIDE = 700
+THUMBNAIL_QUALITY = 85
 
 # format -> (stored format, extension, content type)
 ACCEPTED_FORMATS: dict[str, tuple[str, str, str]] = {
@@ -52,6 +57,7 @@ class SanitizedPhoto:
     height: int
     sha256: str
     source_format: str
+    thumbnail: bytes  # a JPEG of at most THUMBNAIL_MAX_SIDE pixels a side
 
 
 def _megabytes(n: int) -> str:
@@ -122,6 +128,7 @@ def sanitize_photo(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_
             picture.save(out, "JPEG", quality=95, **save_args)
         else:
             picture.save(out, "PNG", **save_args)
+        thumbnail = thumbnail_jpeg(picture, icc_profile)
     finally:
         picture.close()  # the decoded pixels go before the encoded copy is hashed and stored
     content = out.getvalue()
@@ -133,7 +140,31 @@ def sanitize_photo(upload: IO[bytes], *, max_bytes: int, max_pixels: int, allow_
         height=stored_height,
         sha256=hashlib.sha256(content).hexdigest(),
         source_format=source_format,
+        thumbnail=thumbnail,
     )
+
+
+def thumbnail_jpeg(picture: Image.Image, icc_profile: bytes | None = None) -> bytes:
+    """A JPEG of ``picture`` at most THUMBNAIL_MAX_SIDE a side; shrinks ``picture`` itself (no second full copy)."""
+    picture.thumbnail((THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
+    if picture.mode != "RGB":
+        picture = picture.convert("RGB")
+    out = BytesIO()
+    save_args: dict[str, object] = {"icc_profile": icc_profile} if icc_profile else {}
+    picture.save(out, "JPEG", quality=THUMBNAIL_QUALITY, **save_args)
+    return out.getvalue()
+
+
+def thumbnail_of_stored(handle: IO[bytes]) -> bytes:
+    """The thumbnail of a stored photo (a JPEG decodes at a fraction of its size; a PNG in full, this once)."""
+    with Image.open(handle) as opened:
+        opened.draft("RGB", (THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE))
+        icc_profile = opened.info.get("icc_profile")
+        picture = opened.convert("RGB")
+    try:
+        return thumbnail_jpeg(picture, icc_profile)
+    finally:
+        picture.close()
 
 
 def _decode_upright_rgb(image: Image.Image) -> tuple[Image.Image, bytes | None]:

@@ -287,6 +287,10 @@ def lesion_image_upload_to(instance: LesionImage, filename: str) -> str:
     return f"lesion_images/{instance.uuid}.{extension}"
 
 
+def lesion_image_thumbnail_upload_to(instance: LesionImage, filename: str) -> str:
+    return f"lesion_images/thumbnails/{instance.uuid}.jpg"
+
+
 class LesionImage(ClinicAuditMixin, TimeStampedModel):
     ImageType = ImageType
 
@@ -294,6 +298,10 @@ class LesionImage(ClinicAuditMixin, TimeStampedModel):
     lesion = models.ForeignKey(Lesion, on_delete=models.PROTECT, related_name="images")
     visit = models.ForeignKey(Visit, on_delete=models.PROTECT, related_name="images")
     image = models.FileField(upload_to=lesion_image_upload_to, max_length=200)
+    # A small JPEG of the photo (lesions.imaging.THUMBNAIL_MAX_SIDE), made once when it is stored, for what
+    # prints or lists photos (the PDF report): its cost does not grow with the photo's size. Empty for photos
+    # stored before thumbnails existed until `manage.py make_thumbnails` (or the first report) makes one.
+    thumbnail = models.FileField(upload_to=lesion_image_thumbnail_upload_to, max_length=200, blank=True)
     image_type = models.CharField(max_length=20, choices=ImageType.choices, default=ImageType.DERMOSCOPIC)
     content_type = models.CharField(max_length=50)
     width = models.PositiveIntegerField()

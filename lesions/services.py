@@ -19,9 +19,9 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clinic.files import atomic_with_files, track_file
+from clinic.files import atomic_with_files, delete_files, track_file
 from clinic.models import Clinic
-from lesions.imaging import SanitizedPhoto, sanitize_photo
+from lesions.imaging import SanitizedPhoto, sanitize_photo, thumbnail_of_stored
 from lesions.models import CaptureProfile, Lesion, LesionImage, Patient, Visit
 from lesions.signals import lesion_changed, lesion_image_stored
 
@@ -127,6 +127,8 @@ def lesion_image_create(
         )
         image.image.save(f"photo.{sanitized.extension}", ContentFile(sanitized.content), save=False)
         track_file(image.image.name)
+        image.thumbnail.save("thumbnail.jpg", ContentFile(sanitized.thumbnail), save=False)
+        track_file(image.thumbnail.name)
         image.save()
         lesion_image_stored.send(sender=LesionImage, image=image)
     return image
@@ -156,6 +158,28 @@ def lesion_image_upload(
             mm_per_pixel=mm_per_pixel,
             capture_profile=capture_profile,
         )
+
+
+def lesion_image_thumbnail_make(*, image: LesionImage) -> LesionImage:
+    """Store the thumbnail of a photo stored without one (before thumbnails existed); nothing if it has one.
+
+    Decodes the stored photo once. Two makers at once store one thumbnail: the row takes the first, the
+    other's file is removed. Raises OSError or ValueError when the photo file cannot be read.
+    """
+    if image.thumbnail:
+        return image
+    with image.image.open("rb") as handle:
+        content = thumbnail_of_stored(handle)
+    with atomic_with_files():
+        image.thumbnail.save("thumbnail.jpg", ContentFile(content), save=False)
+        name = image.thumbnail.name
+        track_file(name)
+        # Not save(): the photo's record did not change (no audit entry), and a concurrent maker may have won.
+        taken = LesionImage.objects.filter(pk=image.pk, thumbnail="").update(thumbnail=name)
+    if not taken:
+        delete_files([name])
+        image.refresh_from_db(fields=["thumbnail"])
+    return image
 
 
 # --- visits --------------------------------------------------------------------------------

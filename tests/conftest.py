@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -86,9 +87,27 @@ def fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "live_server",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+}
+
+
 @pytest.fixture(autouse=True)
-def fresh_throttle_counts() -> Iterator[None]:
-    """Throttle counters live in the cache: each test starts with none."""
+def fresh_throttle_counts(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Throttle counters live in the shared cache (the database's, or Redis): each test starts with none.
+
+    The database cache is a table of the test database: a test that has no database has nothing to clear
+    (and may not reach it); one that has it gets it first, as its own fixtures would set it up."""
+    uses_database = bool(DATABASE_FIXTURES & set(request.fixturenames)) or request.node.get_closest_marker("django_db")
+    if uses_database:
+        request.getfixturevalue("_django_db_helper")
+    elif settings.CACHES["default"]["BACKEND"].endswith("DatabaseCache"):
+        yield
+        return
     cache.clear()
     yield
     cache.clear()

@@ -211,3 +211,22 @@ def test_a_token_login_clears_the_users_own_earlier_failures(clinician: Any, set
 
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         assert _obtain(client, "clinician", "wrong-password").status_code == 400
+
+
+def test_a_login_over_the_token_cap_revokes_the_users_oldest_token(
+    clinician: Any, outsider: Any, settings: Any
+) -> None:
+    settings.API_TOKEN_LIMIT_PER_USER = 3
+    others = _obtain(APIClient(), "outsider").json()["token"]
+    keys = []
+    for _ in range(4):
+        response = _obtain(APIClient(), "clinician")
+        assert response.status_code == 200  # a new login is never refused for the cap
+        keys.append(response.json()["token"])
+
+    url = reverse("api-patient-list")
+    statuses = [_with_token(key).get(url).status_code for key in keys]
+
+    assert statuses == [401, 200, 200, 200]  # the oldest went
+    assert AuthToken.objects.filter(user=clinician).count() == 3
+    assert _with_token(others).get(url).status_code == 200  # another user's tokens are not counted

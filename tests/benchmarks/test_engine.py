@@ -23,6 +23,7 @@ SECTIONS = (
     "consecutive analyses",
     "Peak memory of a worker process",
     "Peak memory of an upload of the largest allowed photo",
+    "PDF visit report of six large photos",
     "Upload to finished, through the real stack",
     "Targets",
 )
@@ -45,7 +46,8 @@ def test_benchmark_prints_every_section_on_a_tiny_model(tmp_path: Path, capsys: 
         "320x240",
     ]
     argv += ["--repeats", "1", "--drift", "20", "--gemm-size", "128", "--batch-sizes", "2", "--batch-rounds", "1"]
-    argv += ["--baseline-size", "64", "--upload-max-pixels", "120000"]
+    argv += ["--baseline-size", "64", "--upload-max-pixels", "120000", "--report-photo-side", "400"]
+    argv += ["--report-repeats", "1"]
 
     assert bench.main(argv) == 0
 

@@ -39,7 +39,7 @@ def test_it_creates_the_demo_and_prints_the_logins(media_files: Any) -> None:
     assert Patient.objects.count() == 7
     assert not Patient.objects.annotate(n=Count("lesions")).filter(n=0).exists()
     assert Lesion.objects.annotate(n=Count("images__visit", distinct=True)).filter(n__gte=3).exists()
-    assert len(media_files()) == LesionImage.objects.count() > 0
+    assert len(media_files()) == 2 * LesionImage.objects.count() > 0  # each photo and its thumbnail
 
 
 def test_it_keeps_each_visit_in_the_patients_clinic() -> None:
@@ -59,7 +59,7 @@ def test_running_it_twice_does_not_duplicate(media_files: Any) -> None:
     assert (Patient.objects.count(), Lesion.objects.count(), Visit.objects.count(), LesionImage.objects.count()) == (
         counts
     )
-    assert len(media_files()) == counts[3]
+    assert len(media_files()) == 2 * counts[3]
     assert get_user_model().objects.count() == 3
 
 

@@ -162,3 +162,35 @@ def test_text_the_font_cannot_draw_or_a_long_word_does_not_break_the_pdf(clinici
 
     assert response.status_code == 200
     assert "Wei" in pdf_text(response.content)
+
+
+def test_a_page_count_alias_in_a_name_or_a_note_prints_as_typed(clinician_client: Client, clinic: Any) -> None:
+    # fpdf2 replaced "{nb}" with the page count in every text: "Anna 1 Hale" for "Anna {nb} Hale".
+    patient = PatientFactory(clinic=clinic, first_name="Anna {nb}", last_name="Hale")
+    visit = VisitFactory(patient=patient, notes="Seen {nb} times before; {nb}{nb}.")
+
+    text = pdf_text(report_pdf(clinician_client, visit).content)
+
+    assert "Anna {nb} Hale" in text
+    assert "Seen {nb} times before; {nb}{nb}." in text
+    assert "page 1/1" in text  # the footer's own page count still works
+
+
+def test_chinese_japanese_and_korean_names_are_printed(clinician_client: Client, clinic: Any) -> None:
+    # DejaVu Sans has none of these: they vanished from the PDF without a trace.
+    patient = PatientFactory(clinic=clinic, first_name="漢字 さくら", last_name="김민준")
+    visit = VisitFactory(patient=patient, notes="李 Wei seen with 通訳 (interpreter).")
+
+    text = pdf_text(report_pdf(clinician_client, visit).content)
+
+    assert "漢字 さくら 김민준" in text
+    assert "李 Wei seen with 通訳 (interpreter)." in text
+
+
+def test_a_character_no_font_can_draw_prints_as_a_visible_mark(clinician_client: Client, clinic: Any) -> None:
+    patient = PatientFactory(clinic=clinic, first_name="Ana", last_name="Lee")
+    visit = VisitFactory(patient=patient, notes="Itchy 🙂 since May.")
+
+    text = pdf_text(report_pdf(clinician_client, visit).content)
+
+    assert "Itchy \ufffd since May." in text

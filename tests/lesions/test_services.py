@@ -45,7 +45,7 @@ def test_visit_create_stores_the_visit_and_its_photos(patient: Patient, clinicia
 
     assert visit.images.count() == 2
     assert patient.lesions.count() == 2
-    assert len(media_files()) == 2
+    assert len(media_files()) == 4  # two photos and their thumbnails
 
 
 def test_a_failure_after_the_file_was_written_leaves_no_file(
@@ -90,7 +90,7 @@ def test_a_failure_on_the_second_photo_removes_the_first_ones_file_too(
     def fail_second(*, image: LesionImage, **kwargs: Any) -> list[Any]:
         calls.append(image)
         if len(calls) == 2:
-            assert len(media_files()) == 2
+            assert len(media_files()) == 4  # two photos and their thumbnails
             raise Boom
         return []
 

@@ -18,6 +18,11 @@ def stored_path(image: LesionImage) -> Path:
     return Path(image.image.path)
 
 
+def stored_paths(image: LesionImage) -> list[Path]:
+    """The photo and its thumbnail."""
+    return [Path(image.image.path), Path(image.thumbnail.path)]
+
+
 def upload(content: bytes | None = None, name: str = "lesion.jpg", content_type: str = "image/jpeg") -> Any:
     return SimpleUploadedFile(name, make_jpeg() if content is None else content, content_type=content_type)
 
@@ -37,7 +42,7 @@ def test_it_stores_a_visit_with_one_photo_of_an_existing_lesion(
     assert (visit.date, visit.notes, visit.clinician) == (dt.date(2024, 5, 1), "Follow-up at 3 months.", clinician)
     assert (image.lesion, image.visit, image.uploaded_by) == (lesion, visit, clinician)
     assert (image.width, image.height, image.content_type) == (200, 150, "image/jpeg")
-    assert media_files() == [stored_path(image)]
+    assert media_files() == sorted(stored_paths(image))
     assert image.file_size == stored_path(image).stat().st_size
 
 
@@ -68,7 +73,7 @@ def test_it_stores_two_photos_one_creating_a_lesion(clinician_client: Client, le
     assert set(images) == {lesion, new_lesion}
     assert images[new_lesion].image_type == LesionImage.ImageType.CLINICAL_CLOSE_UP
     assert images[new_lesion].content_type == "image/png"
-    assert sorted(media_files()) == sorted(stored_path(image) for image in images.values())
+    assert sorted(media_files()) == sorted(path for image in images.values() for path in stored_paths(image))
 
 
 def test_it_names_stored_files_by_uuid_not_by_the_uploaded_name(clinician_client: Client, lesion: Lesion) -> None:
