@@ -76,10 +76,28 @@ class ReportPDF(FPDF):
         self.set_text_color(*MUTED)
         self.cell(0, 4, self.footer_text, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.alias_nb_pages(PAGE_COUNT_ALIAS)
+        self.font_again()
         self.cell(0, 4, f"page {self.page_no()}/{PAGE_COUNT_ALIAS}", align="C")
         if not self._closing:  # the last footer is drawn by output(), whose substitution needs the alias set
             self.alias_nb_pages("")
         self.set_text_color(0, 0, 0)
+
+    def font_again(self) -> None:
+        """Set the current font again in the page's text state.
+
+        fpdf2 (2.8.9) sets the font of a coloured line inside q/Q when a fallback font draws part of it, and
+        then thinks it still set after Q: the next line in that font came out in another font's glyphs
+        ("psre tbt" for "page 1/1" after a CJK name and bold text). Called whenever the text colour changes
+        and between the footer's two lines.
+        """
+        family, style, size = self.font_family, self.font_style, self.font_size_pt
+        self.set_font(family, "" if "B" in style else "B", size)
+        self.set_font(family, style, size)
+
+    def set_text_color(self, *args: Any, **kwargs: Any) -> None:
+        super().set_text_color(*args, **kwargs)
+        if self.page and self.font_family:  # after a coloured line: its font may be left unset (font_again)
+            self.font_again()
 
     def normalize_text(self, text: str) -> str:
         """fpdf2 passes every text it draws through here: load the fallback font when the text needs it, and

@@ -194,3 +194,30 @@ def test_a_character_no_font_can_draw_prints_as_a_visible_mark(clinician_client:
     text = pdf_text(report_pdf(clinician_client, visit).content)
 
     assert "Itchy \ufffd since May." in text
+
+
+def drawn_text(content: bytes) -> str:
+    """The text as a viewer draws it (PDFium follows the page's graphics state, which pypdf does not)."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(content)
+    return " ".join(" ".join(page.get_textpage().get_text_range() for page in document).split())
+
+
+def test_after_a_name_in_the_fallback_font_every_line_is_drawn_in_its_own_font(
+    clinician_client: Client, clinic: Any
+) -> None:
+    # fpdf2 left the font of a coloured line with fallback glyphs unset after it: the footer's page number
+    # after the bold disclaimer was drawn in the bold font's glyph numbers ("1r7i A8A" for "page 1/1").
+    clinic.name = "東京 Skin Clinic"
+    clinic.save()
+    patient = PatientFactory(clinic=clinic, first_name="漢字 さくら", last_name="김민준")
+    visit = VisitFactory(patient=patient, notes="李 Wei seen with 通訳 (interpreter).")
+
+    text = drawn_text(report_pdf(clinician_client, visit).content)
+
+    for line in ("DermaTrack · 東京 Skin Clinic", "Visit report", "漢字 さくら 김민준", "Record no.", "Date of birth"):
+        assert line in text
+    assert "李 Wei seen with 通訳 (interpreter)." in text
+    assert "Decision support, not a diagnosis" in text
+    assert "page 1/1" in text
