@@ -181,7 +181,8 @@ def links_and_special_files(folder: Path) -> list[str]:
     for parent, folders, files in os.walk(folder):
         for name in [*folders, *files]:
             path = Path(parent) / name
-            if not (stat.S_ISDIR(path.lstat().st_mode) or stat.S_ISREG(path.lstat().st_mode)):
+            mode = path.lstat().st_mode
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
                 found.append(path.relative_to(folder).as_posix())
     return sorted(found)
 
