@@ -9,6 +9,8 @@ then RANSAC fits a similarity (rotation, uniform scale, shift: ``cv2.estimateAff
 A registration is trusted ("aligned") only with enough inliers, a fair inlier share, inliers
 spread over the photo and a plausible scale; otherwise it is "failed" with the reason, and
 nothing downstream treats the two photos as comparable by their pixels.
+When both lesions kept out leave too little skin, the search is tried again keeping out one
+photo's lesion only (``ONE_SIDED``).
 
 The transform maps pixels of the *moving* photo (the newer one) onto the *reference* photo
 (the baseline, or the previous photo), in the photos' own pixel coordinates.
@@ -42,6 +44,12 @@ SCALE_RANGE = (0.4, 2.5)
 # The outline is dilated by this share of the lesion's diameter before it is kept out of the search;
 # when too little skin is left (a lesion filling the photo), the next, smaller margin is tried.
 LESION_MARGINS = (0.15, 0.06)
+# When both outlines kept out leave too little skin to align (a grown lesion filling the newer photo, or
+# an outline run wild over a dark vignette), the search is tried again keeping out one photo's lesion
+# only, at the wider margin: the reference's first, then the newer photo's. That is safe against the
+# lesion steering the transform: whatever the newer photo shows of the lesion (grown or not) comes from
+# the lesion's area of the older photo, so with either photo's lesion kept out it has nothing to match.
+ONE_SIDED = ("reference", "moving")
 # At least this many working pixels around the outline stay out of the search whatever the lesion's size:
 # a keypoint's descriptor reaches a few times its scale, and one on the lesion's edge would let the
 # lesion itself (which may have grown) steer the transform.
@@ -171,11 +179,25 @@ def register(
     ``*_mask``: the lesion outline of each photo at its resolution (True = lesion), kept out of the search.
     """
     started = time.perf_counter()
+    moving, reference = np.asarray(moving), np.asarray(reference)
+    attempts: list[tuple[BoolMask | None, BoolMask | None, float]] = [
+        (moving_mask, reference_mask, margin) for margin in LESION_MARGINS
+    ]
+    if moving_mask is not None and reference_mask is not None:
+        attempts += [
+            (None, reference_mask, LESION_MARGINS[0]) if side == "reference" else (moving_mask, None, LESION_MARGINS[0])
+            for side in ONE_SIDED
+        ]
+    first: Registration | None = None
     result = Registration(status=FAILED, reason="no photo")
-    for margin in LESION_MARGINS:
-        result = _register_once(np.asarray(moving), np.asarray(reference), moving_mask, reference_mask, margin)
+    for moving_keep_out, reference_keep_out, margin in attempts:
+        result = _register_once(moving, reference, moving_keep_out, reference_keep_out, margin)
         if result.status == ALIGNED:
             break
+        first = first or result
+    else:
+        # None aligned: the first attempt's reason (both lesions kept out) says best why.
+        result = first or result
     timings = {**result.timings, "total": (time.perf_counter() - started) * 1000}
     return dataclasses.replace(result, timings=timings)
 

@@ -11,6 +11,7 @@ import pytest
 from ml.engine.change.registration import (
     ALIGNED,
     FAILED,
+    LESION_MARGINS,
     NOT_NEEDED,
     Registration,
     corner_error,
@@ -18,6 +19,7 @@ from ml.engine.change.registration import (
     register,
     warp_to_reference,
 )
+from ml.engine.change.registration import _register_once as _register_once  # the one attempt, for the fallback's test
 
 SIZE = (480, 360)  # width, height
 
@@ -78,6 +80,28 @@ def test_growth_of_the_lesion_is_not_taken_for_zoom() -> None:
 
     assert result.status == ALIGNED
     assert result.scale == pytest.approx(1.0, abs=0.01)  # the lesion grew; the skin did not move
+
+
+def test_an_outline_run_wild_in_the_newer_photo_still_aligns_from_the_older_photos_skin() -> None:
+    # The newer photo's outline covers most of it (as over a dermatoscope's dark vignette): with both
+    # lesions kept out too little skin is left, so only the older photo's lesion is kept out; the lesion
+    # grew, and what the newer photo shows of it still cannot steer the transform.
+    photo, mask = skin(5)
+    grown_mask = np.zeros(mask.shape, np.uint8)
+    cv2.ellipse(grown_mask, (SIZE[0] // 2 + 10, SIZE[1] // 2 - 5), (80, 60), 20, 0, 360, 1, -1)
+    grown = photo.copy()
+    grown[grown_mask.astype(bool)] = photo[mask][0]
+    moved, _, truth = move(grown, grown_mask.astype(bool), 150.0, 0.8, (6.0, 4.0))
+    wild = np.zeros(mask.shape, np.uint8)
+    cv2.ellipse(wild, (SIZE[0] // 2, SIZE[1] // 2), (230, 175), 0, 0, 360, 1, -1)
+
+    both = _register_once(moved, photo, wild.astype(bool), mask, LESION_MARGINS[-1])
+    result = register(moved, photo, moving_mask=wild.astype(bool), reference_mask=mask)
+
+    assert both.status == FAILED  # both lesions kept out, even at the narrower margin
+    assert result.status == ALIGNED, result.reason
+    assert result.scale == pytest.approx(1 / 0.8, rel=0.01)
+    assert corner_error(result, tuple(map(tuple, truth)), SIZE) < 0.01 * math.hypot(*SIZE)
 
 
 def test_photos_of_different_skin_do_not_align() -> None:
