@@ -297,7 +297,7 @@ class PatientViewSet(FhirViewSet):
     def create(self, request: Request) -> Response:
         try:
             created = services.patient_create_from_fhir(
-                user=request.user, data=request.data, if_none_exist=request.headers.get("If-None-Exist")
+                user=request.user, data=request.data, if_none_exist=self.create_condition()
             )
         except inbound.ResourceInvalid as exc:
             return outcome(status.HTTP_400_BAD_REQUEST, exc.messages, "structure")
@@ -333,6 +333,17 @@ class PatientViewSet(FhirViewSet):
         if wanted == "OperationOutcome":
             return Response(self.create_outcome(created, location), status=answer_status, headers=headers)
         return Response(resource, status=answer_status, headers=headers)
+
+    def create_condition(self) -> str | None:
+        """A conditional create's search: If-None-Exist, or (as fhirpy's ``get_or_create`` and R5
+        send it) search parameters in the query of the POST; ``_format`` and ``_pretty`` are none."""
+        header = self.request.headers.get("If-None-Exist")
+        if header is not None:
+            return header
+        query = self.request.query_params.copy()
+        for name in ("_format", "_pretty"):
+            query.pop(name, None)
+        return query.urlencode() if query else None
 
     @staticmethod
     def create_outcome(created: services.PatientCreated, location: str) -> dict[str, Any]:
