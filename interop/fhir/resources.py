@@ -366,7 +366,7 @@ def _element_flags(resource_type: str) -> dict[str, tuple[str, bool, bool]]:
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         key = field.alias or name
         base = str(extra.get("one_of_many") or key.lstrip("_"))
-        required = bool(extra.get("element_required") or extra.get("one_of_many_required"))
+        required = bool(field.is_required() or extra.get("element_required") or extra.get("one_of_many_required"))
         flags[key] = (base, bool(extra.get("summary_element_property")), required)
     return flags
 
