@@ -155,7 +155,9 @@ def test_a_create_of_only_what_is_stored_has_no_warning(api_as: Api, clinic: Cli
 
 
 def test_a_modifier_extension_is_refused_and_nothing_stored(api_as: Api, clinic: Clinic) -> None:
-    resource = posted(clinic, modifierExtension=[{"url": "http://example.org/fhir/StructureDefinition/m", "valueBoolean": True}])
+    resource = posted(
+        clinic, modifierExtension=[{"url": "http://example.org/fhir/StructureDefinition/m", "valueBoolean": True}]
+    )
 
     response = post(api_as("clinician"), resource)
 
@@ -168,7 +170,9 @@ def test_a_modifier_extension_is_refused_and_nothing_stored(api_as: Api, clinic:
 
 def test_other_identifiers_are_kept_returned_and_searchable(api_as: Api, clinic: Clinic) -> None:
     api = api_as("clinician")
-    resource = posted(clinic, {"system": HOSPITAL, "value": "12345", "use": "official"}, {"system": "urn:x", "value": "A"})
+    resource = posted(
+        clinic, {"system": HOSPITAL, "value": "12345", "use": "official"}, {"system": "urn:x", "value": "A"}
+    )
 
     created = valid(post(api, resource).json())
 

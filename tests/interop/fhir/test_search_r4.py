@@ -24,9 +24,15 @@ FORM = "application/x-www-form-urlencoded"
 @pytest.fixture
 def patients(clinic: Clinic, other_clinic: Clinic) -> dict[str, Patient]:
     return {
-        "hale": PatientFactory(clinic=clinic, first_name="Margaret", last_name="Hale", date_of_birth=dt.date(1952, 3, 14)),
-        "hallam": PatientFactory(clinic=clinic, first_name="Arthur", last_name="Hallam", date_of_birth=dt.date(1968, 1, 2)),
-        "ibarra": PatientFactory(clinic=clinic, first_name="Lucia", last_name="Ibarra", date_of_birth=dt.date(1971, 6, 1)),
+        "hale": PatientFactory(
+            clinic=clinic, first_name="Margaret", last_name="Hale", date_of_birth=dt.date(1952, 3, 14)
+        ),
+        "hallam": PatientFactory(
+            clinic=clinic, first_name="Arthur", last_name="Hallam", date_of_birth=dt.date(1968, 1, 2)
+        ),
+        "ibarra": PatientFactory(
+            clinic=clinic, first_name="Lucia", last_name="Ibarra", date_of_birth=dt.date(1971, 6, 1)
+        ),
         "outside": PatientFactory(clinic=other_clinic, last_name="Hale"),
     }
 
@@ -48,7 +54,14 @@ def warnings_of(bundle: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize(
     "query",
-    ["colour=blue", "_include=Patient:organization", "_sort=birthdate", "_summary=text", "_total=exact", "_totalMethod=count"],
+    [
+        "colour=blue",
+        "_include=Patient:organization",
+        "_sort=birthdate",
+        "_summary=text",
+        "_total=exact",
+        "_totalMethod=count",
+    ],
 )
 def test_an_unknown_parameter_is_ignored_and_named_in_a_warning(
     api_as: Api, patients: dict[str, Patient], query: str
@@ -62,7 +75,9 @@ def test_an_unknown_parameter_is_ignored_and_named_in_a_warning(
 
 
 @pytest.mark.parametrize("query", ["colour=blue", "_include=Patient:organization", "_sort=birthdate"])
-def test_under_strict_handling_an_unknown_parameter_is_a_400(api_as: Api, patients: dict[str, Patient], query: str) -> None:
+def test_under_strict_handling_an_unknown_parameter_is_a_400(
+    api_as: Api, patients: dict[str, Patient], query: str
+) -> None:
     response = api_as("clinician").get(f"/fhir/Patient?{query}", HTTP_PREFER="handling=strict")
 
     assert response.status_code == 400
@@ -77,7 +92,9 @@ def test_a_known_search_has_no_warning(api_as: Api, patients: dict[str, Patient]
 
 
 @pytest.mark.parametrize("query", ["_count=0", "_summary=count", "_summary=count&_count=5"])
-def test_count_zero_and_summary_count_answer_the_total_only(api_as: Api, patients: dict[str, Patient], query: str) -> None:
+def test_count_zero_and_summary_count_answer_the_total_only(
+    api_as: Api, patients: dict[str, Patient], query: str
+) -> None:
     bundle = bundle_of(api_as("clinician").get(f"/fhir/Patient?family=Ha&{query}"))
 
     assert bundle["total"] == 2 and "entry" not in bundle
@@ -132,7 +149,9 @@ def test_sort_on_indexed_fields_in_either_direction(api_as: Api, patients: dict[
     assert families(bundle_of(api.get("/fhir/Patient?_sort=family"))) == ["Hale", "Hallam", "Ibarra"]
 
 
-def test_a_search_by_post_reads_the_form_like_the_query(api_as: Api, patients: dict[str, Patient], clinic: Clinic) -> None:
+def test_a_search_by_post_reads_the_form_like_the_query(
+    api_as: Api, patients: dict[str, Patient], clinic: Clinic
+) -> None:
     api = api_as("clinician")
 
     bundle = bundle_of(api.post("/fhir/Patient/_search?_count=1", "family=Ha&_sort=-family", content_type=FORM))
