@@ -215,6 +215,6 @@ def test_an_identifier_without_a_value_is_named_as_not_stored(api_as: Api, clini
     response = post(api_as("clinician"), posted(clinic, {"system": HOSPITAL}), HTTP_PREFER="return=OperationOutcome")
 
     assert response.status_code == 201
-    assert ["Patient.identifier[1]"] == [
-        i["expression"][0] for i in valid(response.json())["issue"] if i["severity"] == "warning"
+    assert [i["expression"][0] for i in valid(response.json())["issue"] if i["severity"] == "warning"] == [
+        "Patient.identifier[1]"
     ]
