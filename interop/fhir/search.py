@@ -107,11 +107,6 @@ def refuse_too_costly(params: QueryDict) -> None:
             )
 
 
-def refuse_unknown(params: QueryDict, known: Iterable[str]) -> None:
-    """Strict handling: any parameter not served is a 400."""
-    check(params, known, strict=True)
-
-
 def check(params: QueryDict, known: Iterable[str], *, strict: bool, sort_keys: Iterable[str] = ()) -> list[str]:
     """The warnings of a search whose parameters are ``known``: what is ignored and why.
 
@@ -130,7 +125,7 @@ def check(params: QueryDict, known: Iterable[str], *, strict: bool, sort_keys: I
     if params.get("_summary") not in (None, "false") and params.get("_elements"):
         problems.append("_summary and _elements together: _elements is ignored.")
     allowed_sorts = set(sort_keys)
-    for raw in params.getlist("_sort"):
+    for raw in params.getlist("_sort") if allowed_sorts else []:
         for key in raw.split(","):
             if key.removeprefix("-") not in allowed_sorts:
                 problems.append(

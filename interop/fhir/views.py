@@ -4,6 +4,12 @@ DRF views on the API's own footing: the authentication classes of ``REST_FRAMEWO
 its throttles, the scoped viewset base (token callers named in the audit trail). Every read goes
 through ``clinic.selectors`` (404 for other clinics' records); every error is an
 OperationOutcome; every response is ``Cache-Control: no-store``.
+
+R4's HTTP rules on top: FHIR JSON only (``negotiation``: anything else asked for is a 406);
+every resource versioned (``versions``: meta.versionId, ETag, Last-Modified, 304 for the
+client's copy, ``_history/{versionId}`` of the current version); searches lenient unless
+``Prefer: handling=strict`` (``search.check``), by GET or POST; ``_summary`` and ``_elements``
+on searches and reads; a create conditional on ``If-None-Exist`` and shaped by ``Prefer: return``.
 """
 
 from __future__ import annotations
