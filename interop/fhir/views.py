@@ -136,6 +136,10 @@ class FhirViewSet(ScopedViewSet[Model]):  # each endpoint reads its rows through
         for name, values in posted.lists():
             params.setlist(name, [*params.getlist(name), *values])
         search.refuse_too_costly(params)
+        try:  # a _format in the body is asked for as much as one in the query
+            negotiation.check_format(cast("HttpRequest", self.request), params)
+        except negotiation.NotAcceptable as exc:
+            raise exceptions.NotAcceptable(str(exc)) from exc
         return params
 
     def absolute(self, path: str) -> str:

@@ -162,6 +162,12 @@ def test_a_search_by_post_reads_the_form_like_the_query(
     assert families(bundle_of(api.get(links["next"]))) == ["Hale"]
 
 
+def test_a_search_by_post_asking_for_xml_in_the_form_is_a_406(api_as: Api, patients: dict[str, Patient]) -> None:
+    response = api_as("clinician").post("/fhir/Patient/_search", "family=Ha&_format=xml", content_type=FORM)
+
+    assert response.status_code == 406 and valid(response.json())["issue"][0]["code"] == "not-supported"
+
+
 def test_a_search_by_post_needs_a_form(api_as: Api, patients: dict[str, Patient]) -> None:
     response = api_as("clinician").post("/fhir/Patient/_search", {"family": "Ha"}, format="json")
 
