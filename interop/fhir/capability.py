@@ -29,7 +29,8 @@ SEARCH_DOCUMENTATION = (
     "100; 0 gives the total only), page, _summary (true, false, data, count), _elements, _total (none, "
     "estimate, accurate), _sort (family, given, _id; - for descending), _pretty, _format (json only). "
     "_include and _revinclude are not supported (ignored under the rule above). POST Patient/_search "
-    "takes the same parameters form-encoded."
+    "takes the same parameters form-encoded. Only FHIR JSON R4 is served: XML or another fhirVersion "
+    "in Accept or _format is a 406, in a body's Content-Type a 415."
 )
 VERSIONS_DOCUMENTATION = (
     " Every resource has meta.versionId (derived from its content: it changes whenever what is read "

@@ -3,7 +3,8 @@
 - The answer's format: FHIR JSON is the one served. ``_format`` (which overrides Accept) and
   ``Accept`` may name it as ``application/fhir+json``, ``application/json``, ``json`` or a range
   (``*/*``, ``application/*``); anything else, XML and Turtle included, is a 406. A
-  ``fhirVersion`` parameter on the media type must be R4's (4.0, or 4.0.x).
+  ``fhirVersion`` parameter on the media type must be R4's (4.0, or 4.0.x); on a body's
+  Content-Type another version is a 415.
 - ``Prefer``: ``handling`` (lenient, the default, or strict) and ``return`` (minimal,
   representation, the default, or OperationOutcome).
 """
@@ -76,6 +77,12 @@ def check_format(request: HttpRequest, params: QueryDict) -> None:
         else:
             return
     raise problems[0]
+
+
+def body_version_served(content_type: str) -> bool:
+    """False for a body whose media type names a fhirVersion other than R4's (answered 415)."""
+    ranges = _media_types(content_type)
+    return not ranges or ranges[0][1].get("fhirversion", codes.FHIR_VERSION) in R4_VERSIONS
 
 
 def prefer(request: HttpRequest) -> dict[str, str]:

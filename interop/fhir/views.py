@@ -59,6 +59,8 @@ class FhirContentNegotiation(BaseContentNegotiation):
     plain JSON in, and form-encoded parameters for the searches by POST."""
 
     def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        if not negotiation.body_version_served(request.content_type):
+            return None  # DRF answers 415
         for parser in parsers:
             if media_type_matches(parser.media_type, request.content_type):
                 return parser

@@ -156,6 +156,17 @@ def test_json_formats_are_answered(api_as: Api, records: Records, fmt: str) -> N
     assert response.status_code == 200
 
 
+def test_a_body_of_another_fhir_version_is_a_415(api_as: Api, db: None) -> None:
+    body = '{"resourceType": "Patient"}'
+    api = api_as("clinician")
+
+    refused = api.post("/fhir/Patient", body, content_type="application/fhir+json; fhirVersion=5.0")
+    read = api.post("/fhir/Patient", body, content_type="application/fhir+json; fhirVersion=4.0")
+
+    assert refused.status_code == 415 and valid(refused.json())["resourceType"] == "OperationOutcome"
+    assert read.status_code == 422  # read, then refused for its content (no record number)
+
+
 def test_pretty_indents(api_as: Api, records: Records) -> None:
     api = api_as("clinician")
 
