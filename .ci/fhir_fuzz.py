@@ -478,7 +478,16 @@ def fuzz(server: Server, ids: dict[str, list[str]], examples: int = EXAMPLES) ->
             patient_resource,
             json_value,
         ),
-        content_type=st.sampled_from(["application/fhir+json", "application/json", "text/plain", "application/xml"]),
+        content_type=st.sampled_from(
+            [
+                "application/fhir+json",
+                "application/json",
+                "text/plain",
+                "application/xml",
+                "application/fhir+json; fhirVersion=5.0",
+                "application/fhir+json; fhirVersion=4.0",
+            ]
+        ),
         caller=callers,
         headers=create_headers,
         query=st.lists(st.tuples(names, search_value), max_size=1),
