@@ -111,7 +111,8 @@ def check(params: QueryDict, known: Iterable[str], *, strict: bool, sort_keys: I
     """The warnings of a search whose parameters are ``known``: what is ignored and why.
 
     Under ``strict`` handling the first problem is a ``SearchError`` instead. Too many
-    parameters or values, and bad values of the result parameters, are errors either way.
+    parameters or values (here), and a ``_count`` or ``page`` that is no number (``page_of``),
+    are errors either way.
     """
     refuse_too_costly(params)
     problems = []
