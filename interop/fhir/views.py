@@ -33,7 +33,7 @@ from rest_framework.response import Response
 from rest_framework.utils.mediatypes import media_type_matches
 
 from clinic.api import ScopedViewSet
-from clinic.audit import audit_access_many
+from clinic.audit import audit_access, audit_access_many
 from clinic.parsers import DepthLimitedJSONParser
 from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
 from interop import selectors, services
@@ -327,6 +327,8 @@ class PatientViewSet(FhirViewSet):
         patient = (
             Patient.objects.select_related("clinic").prefetch_related("fhir_identifiers").get(pk=created.patient.pk)
         )
+        if not created.created:
+            audit_access(patient)  # the answer shows a patient the caller did not just write
         resource = self.stamp(resources.patient_resource(patient))
         location = self.absolute(
             reverse("fhir-patient-version", kwargs={"id": patient.uuid, "vid": resource["meta"]["versionId"]})

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from auditlog.models import LogEntry
 from rest_framework.test import APIClient
 
 from clinic.models import Clinic
@@ -51,6 +52,9 @@ def test_a_conditional_create_sent_twice_makes_one_patient(api_as: Api, clinic: 
     assert Patient.objects.count() == 1
     assert valid(second.json())["id"] == valid(first.json())["id"] == str(Patient.objects.get().uuid)
     assert second["Location"] == first["Location"] and second["ETag"] == first["ETag"]
+    patient = Patient.objects.get()
+    accesses = LogEntry.objects.get_for_object(patient).filter(action=LogEntry.Action.ACCESS)
+    assert accesses.count() == 1  # the second answer showed the patient: a read on the audit trail
 
 
 def test_a_condition_on_the_family_name_finds_the_existing_patient(api_as: Api, clinic: Clinic) -> None:
