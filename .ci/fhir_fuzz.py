@@ -9,10 +9,15 @@ stack's worker has analysed and outlined them, so that Observations, Devices and
 exist; then it sends generated requests to every interaction (reads of real and made-up ids of
 every type, searches with generated parameters, $everything pages, posted Patients, valid and
 mangled, other methods and paths) as a clinician of the seeded clinic, a clinician of the other
-clinic and anonymously. Every answer must be below 500, FHIR JSON, no-store, and parse with the
-FHIR library (fhir.resources) as the resource, Bundle or OperationOutcome it says it is; the
-other clinic's clinician must get 404 for every record of the first. Exits 1 on the first
-failure, with hypothesis' smallest failing request.
+clinic and anonymously. The requests carry R4's search result parameters (_summary, _elements,
+_total, _sort, _include, _pretty, _format), searches by POST (Patient/_search, $everything with
+_type, _since, start and end, as a form or a Parameters resource) and the headers clients send
+(Accept with XML and fhirVersion, Prefer handling and return, If-None-Exist, If-None-Match,
+If-Modified-Since), and version reads (_history). Every answer must be below 500, FHIR JSON,
+no-store, and parse with both FHIR model libraries (fhir.resources, and SMART's fhirclient R4
+models, strict) as the resource, Bundle or OperationOutcome it says it is; only a 304 and a
+create's ``Prefer: return=minimal`` may be empty; the other clinic's clinician must get 404 for
+every record of the first. Exits 1 on the first failure, with hypothesis' smallest failing request.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-EXAMPLES = 300  # per interaction: about 2,000 requests with shrinking, a minute or two on 2 cores
+EXAMPLES = 300  # per interaction: about 3,000 requests with shrinking, a few minutes on 2 cores
 PASSWORD = "dermatrack-demo"
 TYPES = ["Patient", "BodyStructure", "Media", "Observation", "DiagnosticReport", "Device", "CodeSystem"]
 
@@ -95,6 +100,16 @@ class Server:
         where = f"{method} /fhir/{path} {kwargs.get('params') or ''} as {caller}"
         if response.status_code >= 500:
             raise Failure(f"server error {response.status_code} for {where}:\n{response.text[:2000]}")
+        if response.status_code == 304 or (
+            not response.content and method == "POST" and response.status_code in {200, 201}
+        ):  # a conditional read's answer, a create's Prefer: return=minimal
+            if response.content:
+                raise Failure(f"{where} answered {response.status_code} with a body")
+            if not response.headers.get("etag", "").startswith('W/"'):
+                raise Failure(f"{where} answered {response.status_code} without its ETag")
+            if "no-store" not in response.headers.get("cache-control", ""):
+                raise Failure(f"{where} answered Cache-Control {response.headers.get('cache-control')!r}")
+            return response.status_code, {}
         if not response.headers.get("content-type", "").startswith("application/fhir+json"):
             raise Failure(f"{where} answered {response.headers.get('content-type')!r}, not FHIR JSON")
         if "no-store" not in response.headers.get("cache-control", ""):
@@ -108,9 +123,13 @@ class Server:
 
 def validate(resource: dict[str, Any], where: str) -> None:
     from fhir.resources.R4B import get_fhir_model_class
+    from fhirclient.models.fhirelementfactory import FHIRElementFactory
 
     try:
         get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+        element = FHIRElementFactory.instantiate(resource["resourceType"], resource)  # strict R4 models
+        if element.resource_type != resource["resourceType"]:
+            raise ValueError(f"fhirclient has no R4 model of {resource['resourceType']}")
         for entry in resource.get("entry", []) if resource["resourceType"] == "Bundle" else []:
             validate(entry["resource"], where)
     except Exception as exc:
@@ -179,12 +198,22 @@ def known_ids(server: Server, expect_analysis: bool) -> dict[str, list[str]]:
 # --- the fuzz pass ---------------------------------------------------------------------------
 
 
-def fuzz(server: Server, ids: dict[str, list[str]]) -> None:
+def header_text(value: str) -> str:
+    """``value`` as a header can carry it (HTTP clients send printable ASCII only)."""
+    return "".join(character for character in value if " " <= character <= "~").strip()
+
+
+def st_zone(moment: Any) -> str:
+    """A time zone suffix for a generated instant: Z, an offset, or none (which _since refuses)."""
+    return ["Z", "+02:00", "", "-05:30"][moment.microsecond % 4]
+
+
+def fuzz(server: Server, ids: dict[str, list[str]], examples: int = EXAMPLES) -> None:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     settings.register_profile(
-        "fuzz", max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        "fuzz", max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck)
     )
     settings.load_profile("fuzz")
     text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=30)
@@ -204,13 +233,46 @@ def fuzz(server: Server, ids: dict[str, list[str]]) -> None:
     def segment(value: str) -> str:
         return urllib.parse.quote(value, safe="")
 
-    @given(kind=st.sampled_from([*TYPES, "Encounter", "metadata"]), resource_id=ids_of, caller=callers)
-    def reads(kind: str, resource_id: str, caller: str) -> None:
-        status, _ = server.fhir("GET", f"{kind}/{segment(resource_id)}", caller)
+    accept = st.sampled_from(
+        [
+            "application/fhir+json",
+            "application/fhir+xml",
+            "application/xml;q=0.9, */*;q=0.1",
+            "application/fhir+json; fhirVersion=4.0",
+            "application/fhir+json; fhirVersion=3.0",
+            "application/fhir+json; q=abc",
+            "text/html",
+            "*/*",
+            ";;,,",
+        ]
+    )
+    etags = st.one_of(text, st.sampled_from(['W/"0"', "*", 'W/"', '""', "W/"]))
+    dates = st.one_of(text, st.sampled_from(["Mon, 01 Jan 2001 00:00:00 GMT", "Thu, 01 Jan 2099 00:00:00 GMT"]))
+    read_headers = st.fixed_dictionaries(
+        {}, optional={"Accept": accept, "If-None-Match": etags, "If-Modified-Since": dates}
+    ).map(lambda headers: {name: header_text(value) for name, value in headers.items()})
+    version = st.one_of(st.none(), text, st.sampled_from(["0", "abc", "1"]))
+
+    @given(
+        kind=st.sampled_from([*TYPES, "Encounter", "metadata"]),
+        resource_id=ids_of,
+        caller=callers,
+        headers=read_headers,
+        history=version,
+        params=st.lists(st.tuples(st.sampled_from(["_summary", "_elements", "_format", "_pretty"]), text), max_size=2),
+    )
+    def reads(
+        kind: str, resource_id: str, caller: str, headers: dict[str, str], history: str | None, params: list[Any]
+    ) -> None:
+        path = f"{kind}/{segment(resource_id)}" + (f"/_history/{segment(history)}" if history is not None else "")
+        status, body = server.fhir("GET", path, caller, headers=headers, params=params)
+        if status == 200 and body.get("resourceType") == kind and not body.get("meta", {}).get("versionId"):
+            raise Failure(f"GET {path} answered a {kind} without meta.versionId")
         if caller == "cara" and resource_id in riverside and kind not in {"Device", "CodeSystem"}:
-            assert status in {404, 429}, f"{kind}/{resource_id} answered {status} to another clinic's clinician"
+            # 406: the format asked for is refused before the record is looked up, whoever asks
+            assert status in {404, 406, 429}, f"{kind}/{resource_id} answered {status} to another clinic's clinician"
         if caller == "anonymous" and kind not in {"CodeSystem", "metadata", "Encounter"}:
-            assert status in {401, 404, 429}, f"{kind}/{resource_id} answered {status} to anonymous"
+            assert status in {401, 404, 406, 429}, f"{kind}/{resource_id} answered {status} to anonymous"
 
     date = st.dates().map(lambda d: d.isoformat())
     search_value = st.one_of(
@@ -223,22 +285,134 @@ def fuzz(server: Server, ids: dict[str, list[str]]) -> None:
         st.sampled_from(ids["identifier"]).map(lambda token: token.partition("|")[2]),
     )
     names = st.sampled_from(
-        ["identifier", "family", "family:exact", "family:contains", "birthdate", "_id", "_count", "page", "_format"]
+        [
+            "identifier",
+            "family",
+            "family:exact",
+            "family:contains",
+            "birthdate",
+            "_id",
+            "_count",
+            "page",
+            "_format",
+            "_summary",
+            "_elements",
+            "_total",
+            "_sort",
+            "_pretty",
+            "_include",
+            "_revinclude",
+            "_totalMethod",
+        ]
     )
+    result_value = st.sampled_from(
+        [
+            "0",
+            "true",
+            "false",
+            "count",
+            "data",
+            "text",
+            "none",
+            "accurate",
+            "estimate",
+            "family",
+            "-family",
+            "given,-_id",
+            "birthdate",
+            "gender,name",
+            "value",
+            "json",
+            "xml",
+            "application/fhir+xml",
+            "Patient:link",
+        ]
+    )
+    search_headers = st.fixed_dictionaries(
+        {},
+        optional={
+            "Prefer": st.sampled_from(["handling=strict", "handling=lenient", "handling", "return=minimal", ""]),
+            "Accept": accept,
+        },
+    )
+    search_params = st.lists(st.tuples(st.one_of(names, text), st.one_of(search_value, result_value)), max_size=4)
 
-    @given(params=st.lists(st.tuples(st.one_of(names, text), search_value), max_size=4), caller=callers)
-    def searches(params: list[tuple[str, str]], caller: str) -> None:
-        server.fhir("GET", "Patient", caller, params=params)
+    @given(params=search_params, caller=callers, headers=search_headers)
+    def searches(params: list[tuple[str, str]], caller: str, headers: dict[str, str]) -> None:
+        status, body = server.fhir("GET", "Patient", caller, params=params, headers=headers)
+        if status == 200 and body.get("resourceType") != "Bundle":
+            raise Failure(f"a search answered {body.get('resourceType')}")
+
+    @given(
+        params=search_params,
+        query=st.lists(st.tuples(names, search_value), max_size=1),
+        caller=callers,
+        headers=search_headers,
+        content_type=st.sampled_from(["application/x-www-form-urlencoded", "application/fhir+json", "text/plain"]),
+    )
+    def searches_by_post(
+        params: list[tuple[str, str]], query: list[Any], caller: str, headers: dict[str, str], content_type: str
+    ) -> None:
+        server.fhir(
+            "POST",
+            "Patient/_search",
+            caller,
+            params=query,
+            content=urllib.parse.urlencode(params),
+            headers={**headers, "Content-Type": content_type},
+        )
+
+    moment = st.datetimes().map(lambda d: d.isoformat() + st_zone(d))
+    everything_value = st.one_of(
+        search_value,
+        result_value,
+        moment,
+        st.sampled_from(["Patient", "Media,Observation", "DiagnosticReport,Encounter", "2024", "2024-05", "x"]),
+    )
+    everything_params = st.lists(
+        st.tuples(
+            st.sampled_from(
+                ["_count", "page", "_since", "_format", "_type", "start", "end", "_summary", "_elements", "_total"]
+            ),
+            everything_value,
+        ),
+        max_size=4,
+    )
 
     @given(
         patient=st.one_of(st.sampled_from(ids["Patient"]), st.uuids().map(str)),
-        params=st.lists(st.tuples(st.sampled_from(["_count", "page", "_since", "_format"]), search_value), max_size=3),
+        params=everything_params,
         caller=callers,
+        how=st.sampled_from(["GET", "form", "Parameters", "Parameters-mangled"]),
+        headers=search_headers,
     )
-    def everything_pages(patient: str, params: list[tuple[str, str]], caller: str) -> None:
-        status, _ = server.fhir("GET", f"Patient/{patient}/$everything", caller, params=params)
+    def everything_pages(
+        patient: str, params: list[tuple[str, str]], caller: str, how: str, headers: dict[str, str]
+    ) -> None:
+        path = f"Patient/{patient}/$everything"
+        if how == "GET":
+            status, _ = server.fhir("GET", path, caller, params=params, headers=headers)
+        elif how == "form":
+            form = {"Content-Type": "application/x-www-form-urlencoded"}
+            status, _ = server.fhir(
+                "POST", path, caller, content=urllib.parse.urlencode(params), headers={**headers, **form}
+            )
+        else:
+            parameters: Any = {
+                "resourceType": "Parameters",
+                "parameter": [{"name": name, "valueString": value} for name, value in params],
+            }
+            if how == "Parameters-mangled":
+                parameters = {
+                    "resourceType": "Parameters",
+                    "parameter": [{"name": n, "valueInteger": [v]} for n, v in params],
+                }
+            fhir_json = {"Content-Type": "application/fhir+json"}
+            status, _ = server.fhir(
+                "POST", path, caller, content=json.dumps(parameters), headers={**headers, **fhir_json}
+            )
         if caller == "cara" and patient in riverside:
-            assert status in {400, 404, 429}, f"$everything of {patient} answered {status} to another clinic"
+            assert status in {400, 404, 406, 415, 429}, f"$everything of {patient} answered {status} to another clinic"
 
     names_ = st.lists(
         st.fixed_dictionaries({}, optional={"family": text, "given": st.lists(text, max_size=2), "use": text}),
@@ -267,20 +441,78 @@ def fuzz(server: Server, ids: dict[str, list[str]]) -> None:
         optional={"gender": st.sampled_from(["male", "female", "other", "unknown"]), "birthDate": date},
     )
 
-    @given(
-        resource=st.one_of(valid_patient, patient_resource, json_value),
-        content_type=st.sampled_from(["application/fhir+json", "application/json", "text/plain", "application/xml"]),
-        caller=callers,
+    create_headers = st.fixed_dictionaries(
+        {},
+        optional={
+            "If-None-Exist": st.one_of(
+                st.lists(st.tuples(st.one_of(names, text), search_value), max_size=2).map(urllib.parse.urlencode),
+                st.sampled_from(ids["identifier"]).map(lambda token: f"identifier={urllib.parse.quote(token)}"),
+                text.map(header_text),
+            ),
+            "Prefer": st.sampled_from(
+                ["return=minimal", "return=representation", "return=OperationOutcome", "return=x", "handling=strict"]
+            ),
+        },
     )
-    def creates(resource: Any, content_type: str, caller: str) -> None:
-        server.fhir("POST", "Patient", caller, content=json.dumps(resource), headers={"Content-Type": content_type})
+    extras = st.fixed_dictionaries(
+        {},
+        optional={
+            "telecom": st.just([{"system": "phone", "value": "0113 000 0000"}]),
+            "address": st.just([{"city": "Leeds"}]),
+            "extension": st.just([{"url": "http://example.org/x", "valueString": "y"}]),
+            "modifierExtension": st.just([{"url": "http://example.org/m", "valueBoolean": True}]),
+            "_birthDate": st.just({"extension": [{"url": "http://example.org/t", "valueString": "08:00"}]}),
+        },
+    )
+    other_identifier = st.tuples(st.sampled_from(["urn:oid:1.2.3", "http://hospital.example/id", ""]), text)
+
+    @given(
+        resource=st.one_of(
+            st.tuples(valid_patient, extras, st.lists(other_identifier, max_size=2)).map(
+                lambda t: {
+                    **t[0],
+                    **t[1],
+                    "identifier": [*t[0]["identifier"], *({"system": s, "value": v} for s, v in t[2])],
+                }
+            ),
+            patient_resource,
+            json_value,
+        ),
+        content_type=st.sampled_from(
+            [
+                "application/fhir+json",
+                "application/json",
+                "text/plain",
+                "application/xml",
+                "application/fhir+json; fhirVersion=5.0",
+                "application/fhir+json; fhirVersion=4.0",
+            ]
+        ),
+        caller=callers,
+        headers=create_headers,
+        query=st.lists(st.tuples(names, search_value), max_size=1),
+    )
+    def creates(resource: Any, content_type: str, caller: str, headers: dict[str, str], query: list[Any]) -> None:
+        status, body = server.fhir(
+            "POST",
+            "Patient",
+            caller,
+            params=query,
+            content=json.dumps(resource),
+            headers={**headers, "Content-Type": content_type},
+        )
+        if status in {200, 201} and body and body.get("resourceType") not in {"Patient", "OperationOutcome"}:
+            raise Failure(f"a create answered {status} with a {body.get('resourceType')}")
 
     @given(
         method=st.sampled_from(["PUT", "PATCH", "DELETE", "POST", "OPTIONS", "GET"]),
         path=st.one_of(
-            st.tuples(st.sampled_from([*TYPES, "metadata", "", "Patient/x/$everything"]), ids_of).map(
-                lambda parts: f"{parts[0]}/{segment(parts[1])}"
-            ),
+            st.tuples(
+                st.sampled_from(
+                    [*TYPES, "metadata", "", "Patient/x/$everything", "Patient/_search", "Patient/x/_history"]
+                ),
+                ids_of,
+            ).map(lambda parts: f"{parts[0]}/{segment(parts[1])}"),
             text.map(segment),
         ),
         body=st.one_of(st.none(), json_value.map(json.dumps), st.binary(max_size=64)),
@@ -289,7 +521,7 @@ def fuzz(server: Server, ids: dict[str, list[str]]) -> None:
     def other_requests(method: str, path: str, body: Any, caller: str) -> None:
         server.fhir(method, path, caller, content=body, headers={"Content-Type": "application/fhir+json"})
 
-    for run in (reads, searches, everything_pages, creates, other_requests):
+    for run in (reads, searches, searches_by_post, everything_pages, creates, other_requests):
         started = time.monotonic()
         before = sum(server.statuses.values())
         run()
@@ -302,6 +534,7 @@ def main() -> int:
     parser.add_argument("url", nargs="?", help="the server, e.g. http://127.0.0.1:8000")
     parser.add_argument("--write-weights", type=Path, help="write the tiny models to this folder and exit")
     parser.add_argument("--expect-analysis", action="store_true", help="fail unless the uploads get analysed")
+    parser.add_argument("--examples", type=int, default=EXAMPLES, help=f"per interaction [{EXAMPLES}]")
     args = parser.parse_args()
     if args.write_weights:
         write_weights(args.write_weights)
@@ -310,7 +543,7 @@ def main() -> int:
         parser.error("give the server's URL")
     server = Server(args.url)
     try:
-        fuzz(server, known_ids(server, args.expect_analysis))
+        fuzz(server, known_ids(server, args.expect_analysis), args.examples)
     except (AssertionError, ExceptionGroup) as failure:  # hypothesis groups distinct failures
         print(f"FHIR fuzz pass FAILED: {failure!r}", file=sys.stderr)
         for part in getattr(failure, "exceptions", ()):

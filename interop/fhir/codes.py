@@ -23,6 +23,7 @@ FHIR_JSON = "application/fhir+json"
 CANONICAL_BASE = "http://dermatrack.org/fhir"
 SNOMED = "http://snomed.info/sct"
 UCUM = "http://unitsofmeasure.org"
+LOINC = "http://loinc.org"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 MEDIA_TYPE = "http://terminology.hl7.org/CodeSystem/media-type"
 IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -112,6 +113,21 @@ IMAGE_TYPE = CodeSystem(
 )
 
 CODE_SYSTEMS = {system.id: system for system in (HAM10000, ANALYSIS, IMAGE_TYPE)}
+
+# LOINC where a code fits, our own beside it. A visit's report is its photos and their analyses:
+# LOINC 72170-4 "Photographic image" (document ontology, order and observation) names such a
+# report; R4's preferred binding of DiagnosticReport.code is LOINC. The analyses themselves (a
+# network's class probabilities, a melanoma flag, outline measurements) have no LOINC code that
+# truly fits, so Observations keep our own codes only.
+LOINC_PHOTOGRAPHIC_IMAGE = (LOINC, "72170-4", "Photographic image")
+
+
+def visit_report_code() -> dict[str, Any]:
+    """DiagnosticReport.code: LOINC's photographic image report and our visit report code."""
+    return {
+        "coding": [_coding(LOINC_PHOTOGRAPHIC_IMAGE), ANALYSIS.coding(VISIT_REPORT)],
+        "text": ANALYSIS.display(VISIT_REPORT),
+    }
 
 
 # --- body sites ------------------------------------------------------------------------------

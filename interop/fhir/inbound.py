@@ -58,14 +58,19 @@ def parse_patient(data: Any) -> FhirPatient:
         raise ResourceInvalid([str(exc)]) from exc
 
 
+def _is_record_number(identifier: Any, by_system: dict[str, Any], clinics: list[Any]) -> bool:
+    if not identifier.value:
+        return False
+    # one clinic only: a bare record number is its
+    return identifier.system in by_system or (identifier.system is None and len(clinics) == 1)
+
+
 def _record_number(resource: FhirPatient, clinics: list[Any]) -> tuple[Any, str]:
     by_system = {codes.identifier_system(clinic): clinic for clinic in clinics}
     found = []
     for identifier in resource.identifier or []:
-        if identifier.system in by_system and identifier.value:
-            found.append((by_system[identifier.system], identifier.value))
-        elif identifier.system is None and identifier.value and len(clinics) == 1:
-            found.append((clinics[0], identifier.value))  # one clinic only: a bare record number is its
+        if _is_record_number(identifier, by_system, clinics):
+            found.append((by_system.get(identifier.system or "", clinics[0]), str(identifier.value)))
     if not found:
         systems = ", ".join(sorted(by_system)) or "none: you are not a member of any clinic"
         raise ResourceRefused(
@@ -77,16 +82,89 @@ def _record_number(resource: FhirPatient, clinics: list[Any]) -> tuple[Any, str]
 
 
 def _names(resource: FhirPatient) -> tuple[str, str]:
-    names = resource.name or []
-    official = [name for name in names if name.use == "official"] or [
-        name for name in names if name.use in (None, "usual")
-    ]
-    if not official:
+    used = _used_name_index(resource)
+    if used is None:
         raise ResourceRefused(["name: give the patient's name (family and given)."])
-    name = official[0]
+    name = (resource.name or [])[used]
     # FHIR allows a null given name (its value then only in an extension): it adds no word.
     given = [part for part in name.given or [] if part is not None]
     return " ".join(given).strip(), (name.family or "").strip()
+
+
+def other_identifiers(resource: FhirPatient, clinics: list[Any]) -> list[tuple[str, str]]:
+    """The identifiers of other systems (system, value), in order, each once."""
+    by_system = {codes.identifier_system(clinic): clinic for clinic in clinics}
+    found: list[tuple[str, str]] = []
+    for identifier in resource.identifier or []:
+        if _is_record_number(identifier, by_system, clinics) or not identifier.system or not identifier.value:
+            continue
+        if (identifier.system, identifier.value) not in found:
+            found.append((identifier.system, identifier.value))
+    return found
+
+
+# What a posted Patient may carry that is kept: top-level elements, and those of the name used
+# and of the identifiers. Everything else is named in the create's warning (``not_stored``).
+STORED = {"resourceType", "identifier", "name", "gender", "birthDate"}
+IGNORED = {"id", "meta"}  # the server assigns them (R4: a create's id and meta are ignored)
+STORED_IN_NAME = {"use", "family", "given"}
+STORED_IN_IDENTIFIER = {"system", "value"}
+KEPT_IN_RECORD_NUMBER = {"system", "value", "use", "type", "assigner"}  # served from the clinic's own record
+
+
+def refuse_modifier_extensions(data: dict[str, Any]) -> None:
+    """R4: a server SHALL NOT ignore a modifier extension it does not understand, and none is."""
+
+    def paths(value: Any, path: str) -> list[str]:
+        if isinstance(value, dict):
+            found = [f"{path}.modifierExtension"] if "modifierExtension" in value else []
+            return found + [
+                p for key, item in value.items() if key != "modifierExtension" for p in paths(item, f"{path}.{key}")
+            ]
+        if isinstance(value, list):
+            return [p for index, item in enumerate(value) for p in paths(item, f"{path}[{index}]")]
+        return []
+
+    found = paths(data, "Patient")
+    if found:
+        raise ResourceRefused(
+            [f"{path}: modifier extensions are not understood here, so the Patient is refused." for path in found]
+        )
+
+
+def _path(prefix: str, key: str) -> str:
+    # "_birthDate" in JSON holds the extensions of the primitive birthDate
+    return f"{prefix}.{key[1:]}.extension" if key.startswith("_") else f"{prefix}.{key}"
+
+
+def not_stored(data: dict[str, Any], resource: FhirPatient, clinics: list[Any]) -> list[str]:
+    """FHIRPath paths of what the posted Patient carries that the record does not keep."""
+    paths = [_path("Patient", key) for key in data if key not in STORED | IGNORED]
+    by_system = {codes.identifier_system(clinic): clinic for clinic in clinics}
+    for index, identifier in enumerate(data.get("identifier") or []):
+        model = (resource.identifier or [])[index]
+        record_number = _is_record_number(model, by_system, clinics)
+        if not record_number and (not model.system or not model.value):
+            paths.append(f"Patient.identifier[{index}]")  # without a system and value it finds nothing again
+            continue
+        kept = KEPT_IN_RECORD_NUMBER if record_number else STORED_IN_IDENTIFIER
+        paths += [_path(f"Patient.identifier[{index}]", key) for key in identifier if key not in kept]
+    used = _used_name_index(resource)
+    for index, name in enumerate(data.get("name") or []):
+        if index != used:
+            paths.append(f"Patient.name[{index}]")
+        else:
+            paths += [_path(f"Patient.name[{index}]", key) for key in name if key not in STORED_IN_NAME]
+    return paths
+
+
+def _used_name_index(resource: FhirPatient) -> int | None:
+    names = resource.name or []
+    for uses in (("official",), (None, "usual")):
+        for index, name in enumerate(names):
+            if name.use in uses:
+                return index
+    return None
 
 
 def patient_fields(resource: FhirPatient, clinics: list[Any]) -> dict[str, Any]:

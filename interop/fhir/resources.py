@@ -9,11 +9,12 @@ absolute URL of this server (the request's ``build_absolute_uri``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, overload
 
 from django.urls import reverse
 from django.utils import timezone
+from fhir.resources.R4B import get_fhir_model_class
 
 from interop.disclaimer import disclaimer_text
 from interop.fhir import codes
@@ -72,6 +73,8 @@ def body_site(lesion: Any) -> dict[str, Any]:
 
 
 def patient_resource(patient: Any) -> dict[str, Any]:
+    """Demographics, the record number and the identifiers other systems gave the patient."""
+    other_identifiers = patient.fhir_identifiers.all()  # prefetched by the caller where it lists many
     return compact(
         {
             "resourceType": "Patient",
@@ -87,7 +90,8 @@ def patient_resource(patient: Any) -> dict[str, Any]:
                     "system": codes.identifier_system(patient.clinic),
                     "value": patient.medical_record_number,
                     "assigner": {"display": patient.clinic.name},
-                }
+                },
+                *({"system": other.system, "value": other.value} for other in other_identifiers),
             ],
             "active": True,
             "name": [
@@ -182,6 +186,7 @@ def device_resource(model_version: Any) -> dict[str, Any]:
         {
             "resourceType": "Device",
             "id": codes.device_id(model_version),
+            "meta": {"lastUpdated": instant(model_version.updated_at)},
             "status": "active" if model_version.is_active else "inactive",
             "manufacturer": "DermaTrack",
             "deviceName": [{"name": model_version.name, "type": "model-name"}],
@@ -298,7 +303,7 @@ def diagnostic_report_resource(visit: Any, images: Iterable[Any], absolute: Abso
             "id": str(visit.uuid),
             "meta": {"lastUpdated": instant(max(moments))},
             "status": "final" if finished else "partial",
-            "code": codes.ANALYSIS.concept(codes.VISIT_REPORT),
+            "code": codes.visit_report_code(),
             "subject": patient_reference(visit.patient),
             "effectiveDateTime": visit.date.isoformat(),
             "issued": instant(max(moments)),
@@ -344,6 +349,48 @@ def code_system_resource(system: codes.CodeSystem) -> dict[str, Any]:
     }
 
 
+# --- subsets (_summary, _elements) -----------------------------------------------------------
+
+SUBSETTED = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+    "code": "SUBSETTED",
+    "display": "As requested, the resource has been subsetted (not all elements are shown).",
+}
+ALWAYS_KEPT = {"resourceType", "id", "meta"}
+
+
+def _element_flags(resource_type: str) -> dict[str, tuple[str, bool, bool]]:
+    """JSON name -> (the element's name, a choice's base name; in the summary; required), per fhir.resources."""
+    flags = {}
+    for name, field in get_fhir_model_class(resource_type).model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        key = field.alias or name
+        base = str(extra.get("one_of_many") or key.lstrip("_"))
+        required = bool(field.is_required() or extra.get("element_required") or extra.get("one_of_many_required"))
+        flags[key] = (base, bool(extra.get("summary_element_property")), required)
+    return flags
+
+
+def subset(resource: dict[str, Any], *, summary: bool = False, elements: Iterable[str] | None = None) -> dict[str, Any]:
+    """``resource`` reduced to its summary elements (``_summary=true``) or to ``elements``
+    (``_elements``; the mandatory ones kept so that it stays valid), tagged SUBSETTED."""
+    if not summary and elements is None:
+        return resource
+    flags = _element_flags(resource["resourceType"])
+    wanted = set(elements or ())
+    kept: dict[str, Any] = {}
+    for key, value in resource.items():
+        base, in_summary, required = flags.get(key, (key.lstrip("_"), False, False))
+        if key in ALWAYS_KEPT or required or (in_summary if summary else base in wanted or key in wanted):
+            kept[key] = value
+    if kept.keys() == resource.keys():
+        return resource
+    meta = dict(kept.get("meta", {}))
+    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+    kept["meta"] = meta
+    return kept
+
+
 # --- OperationOutcome and Bundle -------------------------------------------------------------
 
 
@@ -361,10 +408,27 @@ def bundle(
     resources: list[dict[str, Any]],
     *,
     base: str,
-    total: int,
+    total: int | None,
     links: dict[str, str],
+    warnings: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """A searchset Bundle of one page: ``links`` by relation (self, first, next, previous, last)."""
+    """A searchset Bundle of one page: ``links`` by relation (self, first, next, previous, last);
+    ``warnings`` (what the search ignored) as an OperationOutcome entry of search mode outcome."""
+    entries = [
+        {
+            "fullUrl": f"{base}{resource['resourceType']}/{resource['id']}",
+            "resource": resource,
+            "search": {"mode": "match"},
+        }
+        for resource in resources
+    ]
+    if warnings:
+        entries.append(
+            {
+                "resource": operation_outcome(list(warnings), "not-supported", severity="warning"),
+                "search": {"mode": "outcome"},
+            }
+        )
     return compact(
         {
             "resourceType": "Bundle",
@@ -372,13 +436,6 @@ def bundle(
             "timestamp": instant(timezone.now()),
             "total": total,
             "link": [{"relation": relation, "url": url} for relation, url in links.items()],
-            "entry": [
-                {
-                    "fullUrl": f"{base}{resource['resourceType']}/{resource['id']}",
-                    "resource": resource,
-                    "search": {"mode": "match"},
-                }
-                for resource in resources
-            ],
+            "entry": entries,
         }
     )

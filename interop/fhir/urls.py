@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from rest_framework.decorators import ViewSetAction
 
 ID = r"(?P<id>[A-Za-z0-9\-.]{1,64})"
+VID = r"(?P<vid>[A-Za-z0-9\-.]{1,64})"
 ALL_METHODS: dict[str, str | ViewSetAction[Any]] = {
     method: "unknown" for method in ("get", "post", "put", "patch", "delete", "head", "options")
 }
@@ -27,20 +28,36 @@ def read(viewset: type[views.FhirViewSet]) -> Callable[..., HttpResponseBase]:
     return viewset.as_view({"get": "read"})
 
 
+def vread(viewset: type[views.FhirViewSet]) -> Callable[..., HttpResponseBase]:
+    return viewset.as_view({"get": "vread"})
+
+
+READS = [
+    ("Patient", views.PatientViewSet),
+    ("BodyStructure", views.BodyStructureViewSet),
+    ("Media", views.MediaViewSet),
+    ("Observation", views.ObservationViewSet),
+    ("DiagnosticReport", views.DiagnosticReportViewSet),
+    ("Device", views.DeviceViewSet),
+    ("CodeSystem", views.CodeSystemViewSet),
+]
+
+
 urlpatterns = [
     re_path(r"^metadata/?\Z", views.MetadataViewSet.as_view({"get": "capabilities"}), name="fhir-metadata"),
     re_path(r"^Patient/?\Z", views.PatientViewSet.as_view({"get": "search", "post": "create"}), name="fhir-patients"),
-    re_path(rf"^Patient/{ID}/?\Z", read(views.PatientViewSet), name="fhir-patient"),
+    re_path(
+        r"^Patient/_search/?\Z", views.PatientViewSet.as_view({"post": "search_post"}), name="fhir-patients-search"
+    ),
     re_path(
         rf"^Patient/{ID}/\$everything/?\Z",
-        views.PatientViewSet.as_view({"get": "everything"}),
+        views.PatientViewSet.as_view({"get": "everything", "post": "everything"}),
         name="fhir-patient-everything",
     ),
-    re_path(rf"^BodyStructure/{ID}/?\Z", read(views.BodyStructureViewSet), name="fhir-bodystructure"),
-    re_path(rf"^Media/{ID}/?\Z", read(views.MediaViewSet), name="fhir-media"),
-    re_path(rf"^Observation/{ID}/?\Z", read(views.ObservationViewSet), name="fhir-observation"),
-    re_path(rf"^DiagnosticReport/{ID}/?\Z", read(views.DiagnosticReportViewSet), name="fhir-diagnosticreport"),
-    re_path(rf"^Device/{ID}/?\Z", read(views.DeviceViewSet), name="fhir-device"),
-    re_path(rf"^CodeSystem/{ID}/?\Z", read(views.CodeSystemViewSet), name="fhir-codesystem"),
+    *(re_path(rf"^{name}/{ID}/?\Z", read(viewset), name=f"fhir-{name.lower()}") for name, viewset in READS),
+    *(
+        re_path(rf"^{name}/{ID}/_history/{VID}/?\Z", vread(viewset), name=f"fhir-{name.lower()}-version")
+        for name, viewset in READS
+    ),
     re_path(r"^(?P<path>[\s\S]*)\Z", views.UnknownViewSet.as_view(ALL_METHODS), name="fhir-unknown"),
 ]

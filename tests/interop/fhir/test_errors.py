@@ -46,7 +46,7 @@ def unraised(api: APIClient) -> APIClient:
 
 # "²" and "١" pass str.isdigit() (int("²") then fails); full-width and Arabic-Indic digits are
 # digits to int() but not the 0-9 a FHIR number is written in; 5,000 digits are past int()'s limit.
-NOT_A_NUMBER = ["\u00b2", "\u0661", "\uff15", "1\u00b2", "-1", "+2", " 2", "2.0", "0"]
+NOT_A_NUMBER = ["\u00b2", "\u0661", "\uff15", "1\u00b2", "-1", "+2", " 2", "2.0"]
 
 
 @pytest.mark.parametrize("name", ["_count", "page"])
@@ -59,6 +59,14 @@ def test_a_count_or_page_not_in_ascii_digits_is_a_400_outcome(
     body = outcome_of(response, 400)
     assert body["issue"][0]["code"] == "invalid"
     assert name in diagnostics(body) and "0-9" in diagnostics(body)
+
+
+def test_page_zero_is_a_400_outcome_while_count_zero_asks_for_the_total_only(api_as: Api, patient: Patient) -> None:
+    api = unraised(api_as("clinician"))
+
+    assert "page" in diagnostics(outcome_of(api.get("/fhir/Patient", {"page": "0"}), 400))
+    bundle = valid(api.get("/fhir/Patient", {"_count": "0"}).json())
+    assert bundle["total"] == 1 and "entry" not in bundle
 
 
 @pytest.mark.parametrize("name", ["_count", "page"])
