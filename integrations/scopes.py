@@ -30,7 +30,7 @@ INTERACTION_PERMISSION = {
 # Patient/$everything returns the patient and every record of the patient: reading all of them.
 EVERYTHING_TYPES = RESOURCE_TYPES
 
-SCOPE_PATTERN = re.compile(r"system/(?P<type>\*|[A-Z][A-Za-z]{0,63})\.(?P<permissions>[a-z]{1,5})")
+SCOPE_PATTERN = re.compile(r"system/(?P<type>\*|[A-Z][A-Za-z]{0,63})\.(?P<permissions>[cruds]{1,5})")
 
 
 class ScopeInvalid(ValueError):
