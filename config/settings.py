@@ -375,6 +375,18 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_TOKEN_TTL_SECONDS", 3600),
     "OAUTH2_VALIDATOR_CLASS": "integrations.oauth.ClinicOAuth2Validator",
     "SCOPES_BACKEND_CLASS": "integrations.oauth.SmartScopes",
+    # RFC 9700 (OAuth 2.0 Security BCP) throughout, ahead of the toolkit's 4.0 defaults: tokens stored
+    # hashed, never accepted in a query string; the grants not served here (implicit, password,
+    # authorization code with plain PKCE, http redirects) off even if a client were made for them.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 # The toolkit's own models (named here so that integrations' migration can point at the swappable one).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"

@@ -34,6 +34,7 @@ def test_a_client_gets_a_bearer_token_for_its_scopes_by_http_basic(clinic: Clini
     assert "no-store" in response["Cache-Control"]
     token = AccessToken.objects.get()
     assert token.application == client.application
+    assert body["access_token"] not in {token.token, token.token_checksum}  # stored hashed only
     assert token.user is None  # the client acts as its service user on the FHIR views
 
 

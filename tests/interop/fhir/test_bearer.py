@@ -166,6 +166,15 @@ def test_an_unknown_bearer_token_is_a_401_with_a_bearer_challenge(records: Recor
         assert 'error="invalid_token"' in response["WWW-Authenticate"]
 
 
+def test_a_token_in_the_query_string_is_not_accepted(records: Records, clinic: Clinic) -> None:
+    client, secret = integration_client(clinic, "system/Patient.rs")
+    token = client_token(client.client_id, secret).json()["access_token"]
+
+    response = APIClient().get(f"/fhir/Patient/{records.patient.uuid}", {"access_token": token})
+
+    outcome(response, 401, "login")
+
+
 def test_an_expired_token_is_a_401(records: Records, clinic: Clinic) -> None:
     api = bearer_client(clinic, "system/Patient.rs")
     AccessToken.objects.update(expires=timezone.now() - dt.timedelta(seconds=1))
