@@ -6,25 +6,31 @@
   client's service user (``integrations.models``). A bad, expired or revoked token is a 401 with a
   Bearer challenge; a request without Bearer is left to the other authentication classes.
 - ``SmartScopePermission``: a Bearer caller may run a FHIR interaction only within its token's
-  scopes (403 otherwise); users (Token, session) are not affected.
+  scopes (403 otherwise); users (Token, session) are not affected. A view outside ``/fhir/`` that
+  serves what a FHIR resource links to (a Media's photo, a DiagnosticReport's PDF) opens single
+  actions to clients with ``smart_scopes = {action: (resource type, permission)}``.
+
+``WITH_CLIENT_BEARER`` and ``CLIENT_SCOPED`` are the authentication and permission classes of such views.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Q
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from oauth2_provider.models import AccessToken
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.scopes import BaseScopes
-from rest_framework.authentication import get_authorization_header
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from integrations import scopes, smart
 from integrations.models import IntegrationClient
@@ -134,6 +140,9 @@ class SmartScopePermission(BasePermission):
         resource_type = getattr(view, "fhir_type", None) or type(view).__name__.removesuffix("ViewSet")
         action = getattr(view, "action", None) or ""
         pairs = scopes.needed(resource_type, action)
+        opened: dict[str, tuple[str, str]] | None = getattr(view, "smart_scopes", None)
+        if opened is not None:  # a view outside /fhir/: only the actions it names
+            pairs = [opened[action]] if action in opened else None
         if pairs is None:
             self.message = f"{resource_type} {action or request.method} is not open to system clients."
             return False
@@ -151,3 +160,32 @@ class SmartScopePermission(BasePermission):
             )
             return False
         return True
+
+
+WITH_CLIENT_BEARER: list[type[BaseAuthentication]] = [
+    ClientBearerAuthentication,
+    *cast("list[type[BaseAuthentication]]", api_settings.DEFAULT_AUTHENTICATION_CLASSES),
+]
+CLIENT_SCOPED: list[type[BasePermission]] = [IsAuthenticated, SmartScopePermission]
+
+
+class ClientBearerScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular: unannotated __init_subclass__
+    """Integrations' tokens in the REST API's schema: OAuth 2.0 client credentials, SMART scopes."""
+
+    target_class = "integrations.oauth.ClientBearerAuthentication"
+    name = "clientCredentials"
+    priority = 1  # over drf-spectacular's own django-oauth-toolkit extension
+
+    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[Any]] | list[dict[str, list[Any]]]:
+        """The scope an action opened to clients needs; nothing for the actions a client cannot call."""
+        opened = getattr(auto_schema.view, "smart_scopes", {})
+        action = getattr(auto_schema.view, "action", None)
+        if action not in opened:
+            return []  # no requirement of this scheme listed
+        resource_type, permission = opened[action]
+        return {self.name: [f"system/{resource_type}.{permission}"]}
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        token_url = "/oauth/token/"  # the schema's paths are relative to the site too
+        flow = {"tokenUrl": token_url, "scopes": {scope: scope for scope in scopes.supported()}}
+        return {"type": "oauth2", "flows": {"clientCredentials": flow}}

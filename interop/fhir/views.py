@@ -17,21 +17,19 @@ from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.authentication import BaseAuthentication
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import BaseParser
-from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.utils.mediatypes import media_type_matches
 
 from clinic.api import ScopedViewSet
 from clinic.audit import audit_access_many
 from clinic.parsers import DepthLimitedJSONParser
 from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
-from integrations.oauth import ClientBearerAuthentication, SmartScopePermission
+from integrations.oauth import CLIENT_SCOPED, WITH_CLIENT_BEARER
 from interop import selectors, services
 from interop.fhir import capability, codes, inbound, resources, search
 from interop.fhir.errors import fhir_exception_handler, outcome
@@ -78,11 +76,8 @@ class FhirViewSet(ScopedViewSet[Model]):  # each endpoint reads its rows through
     metadata_class = None  # OPTIONS: 405 like any method not served (DRF's metadata is no FHIR)
     # Integrations' Bearer tokens (OAuth 2.0 client credentials) beside the REST API's own, first so
     # that a 401 challenges with both; a Bearer caller acts within its token's SMART scopes.
-    authentication_classes = [
-        ClientBearerAuthentication,
-        *cast("list[type[BaseAuthentication]]", api_settings.DEFAULT_AUTHENTICATION_CLASSES),
-    ]
-    permission_classes: list[type[BasePermission]] = [IsAuthenticated, SmartScopePermission]
+    authentication_classes = WITH_CLIENT_BEARER
+    permission_classes = CLIENT_SCOPED
 
     def get_exception_handler(self) -> Any:
         return fhir_exception_handler

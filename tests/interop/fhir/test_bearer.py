@@ -65,9 +65,7 @@ def test_a_client_reads_searches_and_creates_within_its_scopes(records: Records,
     assert valid(created.json())["id"] == str(patient.uuid)
 
 
-def test_a_client_of_one_clinic_gets_404_for_another_clinics_records(
-    records: Records, other_clinic: Clinic
-) -> None:
+def test_a_client_of_one_clinic_gets_404_for_another_clinics_records(records: Records, other_clinic: Clinic) -> None:
     api = bearer_client(other_clinic, "system/*.rs")
 
     read = api.get(f"/fhir/Patient/{records.patient.uuid}")
@@ -219,3 +217,36 @@ def test_the_smart_configuration_describes_client_credentials(db: None, path: st
     assert body["token_endpoint_auth_methods_supported"] == ["client_secret_basic", "client_secret_post"]
     assert {"system/Patient.rs", "system/*.rs", "system/Observation.rs"} <= set(body["scopes_supported"])
     assert "permission-v2" in body["capabilities"]
+
+
+def test_a_media_reader_fetches_the_photo_and_a_report_reader_the_pdf(records: Records, clinic: Clinic) -> None:
+    api = bearer_client(clinic, "system/Media.r system/DiagnosticReport.r")
+    media = api.get(f"/fhir/Media/{records.mole_later.uuid}").json()
+    report = api.get(f"/fhir/DiagnosticReport/{records.later.uuid}").json()
+
+    photo = api.get(media["content"]["url"])
+    pdf = api.get(report["presentedForm"][0]["url"])
+
+    assert photo.status_code == 200
+    assert photo["Content-Type"] == media["content"]["contentType"]
+    assert pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf"
+
+
+def test_a_client_gets_nothing_else_of_the_rest_api(records: Records, clinic: Clinic) -> None:
+    api = bearer_client(clinic, "system/*.rs")
+    patient_only = bearer_client(clinic, "system/Patient.rs")
+    media = api.get(f"/fhir/Media/{records.mole_later.uuid}").json()
+
+    assert patient_only.get(media["content"]["url"]).status_code == 403
+    assert api.get(f"/api/v1/images/{records.mole_later.uuid}/").status_code == 403
+    assert api.get(f"/api/v1/images/{records.mole_later.uuid}/mask/").status_code == 403
+    assert api.get(f"/api/v1/patients/{records.patient.uuid}/").status_code == 401  # Bearer is not the API's scheme
+    assert api.get("/api/v1/patients/").status_code == 401
+
+
+def test_another_clinics_client_gets_404_for_the_photo(records: Records, other_clinic: Clinic) -> None:
+    api = bearer_client(other_clinic, "system/*.rs")
+
+    assert api.get(f"/api/v1/images/{records.mole_later.uuid}/file/").status_code == 404
+    assert api.get(f"/api/v1/visits/{records.later.uuid}/report/").status_code == 404
