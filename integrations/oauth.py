@@ -124,7 +124,12 @@ class ClientBearerAuthentication(OAuth2Authentication):  # type: ignore[misc]
         bearer: str = super().authenticate_header(request)
         if _is_bearer(request):
             return bearer
-        return f"{TokenAuthentication().authenticate_header(request)}, {bearer}"
+        token: str = TokenAuthentication().authenticate_header(request)
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        opened = getattr(view, "smart_scopes", None)
+        if opened is not None and getattr(view, "action", None) not in opened:
+            return token  # an action of the REST API that clients cannot call
+        return f"{token}, {bearer}"
 
 
 class SmartScopePermission(BasePermission):
