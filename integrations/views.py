@@ -44,11 +44,21 @@ def client_id_of(request: HttpRequest) -> str:
     return str(request.POST.get("client_id", ""))[:MAX_CLIENT_ID]
 
 
+def _has_nul(request: HttpRequest) -> bool:
+    """PostgreSQL refuses NUL in a string (a 500 at the client lookup): refused first, as in a query."""
+    fields = request.POST.lists()
+    return any("\x00" in key or any("\x00" in v for v in values) for key, values in fields) or (
+        "\x00" in client_id_of(request)
+    )
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class ClientTokenView(TokenView):  # type: ignore[misc]  # django-oauth-toolkit is untyped
     """``POST /oauth/token/``: client credentials only; bad secrets pause that client id alone."""
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if _has_nul(request):
+            return _oauth_error(400, "invalid_request", "A parameter contains a NUL character.")
         grant_type = request.POST.get("grant_type", "")
         if grant_type != "client_credentials":
             return _oauth_error(

@@ -111,6 +111,25 @@ def test_missing_or_malformed_credentials_are_a_401(db: None, authorization: str
     assert response.json()["error"] == "invalid_client"
 
 
+@pytest.mark.parametrize("field", ["client_id", "client_secret", "scope", "grant_type"])
+def test_a_nul_in_a_parameter_is_a_400(clinic: Clinic, field: str) -> None:
+    client, secret = integration_client(clinic, "system/Patient.rs")
+    data = {"grant_type": "client_credentials", "client_id": client.client_id, "client_secret": secret}
+    data[field] = data.get(field, "system/Patient.rs") + "\x00"
+
+    response = token_request(data)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"
+    assert not AccessToken.objects.exists()
+
+
+def test_a_nul_in_the_basic_client_id_is_a_400(db: None) -> None:
+    response = token_request({"grant_type": "client_credentials"}, HTTP_AUTHORIZATION=basic_auth("ab\x00c", "x"))
+
+    assert response.status_code == 400
+
+
 def test_a_revoked_client_gets_no_token(clinic: Clinic) -> None:
     client, secret = integration_client(clinic, "system/Patient.rs")
     integration_client_revoke(client=client, revoked_by=None)
