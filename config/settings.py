@@ -83,7 +83,9 @@ INSTALLED_APPS = [
     "axes",
     "auditlog",
     "csp",
+    "oauth2_provider",
     "clinic",
+    "integrations",
     "lesions",
     "ml",
     "followup",
@@ -363,6 +365,33 @@ AXES_RESET_ON_SUCCESS = False
 AXES_CLIENT_IP_CALLABLE = "clinic.middleware.request_address"
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+
+# System-to-system login (django-oauth-toolkit; integrations): OAuth 2.0 client credentials for
+# the FHIR API, Bearer tokens valid OAUTH_TOKEN_TTL_SECONDS (no refresh token: a client asks
+# again); scopes are SMART v2 system scopes, each client's own (integrations.oauth). A client id
+# with OAUTH_CLIENT_FAILURE_LIMIT failed authentications is refused for OAUTH_CLIENT_COOLOFF_MINUTES
+# (that client only: users' logins are django-axes' and the two never lock each other out).
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_TOKEN_TTL_SECONDS", 3600),
+    "OAUTH2_VALIDATOR_CLASS": "integrations.oauth.ClinicOAuth2Validator",
+    "SCOPES_BACKEND_CLASS": "integrations.oauth.SmartScopes",
+    # RFC 9700 (OAuth 2.0 Security BCP) throughout, ahead of the toolkit's 4.0 defaults: tokens stored
+    # hashed, never accepted in a query string; the grants not served here (implicit, password,
+    # authorization code with plain PKCE, http redirects) off even if a client were made for them.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+}
+# The toolkit's own models (named here so that integrations' migration can point at the swappable one).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH_CLIENT_FAILURE_LIMIT = env_int("OAUTH_CLIENT_FAILURE_LIMIT", 5)
+OAUTH_CLIENT_COOLOFF = timedelta(minutes=env_int("OAUTH_CLIENT_COOLOFF_MINUTES", 15))
 
 # Audit trail (django-auditlog): changes and reads of patient data, append-only.
 AUDITLOG_DISABLE_REMOTE_ADDR = False

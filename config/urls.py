@@ -10,6 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("clinic/audit/", clinic_views.audit_trail, name="audit-trail"),
     path("api/v1/", include("config.api_urls")),
+    # before interop's: its /fhir/ catch-all would take /fhir/.well-known/smart-configuration
+    path("", include("integrations.urls")),
     path("", include("interop.urls")),
     path("", include("ml.urls")),
     path("", include("followup.urls")),

@@ -8,12 +8,17 @@ from rest_framework.request import Request
 
 from clinic.api import FileViewSetMixin, ScopedViewSet, binary_responses, uuid_path
 from clinic.selectors import get_for_user_or_404
+from integrations.oauth import CLIENT_SCOPED, WITH_CLIENT_BEARER
 from interop.views import VISITS, pdf_response
 from lesions.models import Visit
 
 
 class VisitReportViewSet(FileViewSetMixin, ScopedViewSet[Visit]):
     file_actions = frozenset({"report"})
+    # The PDF is a FHIR DiagnosticReport's presentedForm: integrations that may read it fetch it with Bearer.
+    authentication_classes = WITH_CLIENT_BEARER
+    permission_classes = CLIENT_SCOPED
+    smart_scopes = {"report": ("DiagnosticReport", "r")}
 
     @extend_schema(
         summary="The visit report as PDF",

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from base64 import b64encode
 from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus, urlencode
 
 import torch
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -21,6 +23,8 @@ from rest_framework.test import APIClient
 from torch import nn
 
 from clinic.auth import api_token_create
+from integrations.models import IntegrationClient
+from integrations.services import integration_client_create
 from lesions.models import Lesion
 from ml.models import ModelVersion
 from tests.factories import LesionImageFactory, PredictionFactory, VisitFactory, visit_form_data
@@ -296,3 +300,39 @@ def png_chunks(data: bytes) -> list[bytes]:
         kinds.append(data[position + 4 : position + 8])
         position += 12 + length
     return kinds
+
+
+# --- integrations (OAuth 2.0 client credentials) -------------------------------------------
+
+
+def integration_client(clinic: Any, scope: str, name: str = "Interface engine") -> tuple[IntegrationClient, str]:
+    """A new integration client of ``clinic`` with ``scope``: the row and its secret."""
+    return integration_client_create(clinic=clinic, name=name, scope=scope, created_by=None)
+
+
+def basic_auth(client_id: str, secret: str) -> str:
+    """The ``Authorization`` header of client_secret_basic (RFC 6749 2.3.1: each part form-encoded)."""
+    return "Basic " + b64encode(f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()).decode()
+
+
+def token_request(data: dict[str, str], **headers: Any) -> Any:
+    """A form-encoded POST to the token endpoint, as OAuth clients send it."""
+    return Client().post(
+        reverse("oauth-token"), urlencode(data), content_type="application/x-www-form-urlencoded", **headers
+    )
+
+
+def client_token(client_id: str, secret: str, scope: str | None = None, **headers: Any) -> Any:
+    """The token endpoint's answer to a client-credentials request with HTTP Basic."""
+    data = {"grant_type": "client_credentials", **({"scope": scope} if scope is not None else {})}
+    return token_request(data, HTTP_AUTHORIZATION=basic_auth(client_id, secret), **headers)
+
+
+def bearer_client(clinic: Any, scope: str) -> APIClient:
+    """An API client carrying a Bearer token of a new integration client of ``clinic`` with ``scope``."""
+    client, secret = integration_client(clinic, scope)
+    response = client_token(client.client_id, secret)
+    assert response.status_code == 200, response.content
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access_token']}")
+    return api

@@ -40,6 +40,7 @@ from clinic.api import (
 )
 from clinic.files import stream_file
 from clinic.selectors import get_for_user_or_404, scoped
+from integrations.oauth import CLIENT_SCOPED, WITH_CLIENT_BEARER
 from lesions import idempotency, services
 from lesions.api.serializers import LesionImageUploadSerializer
 from lesions.models import Lesion, LesionImage
@@ -205,6 +206,10 @@ class LesionImageUploadViewSet(mixins.CreateModelMixin, LesionChildViewSet):
 class LesionImageViewSet(FileViewSetMixin, mixins.RetrieveModelMixin, ScopedViewSet[LesionImage]):
     serializer_class = LesionImageSerializer
     file_actions = frozenset({"file", "mask"})
+    # The photo is a FHIR Media's content.url: integrations that may read Media fetch it with their Bearer token.
+    authentication_classes = WITH_CLIENT_BEARER
+    permission_classes = CLIENT_SCOPED
+    smart_scopes = {"file": ("Media", "r")}
 
     def get_queryset(self) -> QuerySet[LesionImage]:
         return scoped(LesionImage, self.request.user, selectors.images_with_predictions())

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from integrations.smart import rest_security
 from interop.fhir import codes
 from interop.fhir.resources import instant
 
@@ -67,12 +68,10 @@ def capability_statement(base: str) -> dict[str, Any]:
             {
                 "mode": "server",
                 "documentation": "Every call but this statement and the CodeSystems needs the REST API's token "
-                "(Authorization: Token <token>, from POST /api/v1/auth/token/) or a session. Records of "
-                "clinics the caller is not a member of answer 404.",
-                "security": {
-                    "cors": False,
-                    "description": "Token authentication as for /api/v1/; clinic-scoped access.",
-                },
+                "(Authorization: Token <token>, from POST /api/v1/auth/token/), a session, or an integration's "
+                "Bearer token (OAuth 2.0 client credentials, see security). Records of clinics the caller is "
+                "not a member of answer 404.",
+                "security": rest_security(base),
                 "resource": [
                     _resource(
                         "Patient",

@@ -36,6 +36,7 @@ from clinic.api import ScopedViewSet
 from clinic.audit import audit_access, audit_access_many
 from clinic.parsers import DepthLimitedJSONParser
 from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
+from integrations.oauth import CLIENT_SCOPED, WITH_CLIENT_BEARER
 from interop import selectors, services
 from interop.fhir import capability, codes, inbound, negotiation, resources, search, versions
 from interop.fhir.errors import fhir_exception_handler, outcome
@@ -105,6 +106,10 @@ class FhirViewSet(ScopedViewSet[Model]):  # each endpoint reads its rows through
     content_negotiation_class = FhirContentNegotiation
     pagination_class = None
     metadata_class = None  # OPTIONS: 405 like any method not served (DRF's metadata is no FHIR)
+    # Integrations' Bearer tokens (OAuth 2.0 client credentials) beside the REST API's own, first so
+    # that a 401 challenges with both; a Bearer caller acts within its token's SMART scopes.
+    authentication_classes = WITH_CLIENT_BEARER
+    permission_classes = CLIENT_SCOPED
 
     def get_exception_handler(self) -> Any:
         return fhir_exception_handler

@@ -10,8 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import LesionOutlineFactory, MembershipFactory, PredictionFactory, UserFactory
+from tests.helpers import integration_client
 
-PROJECT_APPS = {"clinic", "lesions", "ml", "followup"}
+PROJECT_APPS = {"clinic", "integrations", "lesions", "ml", "followup"}
 REGISTERED = sorted(f"{model._meta.app_label}.{model._meta.model_name}" for model in admin.site._registry)
 
 
@@ -28,6 +29,7 @@ def records(lesion_image: Any) -> Any:
     from lesions.models import CaptureProfile
 
     MembershipFactory(clinic=lesion_image.lesion.patient.clinic)
+    integration_client(lesion_image.lesion.patient.clinic, "system/Patient.rs")
     LesionOutlineFactory(image=lesion_image)
     CaptureProfile.objects.create(clinic=lesion_image.lesion.patient.clinic, name="Dermatoscope", field_of_view_mm=20)
     PhotoAlignment.objects.create(photo=lesion_image, reference=lesion_image, status="not_needed", quality=1.0)
@@ -41,6 +43,7 @@ def test_the_admin_covers_every_project_model() -> None:
     assert project == {
         "clinic.clinic",
         "clinic.membership",
+        "integrations.integrationclient",
         "lesions.patient",
         "lesions.lesion",
         "lesions.visit",
