@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from clinic.audit import audit_access_many
 from clinic.files import stream_file
 from clinic.selectors import clinics_for_user, get_for_user_or_404
-from lesions import selectors, services
+from lesions import body_sites, selectors, services
 from lesions.forms import HistopathologyForm, LesionForm, PatientForm, PatientSearchForm, PhotoFormSet, VisitForm
 from lesions.models import Lesion, LesionImage, Patient, Visit
 
@@ -102,7 +102,8 @@ def lesion_create(request: HttpRequest, uuid: UUID) -> HttpResponse:
     ):
         messages.success(request, f"Lesion '{lesion.label}' added.")
         return redirect(lesion)
-    return render(request, "lesions/lesion_form.html", {"form": form, "patient": patient})
+    context = {"form": form, "patient": patient, "figure": body_sites.svg_layout()}
+    return render(request, "lesions/lesion_form.html", context)
 
 
 @login_required
@@ -127,7 +128,8 @@ def lesion_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid() and _write(form, services.lesion_update, lesion=lesion) is not None:
         messages.success(request, "Lesion saved.")
         return redirect(lesion)
-    return render(request, "lesions/lesion_form.html", {"form": form, "patient": lesion.patient, "lesion": lesion})
+    context = {"form": form, "patient": lesion.patient, "lesion": lesion, "figure": body_sites.svg_layout()}
+    return render(request, "lesions/lesion_form.html", context)
 
 
 @login_required

@@ -35,7 +35,8 @@ Row = TypeVar("Row")
             OpenApiParameter(
                 "search",
                 OpenApiTypes.STR,
-                description=f"Words matched against name and record number (at most {selectors.SEARCH_MAX_WORDS} "
+                description="Words matched against name and record number whatever their case and accents, or a "
+                f"date of birth written YYYY-MM-DD (at most {selectors.SEARCH_MAX_WORDS} "
                 f"words, {selectors.SEARCH_MAX_LENGTH} characters).",
             )
         ],
