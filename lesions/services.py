@@ -65,7 +65,8 @@ def lesion_update(*, lesion: Lesion, **fields: Any) -> Lesion:
     When the point on the body map moves, the site and side are taken from the new point unless
     they are changed too.
     """
-    moved = any(name in fields and fields[name] != getattr(lesion, name) for name in ("view", "map_x", "map_y"))
+    placed = fields.get("map_x", lesion.map_x) is not None  # a new point, not one cleared to the region's centre
+    moved = placed and any(name in fields and fields[name] != getattr(lesion, name) for name in ("view", "map_x", "map_y"))
     if moved:
         for name in ("body_site", "laterality"):
             if fields.get(name, getattr(lesion, name)) == getattr(lesion, name):
