@@ -9,9 +9,15 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("clinic/audit/", clinic_views.audit_trail, name="audit-trail"),
+    path("clinic/audit/export.csv", clinic_views.audit_trail_csv, name="audit-trail-csv"),
     path("api/v1/", include("config.api_urls")),
     path("", include("interop.urls")),
     path("", include("ml.urls")),
     path("", include("followup.urls")),
     path("", include("lesions.urls")),
 ]
+
+# Styled error pages for every page (the API answers JSON through its own exception handler).
+handler403 = "clinic.views.error_403"
+handler404 = "clinic.views.error_404"
+handler500 = "clinic.views.error_500"

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from clinic.audit import audit_access, audit_access_many
+from clinic.audit import audit_access, audit_list_view
 from clinic.selectors import get_for_user_or_404, scoped
 from followup import agreement, body_map, compare, flags, report, timeline
 from followup import selectors as followup_selectors
@@ -169,7 +169,7 @@ def clinic_agreement(request: HttpRequest) -> HttpResponse:
         )
         confirmed = confirmed.filter(diagnosis_confirmation=confirmation)
     lesions = list(confirmed.order_by("patient__last_name", "label", "pk"))
-    audit_access_many(lesions)  # the page shows these lesions' patients and diagnoses
+    audit_list_view(lesions, page="Agreement page")  # it shows these lesions' patients and diagnoses
     images = selectors.images_with_predictions().filter(lesion__in=[lesion.pk for lesion in lesions])
     by_lesion: dict[int, list[LesionImage]] = {}
     for image in images:

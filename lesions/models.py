@@ -58,6 +58,7 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
     search_text = models.CharField(max_length=400, blank=True, editable=False, db_index=True)
 
     CLINIC_PATH = "clinic"
+    AUDIT_SUBJECT = True  # the audit trail is filtered by patient
     MRN_TAKEN = "Another patient of this clinic has this record number."
 
     class Meta:
@@ -84,6 +85,19 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
         if update_fields is not None and {"first_name", "last_name", "medical_record_number"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "search_text"}
         super().save(*args, **kwargs)
+
+    def audit_name(self) -> str:
+        return f"patient {self}"
+
+    @classmethod
+    def audit_subject_lookup(cls, clinic_ids: Collection[int], text: str) -> models.QuerySet[Patient]:
+        """The patients of these clinics a filter of the audit trail names: by record number or id."""
+        found = models.Q(medical_record_number__iexact=normalise_record_number(text))
+        try:
+            found |= models.Q(uuid=uuid.UUID(text))
+        except ValueError:
+            pass
+        return cls.objects.filter(found, clinic_id__in=clinic_ids)
 
     @property
     def full_name(self) -> str:
@@ -224,6 +238,9 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
     def get_absolute_url(self) -> str:
         return reverse("lesion-detail", args=[self.uuid])
 
+    def audit_name(self) -> str:
+        return f"lesion '{self.label}' of {self.patient}"
+
     @property
     def number(self) -> int:
         """The lesion's number in its patient's record, in the order lesions were added: the same on every page."""
@@ -325,6 +342,9 @@ class Visit(ClinicAuditMixin, TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("visit-detail", args=[self.uuid])
+
+    def audit_name(self) -> str:
+        return f"the visit of {self.date:%Y-%m-%d} of {self.patient}"
 
     def clean(self) -> None:
         """A visit date that is not in the future, nor before the patient's birth."""
@@ -443,6 +463,9 @@ class LesionImage(ClinicAuditMixin, TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("lesion-image-file", args=[self.uuid])
+
+    def audit_name(self) -> str:
+        return f"a photo of lesion '{self.lesion.label}' of {self.lesion.patient} ({self.visit.date:%Y-%m-%d})"
 
     def clean(self) -> None:
         super().clean()

@@ -21,7 +21,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic.audit import audit_access_many
+from clinic.audit import audit_list_view
 from clinic.files import stream_file
 from clinic.selectors import clinics_for_user, get_for_user_or_404
 from lesions import body_sites, selectors, services
@@ -58,7 +58,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     search = form.cleaned_data["q"]
     paginator = Paginator(selectors.patient_list(request.user, search=search), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    audit_access_many(page.object_list)  # the list shows these patients' names and record numbers
+    audit_list_view(page.object_list, page="Patient list")  # it shows these patients' names and record numbers
     return render(request, "lesions/patient_list.html", {"page": page, "search": search})
 
 
