@@ -41,7 +41,7 @@ def clinic_id_of(instance: Model) -> int | None:
 
 
 def patient_id_of(instance: Model) -> int | None:
-    """The patient a record is about: the record itself for an audit subject, else the ``patient`` on its CLINIC_PATH."""
+    """The patient a record is about: itself for an audit subject, else the ``patient`` on its CLINIC_PATH."""
     if getattr(type(instance), "AUDIT_SUBJECT", False):
         return instance.pk  # type: ignore[no-any-return]
     path = getattr(type(instance), "CLINIC_PATH", "") or ""

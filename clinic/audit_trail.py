@@ -50,7 +50,7 @@ def subject_model() -> type[Model] | None:
 
 def entries_for(clinic_ids: Sequence[int], filters: dict[str, Any]) -> QuerySet[LogEntry]:
     """The clinics' entries, newest first, narrowed by the cleaned filters (UnknownPatient)."""
-    entries = (
+    entries: QuerySet[LogEntry] = (
         LogEntry.objects.filter(additional_data__clinic_id__in=list(clinic_ids))
         .select_related("actor", "content_type")
         .order_by("-timestamp", "-id")
@@ -63,27 +63,38 @@ def entries_for(clinic_ids: Sequence[int], filters: dict[str, Any]) -> QuerySet[
     if start := filters.get("date_from"):
         entries = entries.filter(timestamp__gte=dt.datetime.combine(start, dt.time.min, tzinfo=zone))
     if end := filters.get("date_to"):
-        entries = entries.filter(timestamp__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone))
+        entries = entries.filter(
+            timestamp__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+        )
     if text := filters.get("patient"):
-        model = subject_model()
-        patients = list(model.audit_subject_lookup(clinic_ids, text)) if model is not None else []  # type: ignore[attr-defined]
-        if not patients:
-            raise UnknownPatient(f"No patient of your clinic has the record number or id {text!r}.")
-        about = Q()
-        for patient in patients:
-            about |= (
-                Q(additional_data__patient_id=patient.pk)
-                | Q(content_type__app_label=patient._meta.app_label, content_type__model=patient._meta.model_name, object_pk=str(patient.pk))
-                | Q(additional_data__patients__icontains=f",{patient.pk},")
-            )
-        entries = entries.filter(about)
+        entries = entries.filter(_about_patient(clinic_ids, text))
     return entries
+
+
+def _about_patient(clinic_ids: Sequence[int], text: str) -> Q:
+    """Entries about the patient the filter names, about their records, and list pages that showed them."""
+    model: Any = subject_model()
+    patients: list[Model] = list(model.audit_subject_lookup(clinic_ids, text)) if model is not None else []
+    if not patients:
+        raise UnknownPatient(f"No patient of your clinic has the record number or id {text!r}.")
+    about = Q()
+    for patient in patients:
+        about |= (
+            Q(additional_data__patient_id=patient.pk)
+            | Q(
+                content_type__app_label=patient._meta.app_label,
+                content_type__model=patient._meta.model_name,
+                object_pk=str(patient.pk),
+            )
+            | Q(additional_data__patients__icontains=f",{patient.pk},")
+        )
+    return about
 
 
 def person(user: Any) -> str:
     if user is None:
         return "System"
-    return user.get_full_name().strip() or user.username
+    return str(user.get_full_name()).strip() or str(user.username)
 
 
 def _records(entries: Sequence[LogEntry]) -> dict[tuple[int, str], Model]:

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 from django.template import loader
 from django.utils import timezone
@@ -64,12 +64,12 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def audit_trail_csv(request: HttpRequest) -> HttpResponse:
+def audit_trail_csv(request: HttpRequest) -> HttpResponseBase:
     """The audit trail with the page's filters as CSV; no cell can run as a spreadsheet formula."""
     admin_of = _administered(request)
     filters, entries = _filtered(request, admin_of)
     if entries is None:
-        errors = "; ".join(f"{filters.fields[f].label}: {' '.join(e)}" for f, e in filters.errors.items())
+        errors = "; ".join(f"{filters.fields[f].label}: {' '.join(map(str, e))}" for f, e in filters.errors.items())
         return HttpResponse(errors, status=400, content_type="text/plain; charset=utf-8")
     response = StreamingHttpResponse(
         trail.csv_rows(entries.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8"

@@ -8,6 +8,7 @@ from typing import Any
 
 from followup.flags import LesionFollowUp
 from lesions.body_sites import ANTERIOR, SVG_FIGURE_X, SVG_TOP, laterality_of
+
 # Markers closer than this (SVG units) would hide each other: the later ones step around the first.
 _CROWDED = 9.0
 _SPREAD = [(9, 7), (-9, 7), (9, -7), (-9, -7), (0, 12), (0, -12), (13, 0), (-13, 0)]

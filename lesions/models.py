@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Collection
 from datetime import date
@@ -93,10 +94,8 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
     def audit_subject_lookup(cls, clinic_ids: Collection[int], text: str) -> models.QuerySet[Patient]:
         """The patients of these clinics a filter of the audit trail names: by record number or id."""
         found = models.Q(medical_record_number__iexact=normalise_record_number(text))
-        try:
+        with contextlib.suppress(ValueError):  # not an id: a record number only
             found |= models.Q(uuid=uuid.UUID(text))
-        except ValueError:
-            pass
         return cls.objects.filter(found, clinic_id__in=clinic_ids)
 
     @property
@@ -247,7 +246,7 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         if getattr(self, "_number", None) is None:
             earlier = models.Q(created_at__lt=self.created_at) | models.Q(created_at=self.created_at, pk__lt=self.pk)
             self._number = Lesion.objects.filter(earlier, patient_id=self.patient_id).count() + 1
-        return self._number  # type: ignore[no-any-return]  # set just above
+        return self._number
 
     @number.setter
     def number(self, value: int) -> None:
@@ -305,8 +304,9 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
     def clean(self) -> None:
         """The rules of a confirmed diagnosis, for pages and API alike (the database constraint agrees).
 
-        The location is completed and checked (``locate``). A diagnosis needs to say how it was confirmed, "confirmed by" needs a diagnosis, and
-        the date of confirmation cannot be in the future, nor before the patient's birth.
+        The location is completed and checked (``locate``). A diagnosis needs to say how it was confirmed,
+        "confirmed by" needs a diagnosis, and the date of confirmation cannot be in the future, nor before
+        the patient's birth.
         """
         super().clean()
         errors: dict[str, Any] = dict(self.locate())

@@ -66,7 +66,9 @@ def lesion_update(*, lesion: Lesion, **fields: Any) -> Lesion:
     they are changed too.
     """
     placed = fields.get("map_x", lesion.map_x) is not None  # a new point, not one cleared to the region's centre
-    moved = placed and any(name in fields and fields[name] != getattr(lesion, name) for name in ("view", "map_x", "map_y"))
+    moved = placed and any(
+        name in fields and fields[name] != getattr(lesion, name) for name in ("view", "map_x", "map_y")
+    )
     if moved:
         for name in ("body_site", "laterality"):
             if fields.get(name, getattr(lesion, name)) == getattr(lesion, name):

@@ -12,7 +12,9 @@ from tests.factories import LesionFactory
 
 
 def _create(api: APIClient, patient: Patient, **body: Any) -> Any:
-    return api.post(reverse("api-patient-lesions", args=[patient.uuid]), {"label": "Calf naevus", **body}, format="json")
+    return api.post(
+        reverse("api-patient-lesions", args=[patient.uuid]), {"label": "Calf naevus", **body}, format="json"
+    )
 
 
 def test_a_point_on_the_back_of_the_left_calf_gives_the_site_and_side(api: APIClient, patient: Patient) -> None:
@@ -64,7 +66,9 @@ def test_moving_the_point_takes_the_site_and_side_from_the_new_point(api: APICli
     lesion = Lesion.objects.get(uuid=_create(api, patient, view="posterior", map_x=0.36, map_y=0.8).json()["id"])
 
     response = api.patch(
-        reverse("api-lesion-detail", args=[lesion.uuid]), {"view": "anterior", "map_x": 0.5, "map_y": 0.1}, format="json"
+        reverse("api-lesion-detail", args=[lesion.uuid]),
+        {"view": "anterior", "map_x": 0.5, "map_y": 0.1},
+        format="json",
     )
 
     assert response.status_code == 200, response.content

@@ -73,7 +73,10 @@ def test_the_patient_filter_finds_the_patients_own_entries_and_the_lists_that_sh
     response = login(clinic_admin).get(reverse("audit-trail"), {"patient": "rd-77", "action": LogEntry.Action.ACCESS})
 
     sentences = [line.sentence for line in response.context["lines"]]
-    assert sentences == ["Ada Okafor viewed the patient list (1 patient)", "Ada Okafor viewed patient Oskar Nyström (RD-77)"]
+    assert sentences == [
+        "Ada Okafor viewed the patient list (1 patient)",
+        "Ada Okafor viewed patient Oskar Nyström (RD-77)",
+    ]
     by_uuid = login(clinic_admin).get(reverse("audit-trail"), {"patient": str(oskar.uuid)})
     assert len(by_uuid.context["lines"]) == 3  # and the patient's creation
 
@@ -126,7 +129,7 @@ def test_the_user_and_action_filters_combine(login: Login, clinic_admin: Any, ad
 def test_the_csv_export_has_the_pages_filters_and_cannot_run_formulas(
     login: Login, clinic_admin: Any, ada: Any, clinic: Clinic
 ) -> None:
-    evil = PatientFactory(clinic=clinic, first_name="=HYPERLINK(\"http://x\")", last_name="Evil")
+    evil = PatientFactory(clinic=clinic, first_name='=HYPERLINK("http://x")', last_name="Evil")
     login(ada).get(evil.get_absolute_url())
     login(clinic_admin).get(evil.get_absolute_url())
 

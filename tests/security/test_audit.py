@@ -32,7 +32,9 @@ def test_the_patient_list_records_one_read_per_page_shown_naming_its_patients(cl
     assert entry.actor == clinician
     assert entry.object_repr == "Patient list (3 patients)"
     assert entry.additional_data["clinic_id"] == clinic.pk
-    assert entry.additional_data["patients"] == "," + ",".join(str(p.pk) for p in sorted(shown, key=lambda p: p.pk)) + ","
+    assert (
+        entry.additional_data["patients"] == "," + ",".join(str(p.pk) for p in sorted(shown, key=lambda p: p.pk)) + ","
+    )
 
 
 def test_a_change_through_the_page_is_recorded_with_the_changed_fields(clinician_client, clinician, patient):
