@@ -124,3 +124,21 @@ def test_tomas_is_found_by_tomas_and_by_his_date_of_birth(screen: Any, clinician
         assert "Tomás" in text, search
         assert "Hale" not in text, search
         assert rows.count() >= 1
+
+
+def test_the_audit_filters_keep_their_width_and_a_clinician_gets_the_styled_403(
+    screen: Any, clinic_admin: Any, clinician: Any
+) -> None:
+    page = screen
+    log_in(page, clinic_admin)
+    page.goto("/clinic/audit/")
+
+    for name in ("patient", "actor", "action", "date_from", "date_to"):
+        box = page.locator(f'.audit-filters [name="{name}"]').bounding_box()
+        assert box is not None and box["width"] >= 120, name  # the user box once collapsed to nothing
+
+    page.get_by_role("button", name="Log out").click()
+    log_in(page, clinician)
+    response = page.goto("/clinic/audit/")
+    assert response.status == 403
+    assert page.get_by_role("heading", name="You do not have access to this page").is_visible()
