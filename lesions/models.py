@@ -261,11 +261,15 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
 
     @property
     def location_text(self) -> str:
-        """Side, view and site in words, e.g. "Left, back (posterior) – lower extremity"."""
-        parts = [self.get_laterality_display(), self.get_view_display().lower() if self.view else ""]
-        where = ", ".join(p for p in parts if p)
-        site = self.get_body_site_display()
-        return f"{where} – {site.lower()}" if where else site
+        """Side, view and site in words, e.g. "Left, back (posterior) – lower extremity".
+
+        The view is named with a side only: a lesion known by its site alone (recorded before the map
+        had points) is drawn at the site's centre, on a view it was never placed on.
+        """
+        if not self.laterality:
+            return self.get_body_site_display()
+        where = self.get_laterality_display() + (f", {self.get_view_display().lower()}" if self.view else "")
+        return f"{where} – {self.get_body_site_display().lower()}"
 
     def locate(self) -> dict[str, str]:
         """Complete the location from what was given; the errors of a location that does not hold together.
