@@ -174,3 +174,16 @@ def test_a_clinician_gets_the_styled_403_for_the_trail_and_its_csv(login: Login,
     assert "Only a clinic admin can read the audit trail." in html
     assert 'href="/static/css/app.css"' in html or "app.css" in html
     assert "topnav" in html  # the page has the site's navigation, not a bare "403 Forbidden"
+
+
+def test_an_analysis_and_a_photo_are_named_by_their_lesion_and_patient(
+    login: Login, clinic_admin: Any, prediction: Any
+) -> None:
+    image = prediction.image
+    lesion, patient = image.lesion, image.lesion.patient
+
+    sentences = [line.sentence for line in login(clinic_admin).get(reverse("audit-trail")).context["lines"]]
+
+    photo = f"a photo of lesion '{lesion.label}' of {patient} ({image.visit.date:%Y-%m-%d})"
+    assert f"System added {photo}" in sentences
+    assert any(s.startswith("System added the ") and s.endswith(f" of {photo}") for s in sentences), sentences
