@@ -32,22 +32,45 @@
       status.textContent = "Placed on the " + (view === "anterior" ? "front" : "back") + ", " + side(view, unitsX) + ".";
     }
 
-    function place(event) {
-      const area = event.currentTarget;
-      const view = area.dataset.view;
-      const point = svg.createSVGPoint();
-      point.x = event.clientX;
-      point.y = event.clientY;
-      const local = point.matrixTransform(svg.getScreenCTM().inverse());
-      const mapX = Math.min(1, Math.max(0, (local.x - centre[view] + halfWidth) / (2 * halfWidth)));
-      const mapY = Math.min(1, Math.max(0, (local.y - top) / height));
+    function set(view, mapX, mapY) {
+      mapX = Math.min(1, Math.max(0, mapX));
+      mapY = Math.min(1, Math.max(0, mapY));
       field("view").value = view;
       field("map_x").value = mapX.toFixed(4);
       field("map_y").value = mapY.toFixed(4);
       show(view, mapX, mapY);
     }
 
+    function place(event) {
+      const view = event.currentTarget.dataset.view;
+      const point = svg.createSVGPoint();
+      point.x = event.clientX;
+      point.y = event.clientY;
+      const local = point.matrixTransform(svg.getScreenCTM().inverse());
+      set(view, (local.x - centre[view] + halfWidth) / (2 * halfWidth), (local.y - top) / height);
+    }
+
+    // Keyboard: the arrow keys move the point (placed mid-torso on the front first); "f" and "b"
+    // move it to the front or back figure at the same place.
+    function nudge(event) {
+      const steps = { ArrowLeft: [-0.01, 0], ArrowRight: [0.01, 0], ArrowUp: [0, -0.01], ArrowDown: [0, 0.01] };
+      let view = field("view").value || "anterior";
+      let mapX = field("map_x").value === "" ? 0.5 : Number(field("map_x").value);
+      let mapY = field("map_y").value === "" ? 0.4 : Number(field("map_y").value);
+      if (steps[event.key]) {
+        mapX += steps[event.key][0];
+        mapY += steps[event.key][1];
+      } else if (event.key === "f" || event.key === "b") {
+        view = event.key === "f" ? "anterior" : "posterior";
+      } else {
+        return;
+      }
+      event.preventDefault();
+      set(view, mapX, mapY);
+    }
+
     picker.querySelectorAll(".pick-area").forEach(function (area) { area.addEventListener("click", place); });
+    svg.addEventListener("keydown", nudge);
     const view = field("view").value, mapX = field("map_x").value, mapY = field("map_y").value;
     if (view && mapX !== "" && mapY !== "") show(view, Number(mapX), Number(mapY));
   }

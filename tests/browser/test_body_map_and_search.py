@@ -142,3 +142,22 @@ def test_the_audit_filters_keep_their_width_and_a_clinician_gets_the_styled_403(
     response = page.goto("/clinic/audit/")
     assert response.status == 403
     assert page.get_by_role("heading", name="You do not have access to this page").is_visible()
+
+
+def test_the_point_can_be_placed_with_the_keyboard(screen: Any, clinician: Any, server_lock: Any) -> None:
+    page = screen
+    if page.phone:
+        pytest.skip("a keyboard is the desktop's")
+    with server_lock:
+        patient: Patient = PatientFactory(clinic=clinician.clinics.get())
+    log_in(page, clinician)
+    page.goto(f"/patients/{patient.uuid}/lesions/new/")
+
+    page.locator(".body-map-picker svg").focus()
+    page.keyboard.press("b")
+    for _ in range(10):
+        page.keyboard.press("ArrowLeft")  # from the centre line towards the viewer's left: the patient's left, behind
+
+    assert page.locator(".pick-status").inner_text() == "Placed on the back, patient's left."
+    assert page.input_value('input[name="view"]') == "posterior"
+    assert page.input_value('input[name="map_x"]') == "0.4000"
