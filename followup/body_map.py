@@ -1,64 +1,70 @@
-"""Where each of a patient's lesions goes on the body map of the patient page."""
+"""Where each of a patient's lesions goes on the body map: at its own point, numbered as in its record."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from followup.flags import LesionFollowUp
+from lesions.body_sites import ANTERIOR, SVG_FIGURE_X, SVG_TOP, laterality_of
 
-# Points on the outline drawn in templates/snippets/body_map.html, in one figure's coordinates
-# (x from the figure's centre line, y from the top of its head; the patient faces the viewer
-# in the front view, so the patient's right is on the left). Lesions at one site take the
-# anchors in turn, then spread around them.
-BODY_MAP_FIGURE_X = {"front": 95, "back": 285}
-BODY_MAP_TOP = 12
-BODY_SITE_ANCHORS: dict[str, tuple[str, list[tuple[float, float]]]] = {
-    "head/neck": ("front", [(0, 24), (0, 50), (-9, 18), (9, 18)]),
-    "upper extremity": ("front", [(-47, 110), (47, 110), (-56, 145), (56, 145)]),
-    "lower extremity": ("front", [(-18, 215), (18, 215), (-17, 258), (17, 258)]),
-    "anterior torso": ("front", [(0, 92), (-14, 118), (14, 118), (0, 142)]),
-    "posterior torso": ("back", [(0, 92), (-14, 118), (14, 118), (0, 142)]),
-    "lateral torso": ("front", [(-29, 120), (29, 120)]),
-    "palms/soles": ("front", [(-58, 170), (58, 170), (-18, 292), (18, 292)]),
-    "oral/genital": ("front", [(0, 166)]),
-}
-_SPREAD = [(0, 0), (9, 7), (-9, 7), (9, -7), (-9, -7), (0, 12), (0, -12), (13, 0), (-13, 0)]
+# Markers closer than this (SVG units) would hide each other: the later ones step around the first.
+_CROWDED = 9.0
+_SPREAD = [(9, 7), (-9, 7), (9, -7), (-9, -7), (0, 12), (0, -12), (13, 0), (-13, 0)]
 
 
 @dataclass(frozen=True)
 class BodyMarker:
     number: int
-    followup: LesionFollowUp
-    view: str  # "front" or "back"
+    lesion: Any
+    view: str  # "anterior" or "posterior"
     x: float
     y: float
+    followup: LesionFollowUp | None = None
 
     @property
     def flagged(self) -> bool:
-        return self.followup.flagged
+        return self.followup is not None and self.followup.flagged
+
+    @property
+    def view_name(self) -> str:
+        return "front" if self.view == ANTERIOR else "back"
 
 
-def body_map_markers(followups: Sequence[LesionFollowUp]) -> list[BodyMarker]:
-    """One marker per lesion, numbered as listed, placed by its ISIC body site."""
-    per_site: dict[str, int] = {}
-    markers = []
-    for number, followup in enumerate(followups, start=1):
-        site = followup.lesion.body_site
-        view, anchors = BODY_SITE_ANCHORS.get(site, BODY_SITE_ANCHORS["anterior torso"])
-        n = per_site.get(site, 0)
-        per_site[site] = n + 1
-        ax, ay = anchors[n % len(anchors)]
-        ring = n // len(anchors)
-        dx, dy = _SPREAD[ring % len(_SPREAD)]
-        scale = 1 + ring // len(_SPREAD)
-        markers.append(
-            BodyMarker(
-                number=number,
-                followup=followup,
-                view=view,
-                x=BODY_MAP_FIGURE_X[view] + ax + dx * scale,
-                y=BODY_MAP_TOP + ay + dy * scale,
-            )
-        )
+def number_lesions(lesions: Iterable[Any]) -> None:
+    """Give each of one patient's (loaded, complete) lesions its number, in the order they were added."""
+    for number, lesion in enumerate(sorted(lesions, key=lambda lesion: (lesion.created_at, lesion.pk)), start=1):
+        lesion.number = number
+
+
+def svg_position(lesion: Any) -> tuple[str, float, float]:
+    """The lesion's point in the map's SVG units: (view, x, y)."""
+    point = lesion.map_point
+    x, y = point.units
+    return point.view, SVG_FIGURE_X[point.view] + x, SVG_TOP + y
+
+
+def body_map_markers(
+    followups: Sequence[LesionFollowUp] = (), *, lesions: Sequence[Any] | None = None
+) -> list[BodyMarker]:
+    """One marker per lesion at its point on its figure, with the lesion's own number."""
+    rows: list[tuple[Any, LesionFollowUp | None]] = (
+        [(f.lesion, f) for f in followups] if lesions is None else [(lesion, None) for lesion in lesions]
+    )
+    markers: list[BodyMarker] = []
+    for lesion, followup in sorted(rows, key=lambda row: row[0].number):
+        view, x, y = svg_position(lesion)
+        for step, (dx, dy) in enumerate([(0, 0), *_SPREAD]):
+            nx, ny = x + dx * (1 + step // 9), y + dy * (1 + step // 9)
+            if not any(m.view == view and abs(m.x - nx) < _CROWDED and abs(m.y - ny) < _CROWDED for m in markers):
+                x, y = nx, ny
+                break
+        markers.append(BodyMarker(number=lesion.number, lesion=lesion, view=view, x=x, y=y, followup=followup))
     return markers
+
+
+def side_words(lesion: Any) -> str:
+    """The patient's side as the point shows it, for a caption ("" on the midline)."""
+    side = lesion.laterality or laterality_of(lesion.map_point)
+    return "" if side == "midline" else f"patient's {side}"

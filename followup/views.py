@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from clinic.audit import audit_access, audit_access_many
+from clinic.audit import audit_access, audit_list_view
 from clinic.selectors import get_for_user_or_404, scoped
 from followup import agreement, body_map, compare, flags, report, timeline
 from followup import selectors as followup_selectors
@@ -28,6 +28,7 @@ def patient_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
     visits = patient.visits.select_related("clinician").prefetch_related("images__lesion")
     lesions = list(patient.lesions.all())
+    body_map.number_lesions(lesions)
     followups = flags.patient_followups(
         lesions,
         selectors.images_with_predictions().filter(lesion__patient=patient),
@@ -61,6 +62,9 @@ def lesion_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
         open_flags=[f for f in all_flags if f.is_open],
     )
     latest_prediction = usable_prediction(state.latest.predictions.all()) if state.latest is not None else None
+    siblings = list(lesion.patient.lesions.all())
+    body_map.number_lesions(siblings)
+    lesion.number = next(s.number for s in siblings if s.pk == lesion.pk)
     return render(
         request,
         "followup/lesion_detail.html",
@@ -76,6 +80,8 @@ def lesion_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
             "reading": melanoma_reading(latest_prediction) if latest_prediction is not None else None,
             "flag_history": [f for f in all_flags if not f.is_open],
             "review_reasons": LesionFlag.REVIEW_REASONS,
+            "markers": body_map.body_map_markers(lesions=siblings),
+            "current": lesion,
         },
     )
 
@@ -163,7 +169,7 @@ def clinic_agreement(request: HttpRequest) -> HttpResponse:
         )
         confirmed = confirmed.filter(diagnosis_confirmation=confirmation)
     lesions = list(confirmed.order_by("patient__last_name", "label", "pk"))
-    audit_access_many(lesions)  # the page shows these lesions' patients and diagnoses
+    audit_list_view(lesions, page="Agreement page")  # it shows these lesions' patients and diagnoses
     images = selectors.images_with_predictions().filter(lesion__in=[lesion.pk for lesion in lesions])
     by_lesion: dict[int, list[LesionImage]] = {}
     for image in images:

@@ -315,11 +315,12 @@ def _change(pdf: ReportPDF, entry: ReportEntry) -> None:
         pdf.line_of_text(line[0].upper() + line[1:] + ".", 9)
 
 
-def _entry(pdf: ReportPDF, number: int, entry: ReportEntry) -> None:
+def _entry(pdf: ReportPDF, entry: ReportEntry) -> None:
     lesion = entry.lesion
     pdf.ensure_room(75)  # the heading stays with the pictures below it
-    pdf.line_of_text(f"{number}. {lesion.label}", 12, bold=True)
-    site = lesion.get_body_site_display() + (f" – {lesion.body_site_detail}" if lesion.body_site_detail else "")
+    # The lesion's own number, as its marker on the body map and the patient page show it.
+    pdf.line_of_text(f"{lesion.number}. {lesion.label}", 12, bold=True)
+    site = lesion.location_text + (f" – {lesion.body_site_detail}" if lesion.body_site_detail else "")
     details = f"{site} · {lesion.get_status_display()}"
     if lesion.diagnosis:
         details += f" · confirmed {lesion.get_diagnosis_display()}"
@@ -402,8 +403,8 @@ def visit_report_pdf(report: VisitReport, *, printed_by: str, printed_at: dt.dat
     pdf.gap(2)
     if not report.entries:
         pdf.line_of_text("No photos were taken at this visit.", 10, colour=MUTED)
-    for number, entry in enumerate(report.entries, start=1):
-        _entry(pdf, number, entry)
+    for entry in report.entries:
+        _entry(pdf, entry)
     _models(pdf, report)
     pdf.ensure_room(20)
     pdf.line_of_text(disclaimer_text(), 9, bold=True)

@@ -56,6 +56,10 @@ class LesionForm(forms.ModelForm[Lesion]):
         model = Lesion
         fields = [
             "label",
+            "view",
+            "map_x",
+            "map_y",
+            "laterality",
             "body_site",
             "body_site_detail",
             "status",
@@ -63,8 +67,34 @@ class LesionForm(forms.ModelForm[Lesion]):
             "diagnosis_confirmation",
             "diagnosis_date",
         ]
-        widgets = {"diagnosis_date": DateInput()}
-        # The diagnosis rules live in Lesion.clean(), which ModelForm validation runs.
+        widgets = {
+            "diagnosis_date": DateInput(),
+            # Set by clicking or tapping the body figures (static/js/body_map_picker.js).
+            "view": forms.HiddenInput(),
+            "map_x": forms.HiddenInput(),
+            "map_y": forms.HiddenInput(),
+        }
+        # The location and diagnosis rules live in Lesion.clean(), which ModelForm validation runs.
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        body_site = cast("forms.TypedChoiceField", self.fields["body_site"])  # a model field with choices
+        body_site.choices = [("", "From the point on the body map"), *Lesion.BodySite.choices]
+        cast("forms.TypedChoiceField", self.fields["laterality"]).choices = [
+            ("", "From the point on the body map"),
+            *Lesion.Laterality.choices,
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        assert cleaned is not None  # ModelForm.clean returns cleaned_data
+        # A point moved on the map takes the site and side from the new point unless they were changed too
+        # (the rule of services.lesion_update, applied here because the form fills its instance first).
+        if self.instance.pk and {"view", "map_x", "map_y"} & set(self.changed_data):
+            for name in ("body_site", "laterality"):
+                if name not in self.changed_data:
+                    cleaned[name] = ""
+        return cleaned
 
 
 class HistopathologyForm(forms.ModelForm[Lesion]):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Collection
 from datetime import date
@@ -8,6 +9,7 @@ from typing import Any
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 from django.urls import reverse
@@ -15,6 +17,8 @@ from django.utils import timezone
 
 from clinic.audit import ClinicAuditMixin
 from clinic.models import Clinic, TimeStampedModel
+from lesions import body_sites
+from lesions.search import search_text_of
 from lesions.validators import (
     NOTES_MAX_LENGTH,
     date_errors,
@@ -51,8 +55,11 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
         "Fitzpatrick skin type", choices=SkinType.choices, null=True, blank=True
     )
     notes = models.TextField(blank=True, max_length=NOTES_MAX_LENGTH, validators=[notes_length])
+    # Names and record number without case or accents (lesions.search), kept in step on every save.
+    search_text = models.CharField(max_length=400, blank=True, editable=False, db_index=True)
 
     CLINIC_PATH = "clinic"
+    AUDIT_SUBJECT = True  # the audit trail is filtered by patient
     MRN_TAKEN = "Another patient of this clinic has this record number."
 
     class Meta:
@@ -72,6 +79,24 @@ class Patient(ClinicAuditMixin, TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.full_name} ({self.medical_record_number})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.search_text = search_text_of(self)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"first_name", "last_name", "medical_record_number"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
+
+    def audit_name(self) -> str:
+        return f"patient {self}"
+
+    @classmethod
+    def audit_subject_lookup(cls, clinic_ids: Collection[int], text: str) -> models.QuerySet[Patient]:
+        """The patients of these clinics a filter of the audit trail names: by record number or id."""
+        found = models.Q(medical_record_number__iexact=normalise_record_number(text))
+        with contextlib.suppress(ValueError):  # not an id: a record number only
+            found |= models.Q(uuid=uuid.UUID(text))
+        return cls.objects.filter(found, clinic_id__in=clinic_ids)
 
     @property
     def full_name(self) -> str:
@@ -132,6 +157,17 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         PALMS_SOLES = "palms/soles", "Palms / soles"
         ORAL_GENITAL = "oral/genital", "Oral / genital"
 
+    class View(models.TextChoices):
+        # Which body figure the lesion's point is on.
+        ANTERIOR = body_sites.ANTERIOR, "Front (anterior)"
+        POSTERIOR = body_sites.POSTERIOR, "Back (posterior)"
+
+    class Laterality(models.TextChoices):
+        # The patient's side, whatever side of the figure it is drawn on.
+        LEFT = body_sites.LEFT, "Left"
+        RIGHT = body_sites.RIGHT, "Right"
+        MIDLINE = body_sites.MIDLINE, "Midline"
+
     class Status(models.TextChoices):
         MONITORING = "monitoring", "Monitoring"
         BIOPSIED = "biopsied", "Biopsied"
@@ -158,7 +194,21 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         help_text="How the clinic refers to it, e.g. 'Left shoulder mole'",
         validators=[refuse_control_characters],
     )
-    body_site = models.CharField(max_length=20, choices=BodySite.choices, db_index=True)
+    # Derived from the point on the body map when not given (Lesion.clean).
+    body_site = models.CharField(
+        max_length=20,
+        choices=BodySite.choices,
+        db_index=True,
+        blank=True,
+        help_text="Leave empty to take it from the point on the body map.",
+    )
+    view = models.CharField(max_length=10, choices=View.choices, blank=True)
+    laterality = models.CharField(
+        max_length=10, choices=Laterality.choices, blank=True, help_text="The patient's side (empty: not recorded)."
+    )
+    # The point on that view's figure, 0-1 from the figure's top-left as the viewer sees it.
+    map_x = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
+    map_y = models.FloatField(null=True, blank=True, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)])
     body_site_detail = models.CharField(max_length=200, blank=True, validators=[refuse_control_characters])
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.MONITORING, db_index=True)
     diagnosis = models.CharField("confirmed diagnosis", max_length=10, choices=Diagnosis.choices, blank=True)
@@ -174,6 +224,11 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
                 condition=models.Q(diagnosis="") | ~models.Q(diagnosis_confirmation=""),
                 name="lesion_diagnosis_needs_confirmation",
             ),
+            models.CheckConstraint(
+                condition=(models.Q(map_x__isnull=True) & models.Q(map_y__isnull=True))
+                | models.Q(map_x__gte=0, map_x__lte=1, map_y__gte=0, map_y__lte=1),
+                name="lesion_map_point_on_figure",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -182,14 +237,83 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
     def get_absolute_url(self) -> str:
         return reverse("lesion-detail", args=[self.uuid])
 
+    def audit_name(self) -> str:
+        return f"lesion '{self.label}' of {self.patient}"
+
+    @property
+    def number(self) -> int:
+        """The lesion's number in its patient's record, in the order lesions were added: the same on every page."""
+        if getattr(self, "_number", None) is None:
+            earlier = models.Q(created_at__lt=self.created_at) | models.Q(created_at=self.created_at, pk__lt=self.pk)
+            self._number = Lesion.objects.filter(earlier, patient_id=self.patient_id).count() + 1
+        return self._number
+
+    @number.setter
+    def number(self, value: int) -> None:
+        self._number = value
+
+    @property
+    def map_point(self) -> body_sites.MapPoint:
+        """The lesion's point on the body map (its region's centre until one is placed)."""
+        if self.map_x is not None and self.map_y is not None and self.view:
+            return body_sites.MapPoint(self.view, self.map_x, self.map_y)
+        return body_sites.region_centre(self.body_site, laterality=self.laterality)
+
+    @property
+    def location_text(self) -> str:
+        """Side, view and site in words, e.g. "Left, back (posterior) – lower extremity".
+
+        The view is named with a side only: a lesion known by its site alone (recorded before the map
+        had points) is drawn at the site's centre, on a view it was never placed on.
+        """
+        if not self.laterality:
+            return self.get_body_site_display()
+        where = self.get_laterality_display() + (f", {self.get_view_display().lower()}" if self.view else "")
+        return f"{where} – {self.get_body_site_display().lower()}"
+
+    def locate(self) -> dict[str, str]:
+        """Complete the location from what was given; the errors of a location that does not hold together.
+
+        A point needs its view; the site and the side are taken from the point when not given, and a
+        side that contradicts the point is refused (the wrong-site check). Without a point, the lesion
+        is drawn at its site's centre, on its side when one is given.
+        """
+        errors: dict[str, str] = {}
+        has_x, has_y = self.map_x is not None, self.map_y is not None
+        if has_x != has_y:
+            errors["map_x" if not has_x else "map_y"] = "Give both map_x and map_y, or neither."
+            return errors
+        if has_x:
+            if not self.view:
+                errors["view"] = "Say which figure the point is on: anterior or posterior."
+                return errors
+            assert self.map_x is not None and self.map_y is not None  # has_x, has_y
+            if not (0 <= self.map_x <= 1 and 0 <= self.map_y <= 1):
+                return errors  # the fields' own validators name the problem
+            point = body_sites.MapPoint(self.view, self.map_x, self.map_y)
+            if not self.body_site:
+                self.body_site = body_sites.body_site_of(point)
+            if not self.laterality:
+                self.laterality = body_sites.laterality_of(point)
+            elif conflict := body_sites.laterality_conflict(point, self.laterality):
+                errors["laterality"] = conflict
+            return errors
+        if not self.body_site:
+            errors["body_site"] = "Place the lesion on the body map or choose its body site."
+            return errors
+        centre = body_sites.region_centre(self.body_site, view=self.view or None, laterality=self.laterality)
+        self.view, self.map_x, self.map_y = centre.view, centre.x, centre.y
+        return errors
+
     def clean(self) -> None:
         """The rules of a confirmed diagnosis, for pages and API alike (the database constraint agrees).
 
-        A diagnosis needs to say how it was confirmed, "confirmed by" needs a diagnosis, and
-        the date of confirmation cannot be in the future, nor before the patient's birth.
+        The location is completed and checked (``locate``). A diagnosis needs to say how it was confirmed,
+        "confirmed by" needs a diagnosis, and the date of confirmation cannot be in the future, nor before
+        the patient's birth.
         """
         super().clean()
-        errors: dict[str, Any] = {}
+        errors: dict[str, Any] = dict(self.locate())
         if self.diagnosis and not self.diagnosis_confirmation:
             errors["diagnosis_confirmation"] = "Say how the diagnosis was confirmed."
         if self.diagnosis_confirmation and not self.diagnosis:
@@ -222,6 +346,9 @@ class Visit(ClinicAuditMixin, TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("visit-detail", args=[self.uuid])
+
+    def audit_name(self) -> str:
+        return f"the visit of {self.date:%Y-%m-%d} of {self.patient}"
 
     def clean(self) -> None:
         """A visit date that is not in the future, nor before the patient's birth."""
@@ -340,6 +467,9 @@ class LesionImage(ClinicAuditMixin, TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("lesion-image-file", args=[self.uuid])
+
+    def audit_name(self) -> str:
+        return f"a photo of lesion '{self.lesion.label}' of {self.lesion.patient} ({self.visit.date:%Y-%m-%d})"
 
     def clean(self) -> None:
         super().clean()

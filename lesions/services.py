@@ -60,7 +60,19 @@ def lesion_create(*, patient: Patient, **fields: Any) -> Lesion:
 
 
 def lesion_update(*, lesion: Lesion, **fields: Any) -> Lesion:
-    """Change a lesion's record (label, site, status, confirmed diagnosis); apps above hear of it once it commits."""
+    """Change a lesion's record (label, site, status, confirmed diagnosis); apps above hear of it once it commits.
+
+    When the point on the body map moves, the site and side are taken from the new point unless
+    they are changed too.
+    """
+    placed = fields.get("map_x", lesion.map_x) is not None  # a new point, not one cleared to the region's centre
+    moved = placed and any(
+        name in fields and fields[name] != getattr(lesion, name) for name in ("view", "map_x", "map_y")
+    )
+    if moved:
+        for name in ("body_site", "laterality"):
+            if fields.get(name, getattr(lesion, name)) == getattr(lesion, name):
+                fields[name] = ""  # Lesion.locate derives it from the new point
     for name, value in fields.items():
         setattr(lesion, name, value)
     lesion.full_clean()

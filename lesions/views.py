@@ -21,10 +21,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic.audit import audit_access_many
+from clinic.audit import audit_list_view
 from clinic.files import stream_file
 from clinic.selectors import clinics_for_user, get_for_user_or_404
-from lesions import selectors, services
+from lesions import body_sites, selectors, services
 from lesions.forms import HistopathologyForm, LesionForm, PatientForm, PatientSearchForm, PhotoFormSet, VisitForm
 from lesions.models import Lesion, LesionImage, Patient, Visit
 
@@ -58,7 +58,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     search = form.cleaned_data["q"]
     paginator = Paginator(selectors.patient_list(request.user, search=search), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
-    audit_access_many(page.object_list)  # the list shows these patients' names and record numbers
+    audit_list_view(page.object_list, page="Patient list")  # it shows these patients' names and record numbers
     return render(request, "lesions/patient_list.html", {"page": page, "search": search})
 
 
@@ -102,7 +102,8 @@ def lesion_create(request: HttpRequest, uuid: UUID) -> HttpResponse:
     ):
         messages.success(request, f"Lesion '{lesion.label}' added.")
         return redirect(lesion)
-    return render(request, "lesions/lesion_form.html", {"form": form, "patient": patient})
+    context = {"form": form, "patient": patient, "figure": body_sites.svg_layout()}
+    return render(request, "lesions/lesion_form.html", context)
 
 
 @login_required
@@ -127,7 +128,8 @@ def lesion_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
     if request.method == "POST" and form.is_valid() and _write(form, services.lesion_update, lesion=lesion) is not None:
         messages.success(request, "Lesion saved.")
         return redirect(lesion)
-    return render(request, "lesions/lesion_form.html", {"form": form, "patient": lesion.patient, "lesion": lesion})
+    context = {"form": form, "patient": lesion.patient, "lesion": lesion, "figure": body_sites.svg_layout()}
+    return render(request, "lesions/lesion_form.html", context)
 
 
 @login_required

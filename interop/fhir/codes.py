@@ -165,11 +165,23 @@ def body_site_location(lesion: Any) -> dict[str, Any]:
     return concept
 
 
+# Lesion.Laterality -> SNOMED CT laterality qualifier values.
+LATERALITY = {
+    Lesion.Laterality.LEFT: (SNOMED, "7771000", "Left"),
+    Lesion.Laterality.RIGHT: (SNOMED, "24028007", "Right"),
+    Lesion.Laterality.MIDLINE: (SNOMED, "399488007", "Midline"),
+}
+
+
 def body_site_qualifier(lesion: Any) -> list[dict[str, Any]]:
+    """The site's qualifier (anterior / posterior / lateral) where it has one, then the patient's side."""
+    qualifiers = []
     known = BODY_SITES.get(lesion.body_site)
-    if known is None or known[1] is None:
-        return []
-    return [{"coding": [_coding(known[1])], "text": known[1][2].lower()}]
+    if known is not None and known[1] is not None:
+        qualifiers.append({"coding": [_coding(known[1])], "text": known[1][2].lower()})
+    if side := LATERALITY.get(lesion.laterality):
+        qualifiers.append({"coding": [_coding(side)], "text": side[2].lower()})
+    return qualifiers
 
 
 # --- units -----------------------------------------------------------------------------------

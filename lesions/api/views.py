@@ -17,7 +17,7 @@ from rest_framework import mixins, serializers
 from rest_framework.serializers import BaseSerializer
 
 from clinic.api import BAD_REQUEST, NOT_FOUND, M_co, ScopedViewSet, uuid_path
-from clinic.audit import audit_access_many
+from clinic.audit import audit_list_view
 from clinic.selectors import get_for_user_or_404, scoped
 from lesions import selectors, services
 from lesions.api.serializers import LesionSerializer, PatientSerializer, VisitSerializer
@@ -35,7 +35,8 @@ Row = TypeVar("Row")
             OpenApiParameter(
                 "search",
                 OpenApiTypes.STR,
-                description=f"Words matched against name and record number (at most {selectors.SEARCH_MAX_WORDS} "
+                description="Words matched against name and record number whatever their case and accents, or a "
+                f"date of birth written YYYY-MM-DD (at most {selectors.SEARCH_MAX_WORDS} "
                 f"words, {selectors.SEARCH_MAX_LENGTH} characters).",
             )
         ],
@@ -68,7 +69,7 @@ class PatientViewSet(
     def paginate_queryset(self, queryset: QuerySet[Patient, Row]) -> list[Row] | None:
         page = super().paginate_queryset(queryset)
         # The list shows these patients' names and record numbers (its rows are Patients, never values()).
-        audit_access_many(cast("list[Patient]", page or []))
+        audit_list_view(cast("list[Patient]", page or []), page="Patient list (API)")
         return page
 
     def perform_create(self, serializer: BaseSerializer[Patient]) -> None:

@@ -116,7 +116,7 @@ def test_the_body_map_has_a_labelled_link_per_lesion(
     )
     assert 'aria-label="Lesion 2: Palm spot, Palms / soles (front)"' in svg
     markers = {m.followup.lesion.label: m for m in response.context["markers"]}
-    assert markers["Back mole"].view == "back"
+    assert markers["Back mole"].view == "posterior"
 
 
 def test_flags_use_the_configured_threshold(
