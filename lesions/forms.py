@@ -6,6 +6,7 @@ from django import forms
 from django.forms import formset_factory
 
 from clinic.models import Clinic
+from lesions import histopathology as histo
 from lesions.imaging import ImageRejected
 from lesions.models import CaptureProfile, Lesion, LesionImage, Patient, Visit
 from lesions.selectors import SearchRejected, search_terms
@@ -51,7 +52,31 @@ class PatientForm(forms.ModelForm[Patient]):
                 self.fields["clinic"].widget = forms.HiddenInput()
 
 
-class LesionForm(forms.ModelForm[Lesion]):
+RESULT_FIELDS = ["histopathology", "histopathology_text", "breslow_thickness_mm", "ulceration"]
+RESULT_HELP = {
+    "histopathology": "Each result counts as one of the analysis' 7 classes (or none) on the agreement page.",
+    "histopathology_text": "For 'Other': the result as reported.",
+    "breslow_thickness_mm": "Invasive melanoma only.",
+    "ulceration": "Invasive melanoma only.",
+}
+
+
+class _ResultChoices:
+    """The result's choices: the vocabulary, less the 'not recorded' terms of older records (unless this one has one)."""
+
+    fields: dict[str, forms.Field]
+    instance: Lesion
+
+    def _limit_result_choices(self) -> None:
+        field = cast("forms.TypedChoiceField", self.fields["histopathology"])
+        current = self.instance.histopathology
+        field.choices = [("", "---------")] + [
+            (term.code, term.label) for term in histo.TERMS if not term.legacy or term.code == current
+        ]
+        self.fields["breslow_thickness_mm"].widget.attrs.update({"step": "0.01", "min": "0.01"})
+
+
+class LesionForm(_ResultChoices, forms.ModelForm[Lesion]):
     class Meta:
         model = Lesion
         fields = [
@@ -59,26 +84,34 @@ class LesionForm(forms.ModelForm[Lesion]):
             "body_site",
             "body_site_detail",
             "status",
-            "diagnosis",
+            "followup_interval_months",
+            *RESULT_FIELDS,
             "diagnosis_confirmation",
             "diagnosis_date",
         ]
         widgets = {"diagnosis_date": DateInput()}
-        # The diagnosis rules live in Lesion.clean(), which ModelForm validation runs.
+        help_texts = RESULT_HELP
+        # The result's rules live in Lesion.clean(), which ModelForm validation runs.
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limit_result_choices()
 
 
-class HistopathologyForm(forms.ModelForm[Lesion]):
+class HistopathologyForm(_ResultChoices, forms.ModelForm[Lesion]):
     """The confirmed diagnosis of a lesion: result, how it was confirmed, when; and its new status."""
 
     class Meta:
         model = Lesion
-        fields = ["diagnosis", "diagnosis_confirmation", "diagnosis_date", "status"]
-        labels = {"diagnosis": "Result", "diagnosis_confirmation": "Confirmed by", "status": "Lesion status"}
+        fields = [*RESULT_FIELDS, "diagnosis_confirmation", "diagnosis_date", "status"]
+        labels = {"diagnosis_confirmation": "Confirmed by", "status": "Lesion status"}
+        help_texts = RESULT_HELP
         widgets = {"diagnosis_date": DateInput()}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("diagnosis", "diagnosis_confirmation", "diagnosis_date"):
+        self._limit_result_choices()
+        for name in ("histopathology", "diagnosis_confirmation", "diagnosis_date"):
             self.fields[name].required = True
         if not self.instance.diagnosis_confirmation:
             self.initial["diagnosis_confirmation"] = Lesion.Confirmation.HISTOPATHOLOGY

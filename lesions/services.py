@@ -51,9 +51,31 @@ def patient_update(*, patient: Patient, **fields: Any) -> Patient:
 # --- lesions -------------------------------------------------------------------------------
 
 
+def _diagnosis_fields(lesion: Lesion, fields: dict[str, Any]) -> dict[str, Any]:
+    """Keep the result (``histopathology``) and its model class (``diagnosis``) one decision.
+
+    A result given wins and sets the class (Lesion.clean); a result cleared clears the class; a
+    class given alone (clients of the 7-class field) keeps the current result if it has that
+    class, else Lesion.clean gives the term that keeps the class's meaning.
+    """
+    if "histopathology" in fields:
+        if not fields["histopathology"]:
+            fields.setdefault("diagnosis", "")
+        else:
+            fields.pop("diagnosis", None)
+    elif "diagnosis" in fields:
+        current = lesion.histopathology_term
+        if current is None or current.diagnosis != fields["diagnosis"]:
+            fields["histopathology"] = ""
+    return fields
+
+
 def lesion_create(*, patient: Patient, **fields: Any) -> Lesion:
-    """A new lesion: label and body site, and optionally status and a confirmed diagnosis."""
-    lesion = Lesion(patient=patient, **fields)
+    """A new lesion: label and body site, and optionally status, a confirmed result and a follow-up interval."""
+    lesion = Lesion(patient=patient)
+    fields = _diagnosis_fields(lesion, dict(fields))
+    for name, value in fields.items():
+        setattr(lesion, name, value)
     lesion.full_clean()
     lesion.save()
     return lesion
@@ -61,6 +83,7 @@ def lesion_create(*, patient: Patient, **fields: Any) -> Lesion:
 
 def lesion_update(*, lesion: Lesion, **fields: Any) -> Lesion:
     """Change a lesion's record (label, site, status, confirmed diagnosis); apps above hear of it once it commits."""
+    fields = _diagnosis_fields(lesion, dict(fields))
     for name, value in fields.items():
         setattr(lesion, name, value)
     lesion.full_clean()

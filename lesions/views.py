@@ -112,7 +112,7 @@ def lesion_histopathology(request: HttpRequest, uuid: UUID) -> HttpResponse:
     lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
     form = HistopathologyForm(request.POST or None, instance=lesion)
     if request.method == "POST" and form.is_valid() and _write(form, services.lesion_update, lesion=lesion) is not None:
-        messages.success(request, f"Diagnosis of '{lesion.label}' recorded: {lesion.get_diagnosis_display()}.")
+        messages.success(request, f"Result of '{lesion.label}' recorded: {lesion.result_display}.")
         return redirect(lesion)
     return render(
         request, "lesions/lesion_histopathology.html", {"form": form, "lesion": lesion, "patient": lesion.patient}

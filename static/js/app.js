@@ -57,7 +57,19 @@
     });
   }
 
+  // The compact navigation of narrow screens: one row, the links behind a menu button.
+  function bindNavToggle() {
+    const button = document.querySelector(".nav-toggle");
+    if (!button) return;
+    const bar = button.closest(".topbar");
+    button.addEventListener("click", function () {
+      const open = bar.classList.toggle("nav-open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    bindNavToggle();
     bindSliders(document);
     bindOutlineToggles(document);
     bindPhotoRows();
