@@ -19,6 +19,4 @@ def clinic_worklists(request: HttpRequest) -> HttpResponse:
     """The three worklists of the user's clinics, each item linking to where its work is done."""
     lists = worklists.clinic_worklists(clinics_for_user(request.user), today=timezone.localdate())
     audit_access_many(lists.lesions)  # the page shows these lesions with their patients' names
-    return render(
-        request, "followup/worklists.html", {"lists": lists, "due_soon_days": worklists.DUE_SOON_DAYS}
-    )
+    return render(request, "followup/worklists.html", {"lists": lists, "due_soon_days": worklists.DUE_SOON_DAYS})

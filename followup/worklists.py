@@ -91,13 +91,9 @@ def _clinic_lesions(clinics: Iterable[Any]) -> Any:
     )
 
 
-def followups_due(
-    clinics: Iterable[Any], *, today: dt.date, soon_days: int = DUE_SOON_DAYS
-) -> list[FollowUpDue]:
+def followups_due(clinics: Iterable[Any], *, today: dt.date, soon_days: int = DUE_SOON_DAYS) -> list[FollowUpDue]:
     """Monitored lesions whose follow-up photo is due within ``soon_days`` or overdue, most overdue first."""
-    lesions = _clinic_lesions(clinics).filter(
-        status=Lesion.Status.MONITORING, followup_interval_months__isnull=False
-    )
+    lesions = _clinic_lesions(clinics).filter(status=Lesion.Status.MONITORING, followup_interval_months__isnull=False)
     horizon = today + dt.timedelta(days=soon_days)
     items = []
     for lesion in lesions:

@@ -62,7 +62,7 @@ RESULT_HELP = {
 
 
 class _ResultChoices:
-    """The result's choices: the vocabulary, less the 'not recorded' terms of older records (unless this one has one)."""
+    """The result's choices: the vocabulary less the 'not recorded' terms of old records (unless it has one)."""
 
     fields: dict[str, forms.Field]
     instance: Lesion
@@ -74,6 +74,12 @@ class _ResultChoices:
             (term.code, term.label) for term in histo.TERMS if not term.legacy or term.code == current
         ]
         self.fields["breslow_thickness_mm"].widget.attrs.update({"step": "0.01", "min": "0.01"})
+
+    def _update_errors(self, errors: Any) -> None:
+        # The model names the class field (diagnosis, as the API does); the form shows the result it comes from.
+        if hasattr(errors, "error_dict") and "diagnosis" in errors.error_dict:
+            errors.error_dict.setdefault("histopathology", []).extend(errors.error_dict.pop("diagnosis"))
+        super()._update_errors(errors)  # type: ignore[misc]  # ModelForm's, after this mixin in the MRO
 
 
 class LesionForm(_ResultChoices, forms.ModelForm[Lesion]):

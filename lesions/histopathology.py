@@ -54,7 +54,11 @@ TERMS: tuple[HistopathologyTerm, ...] = (
         "Squamous cell carcinoma in situ of skin",
     ),
     HistopathologyTerm(
-        "squamous_cell_carcinoma", "Squamous cell carcinoma (invasive)", "", "254651007", "Squamous cell carcinoma of skin"
+        "squamous_cell_carcinoma",
+        "Squamous cell carcinoma (invasive)",
+        "",
+        "254651007",
+        "Squamous cell carcinoma of skin",
     ),
     HistopathologyTerm(
         "basal_cell_carcinoma", "Basal cell carcinoma", "bcc", "254701007", "Basal cell carcinoma of skin"

@@ -227,7 +227,7 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         if self.diagnosis and not self.diagnosis_confirmation:
             errors["diagnosis_confirmation"] = "Say how the diagnosis was confirmed."
         if self.diagnosis_confirmation and not self.diagnosis:
-            errors["diagnosis"] = "Choose the confirmed diagnosis, or clear how it was confirmed."
+            errors["diagnosis"] = "Choose the confirmed result, or clear how it was confirmed."
         birth = self.patient.date_of_birth if self.patient_id else None
         if date_error := date_errors(
             self.diagnosis_date, "date of confirmation", not_before=birth, before="the patient's birth"
@@ -255,7 +255,8 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         elif self.breslow_thickness_mm is not None and not invasive:
             errors["breslow_thickness_mm"] = "Breslow thickness is recorded for invasive melanoma only."
         elif self.breslow_thickness_mm is not None and not 0 < self.breslow_thickness_mm <= histo.BRESLOW_MAX_MM:
-            errors["breslow_thickness_mm"] = f"Breslow thickness must be more than 0 and at most {histo.BRESLOW_MAX_MM:g} mm."
+            limit = f"{histo.BRESLOW_MAX_MM:g}"
+            errors["breslow_thickness_mm"] = f"Breslow thickness must be more than 0 and at most {limit} mm."
         if self.ulceration is not None and not invasive:
             errors["ulceration"] = "Ulceration is recorded for invasive melanoma only."
         if self.histopathology == histo.OTHER and not self.histopathology_text.strip():
