@@ -168,7 +168,12 @@ class PhotoForm(forms.Form):
         max_length=200, required=False, label="Site detail", validators=[refuse_control_characters]
     )
     image_type = forms.ChoiceField(choices=LesionImage.ImageType.choices, initial=LesionImage.ImageType.DERMOSCOPIC)
-    photo = forms.FileField(required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
+    # On a phone, capture offers the camera (the rear one); accept lets the gallery's photos through too.
+    photo = forms.FileField(
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment", "data-preview": ""}),
+        help_text="JPEG, PNG or HEIC (iPhone) photo.",
+    )
     capture_profile = forms.ModelChoiceField(
         queryset=CaptureProfile.objects.none(),
         required=False,
@@ -197,7 +202,7 @@ class PhotoForm(forms.Form):
         if not upload:
             return None
         try:
-            return photo_sanitize(upload)
+            return photo_sanitize(upload, allow_heif=True)  # iPhones' camera photos, as the API takes them
         except ImageRejected as exc:
             raise forms.ValidationError(str(exc)) from exc
 
