@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from clinic.audit import audit_access, audit_access_many
 from clinic.selectors import get_for_user_or_404, scoped
-from followup import agreement, body_map, compare, flags, report, timeline
+from followup import agreement, body_map, compare, flags, report, timeline, worklists
 from followup import selectors as followup_selectors
 from followup.melanoma import melanoma_reading
 from followup.models import LesionFlag
@@ -76,6 +76,9 @@ def lesion_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
             "reading": melanoma_reading(latest_prediction) if latest_prediction is not None else None,
             "flag_history": [f for f in all_flags if not f.is_open],
             "review_reasons": LesionFlag.REVIEW_REASONS,
+            "next_followup": worklists.next_followup(
+                lesion, last_seen=max((photo.visit.date for photo in photos), default=None)
+            ),
         },
     )
 
