@@ -166,6 +166,28 @@ def form_key_of(request: Any) -> str:
     return sent if sent and len(sent) <= 64 else form_key_new()
 
 
+def _form_claim(request: Any) -> tuple[str, str] | None:
+    """The (key, fingerprint) of a form sent with a key; None without one."""
+    sent = request.POST.get(FORM_KEY_FIELD, "").strip()
+    if not sent:
+        return None
+    key = idempotency_key_clean(_FORM_KEY_PREFIX + sent)
+    files = {name: request.FILES.getlist(name) for name in request.FILES}
+    fields = {name: request.POST.getlist(name) for name in request.POST if name not in _FORM_FIELDS_IGNORED}
+    return key, request_fingerprint(method="POST", path=request.path, fields=fields, files=files)
+
+
+def form_replayed(*, request: Any) -> FormResult | None:
+    """Where the first send of this very form went, if it was saved (checked before the form is validated:
+    once saved, a second send would fail validation, e.g. on the record number it took). Raises
+    IdempotencyKeyReused for the same key with other content."""
+    claim = _form_claim(request)
+    if claim is None:
+        return None
+    stored = idempotency_replay(user=request.user, key=claim[0], fingerprint=claim[1])
+    return FormResult(location=str(stored.body["location"]), replayed=True) if stored is not None else None
+
+
 class _Refused(Exception):
     """The form's write was refused: the claimed key is rolled back with it."""
 
@@ -185,14 +207,11 @@ def form_submit_once(*, request: Any, perform: Callable[[], str | None]) -> Form
     key is carried out as it is. Raises IdempotencyKeyReused when the same rendered form comes
     back with other content after it was saved.
     """
-    sent = request.POST.get(FORM_KEY_FIELD, "").strip()
-    if not sent:
+    claim = _form_claim(request)
+    if claim is None:
         location = perform()
         return FormResult(location=location, replayed=False) if location is not None else None
-    key = idempotency_key_clean(_FORM_KEY_PREFIX + sent)
-    files = {name: request.FILES.getlist(name) for name in request.FILES}
-    fields = {name: request.POST.getlist(name) for name in request.POST if name not in _FORM_FIELDS_IGNORED}
-    fingerprint = request_fingerprint(method="POST", path=request.path, fields=fields, files=files)
+    key, fingerprint = claim
 
     def run() -> tuple[int, Any]:
         location = perform()

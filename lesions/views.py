@@ -32,6 +32,7 @@ from lesions.idempotency import (
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
     form_key_of,
+    form_replayed,
     form_submit_once,
 )
 from lesions.models import Lesion, LesionImage, Patient, Visit
@@ -84,6 +85,20 @@ def _submit_once(
     return redirect(result.location)
 
 
+def _already_sent(request: HttpRequest) -> HttpResponse | None:
+    """The first send's redirect when this form was already saved (None: carry it out, or show its refusal)."""
+    if request.method != "POST":
+        return None
+    try:
+        result = form_replayed(request=request)
+    except (IdempotencyKeyReused, IdempotencyKeyInvalid):
+        return None  # validation and _submit_once refuse it on the form
+    if result is None:
+        return None
+    messages.info(request, ALREADY_SENT)
+    return redirect(result.location)
+
+
 def _form_context(request: HttpRequest, **context: Any) -> dict[str, Any]:
     return {**context, "form_key": form_key_of(request), "form_key_field": FORM_KEY_FIELD}
 
@@ -113,6 +128,8 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     clinics = clinics_for_user(request.user)
     if not clinics.exists():
         raise Http404("You are not a member of any clinic")
+    if replay := _already_sent(request):
+        return replay
     form = PatientForm(request.POST or None, clinics=clinics)
     if request.method == "POST" and form.is_valid():
         done = _submit_once(
@@ -145,6 +162,8 @@ def patient_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def lesion_create(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
+    if replay := _already_sent(request):
+        return replay
     form = LesionForm(request.POST or None, instance=Lesion(patient=patient))
     if request.method == "POST" and form.is_valid():
         done = _submit_once(
@@ -188,6 +207,8 @@ def lesion_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
     initial_lesion = request.GET.get("lesion")
+    if replay := _already_sent(request):
+        return replay
     if request.method == "POST":
         visit_form = VisitForm(request.POST, instance=Visit(patient=patient))
         photo_forms = PhotoFormSet(request.POST, request.FILES, patient=patient, prefix="photos")
