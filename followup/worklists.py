@@ -128,8 +128,10 @@ class Worklists:
         seen: dict[int, Lesion] = {}
         for flag in self.flags_awaiting_review:
             seen.setdefault(flag.lesion.pk, flag.lesion)
-        for item in [*self.followups_due, *self.histology_pending]:
-            seen.setdefault(item.lesion.pk, item.lesion)
+        for due in self.followups_due:
+            seen.setdefault(due.lesion.pk, due.lesion)
+        for pending in self.histology_pending:
+            seen.setdefault(pending.lesion.pk, pending.lesion)
         return list(seen.values())
 
 

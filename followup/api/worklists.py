@@ -43,7 +43,7 @@ class _LesionItemSerializer(serializers.Serializer[Any]):
 
     id = serializers.UUIDField(source="lesion.uuid", help_text="The lesion's id.")
     url = serializers.SerializerMethodField(help_text="The lesion in the API.")
-    label = serializers.CharField(source="lesion.label")
+    lesion_label = serializers.CharField(source="lesion.label", help_text="How the clinic refers to the lesion.")
     patient = WorklistPatientSerializer(source="lesion.patient")
     what = serializers.CharField(help_text="What is due, in words.")
     action_url = serializers.SerializerMethodField(help_text="The page where the work is done.")
