@@ -1,0 +1,106 @@
+"""Phone capture and the worklists in a real browser: a double click uploads one photo; lists fill and empty."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from lesions.models import Lesion, LesionImage, Visit
+from tests.factories import LesionFactory, LesionImageFactory, PatientFactory, VisitFactory
+from tests.helpers import SAMPLE_PHOTOS_DIR
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PHONE = {"width": 390, "height": 844}
+
+
+def sample() -> str:
+    return str(sorted(SAMPLE_PHOTOS_DIR.glob("*.jpg"))[0])
+
+
+@pytest.fixture
+def mole(clinician: Any) -> Lesion:
+    patient = PatientFactory(clinic=clinician.clinics.get(), first_name="Oskar", last_name="Nyström")
+    return LesionFactory(patient=patient, label="Left calf naevus", body_site=Lesion.BodySite.LOWER_EXTREMITY)
+
+
+def test_a_double_click_on_the_phone_uploads_one_photo(
+    page: Any, log_in: Callable[[Any], None], clinician: Any, mole: Lesion, server_lock: threading.RLock
+) -> None:
+    page.set_viewport_size(PHONE)
+    log_in(clinician)
+
+    # one row of navigation, the links behind a menu button big enough to tap
+    toggle = page.get_by_role("button", name="Menu")
+    box = toggle.bounding_box()
+    assert box["width"] >= 44 and box["height"] >= 44
+    assert not page.get_by_role("link", name="Worklists").is_visible()
+    toggle.click()
+    assert page.get_by_role("link", name="Worklists").is_visible()
+
+    page.goto(f"/patients/{mole.patient.uuid}/visits/new/?lesion={mole.uuid}")
+    photo_input = page.locator("#id_photos-0-photo")
+    assert photo_input.get_attribute("capture") == "environment"
+    assert photo_input.get_attribute("accept") == "image/*"
+    photo_input.set_input_files(sample())
+    preview = page.locator("#photo-rows img.photo-preview")
+    preview.wait_for()
+    assert preview.get_attribute("src").startswith("data:image/")
+
+    page.get_by_role("button", name="Save visit and analyse").dblclick()
+    page.wait_for_url(re.compile(r"/visits/[0-9a-f-]{36}/$"))
+
+    assert "saved with 1 photo(s)" in page.content()
+    with server_lock:
+        assert (Visit.objects.count(), LesionImage.objects.count()) == (1, 1)
+        assert Lesion.objects.count() == 1
+
+
+def test_the_worklists_fill_and_empty(
+    page: Any, log_in: Callable[[Any], None], clinician: Any, mole: Lesion, server_lock: threading.RLock
+) -> None:
+    today = timezone.localdate()
+    with server_lock:
+        Lesion.objects.filter(pk=mole.pk).update(followup_interval_months=3)
+        LesionImageFactory(lesion=mole, visit=VisitFactory(patient=mole.patient, date=today - dt.timedelta(days=120)))
+        biopsied = LesionFactory(patient=mole.patient, label="Back papule", status=Lesion.Status.BIOPSIED)
+    log_in(clinician)
+
+    page.get_by_role("link", name="Worklists").click()
+    page.wait_for_url("**/clinic/worklists/")
+    assert page.locator(f'#followups-due tr[data-lesion="{mole.uuid}"]').is_visible()
+    assert page.locator(f'#histology-pending tr[data-lesion="{biopsied.uuid}"]').is_visible()
+
+    # the follow-up is done where the worklist links: a new visit with a photo of the lesion
+    page.locator(f'#followups-due tr[data-lesion="{mole.uuid}"]').get_by_role("link", name="New visit").click()
+    page.fill("#id_date", today.isoformat())
+    page.set_input_files("#id_photos-0-photo", sample())
+    page.get_by_role("button", name="Save visit and analyse").click()
+    page.wait_for_url(re.compile(r"/visits/[0-9a-f-]{36}/$"))
+
+    page.goto("/clinic/worklists/")
+    assert page.get_by_text("No follow-up is due.").is_visible()
+
+    # the histology result is entered where the worklist links
+    page.locator(f'#histology-pending tr[data-lesion="{biopsied.uuid}"]').get_by_role(
+        "link", name="Record result"
+    ).click()
+    page.select_option("#id_histopathology", "melanoma_invasive")
+    page.fill("#id_breslow_thickness_mm", "0.8")
+    page.select_option("#id_ulceration", "false")
+    page.fill("#id_diagnosis_date", today.isoformat())
+    page.select_option("#id_status", "excised")
+    page.get_by_role("button", name="Save diagnosis").click()
+    page.wait_for_url(f"**/lesions/{biopsied.uuid}/")
+    assert page.get_by_text("Invasive melanoma, Breslow 0.80 mm, not ulcerated").first.is_visible()
+
+    page.goto("/clinic/worklists/")
+    assert page.get_by_text("No histology result is awaited.").is_visible()
+    with server_lock:
+        assert Lesion.objects.get(pk=biopsied.pk).diagnosis == "mel"
