@@ -12,7 +12,14 @@ import pytest
 from django.utils import timezone
 
 from lesions.models import Lesion, LesionImage, Visit
-from tests.factories import LesionFactory, LesionImageFactory, PatientFactory, VisitFactory
+from tests.factories import (
+    LesionFactory,
+    LesionImageFactory,
+    ModelVersionFactory,
+    PatientFactory,
+    PredictionFactory,
+    VisitFactory,
+)
 from tests.helpers import SAMPLE_PHOTOS_DIR
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -104,3 +111,28 @@ def test_the_worklists_fill_and_empty(
     assert page.get_by_text("No histology result is awaited.").is_visible()
     with server_lock:
         assert Lesion.objects.get(pk=biopsied.pk).diagnosis == "mel"
+
+
+def test_class_names_wrap_instead_of_being_cut_on_the_phone(
+    page: Any, log_in: Callable[[Any], None], clinician: Any, mole: Lesion, server_lock: threading.RLock
+) -> None:
+    with server_lock:
+        model = ModelVersionFactory(name="efficientnet_b0-ham10000", is_default=True, is_active=False)
+        image = LesionImageFactory(lesion=mole, visit=VisitFactory(patient=mole.patient, date=dt.date(2026, 11, 2)))
+        probabilities = {"akiec": 0.2, "bcc": 0.5, "bkl": 0.1, "df": 0.05, "mel": 0.05, "nv": 0.05, "vasc": 0.05}
+        PredictionFactory(
+            image=image, model_version=model, probabilities=probabilities, top_class="bcc", confidence=0.5
+        )
+    page.set_viewport_size(PHONE)
+    log_in(clinician)
+
+    page.goto(image.visit.get_absolute_url())
+
+    labels = page.locator(".bar .label")
+    labels.first.wait_for()
+    texts = labels.all_inner_texts()
+    assert any("Basal cell carcinoma" in text for text in texts)
+    assert any("Actinic keratosis / intraepithelial carcinoma (Bowen's disease)" in text for text in texts)
+    cut = labels.evaluate_all("els => els.filter(el => el.scrollWidth > el.clientWidth + 1).length")
+    assert cut == 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing wider than the phone
