@@ -98,7 +98,9 @@ def test_the_worklists_fill_and_empty(
     page.locator(f'#histology-pending tr[data-lesion="{biopsied.uuid}"]').get_by_role(
         "link", name="Record result"
     ).click()
+    assert not page.locator("#id_breslow_thickness_mm").is_visible()  # only for invasive melanoma
     page.select_option("#id_histopathology", "melanoma_invasive")
+    assert page.locator("#id_breslow_thickness_mm").is_visible()
     page.fill("#id_breslow_thickness_mm", "0.8")
     page.select_option("#id_ulceration", "false")
     page.fill("#id_diagnosis_date", today.isoformat())
