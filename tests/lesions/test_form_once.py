@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from django.test import Client
 from django.urls import reverse
 
@@ -122,3 +123,31 @@ def test_the_photo_input_offers_the_camera_with_a_preview(clinician_client: Clie
 
     assert 'accept="image/*"' in page and 'capture="environment"' in page and "data-preview" in page
     assert "data-busy-form" in page and "js/capture.js" in page
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)  # the analysis runs when the visit's transaction commits, as in production
+@pytest.mark.usefixtures("tiny_weights_dir")
+def test_the_message_says_the_analysis_finished_when_it_ran_in_the_request(
+    login: Any, clinician: Any, lesion: Lesion
+) -> None:
+    response = login(clinician).post(
+        reverse("visit-create", args=[lesion.patient.uuid]),
+        visit_form_data({"lesion": str(lesion.uuid), "photo": sample_photo()}),
+        follow=True,
+    )
+
+    assert "Analysis finished for 1 photo(s)." in response.content.decode()
+
+
+def test_the_message_says_the_analysis_is_queued_when_a_worker_will_run_it(
+    clinician_client: Client, lesion: Lesion, tiny_weights_dir: Any
+) -> None:
+    # Inside the test's transaction nothing commits: the analysis stays queued, as with a Celery worker.
+    response = clinician_client.post(
+        reverse("visit-create", args=[lesion.patient.uuid]),
+        visit_form_data({"lesion": str(lesion.uuid), "photo": sample_photo()}),
+        follow=True,
+    )
+
+    assert "Analysis queued for 1 photo(s)" in response.content.decode()
