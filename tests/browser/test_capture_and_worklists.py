@@ -150,3 +150,28 @@ def test_class_names_wrap_instead_of_being_cut_on_the_phone(
     cut = labels.evaluate_all("els => els.filter(el => el.scrollWidth > el.clientWidth + 1).length")
     assert cut == 0
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing wider than the phone
+
+
+@pytest.mark.parametrize("path", ["patient", "lesion", "worklists", "agreement", "new visit", "patients"])
+def test_the_pages_fit_a_phone(
+    page: Any, log_in: Callable[[Any], None], clinician: Any, mole: Lesion, path: str
+) -> None:
+    urls = {
+        "patient": mole.patient.get_absolute_url(),
+        "lesion": mole.get_absolute_url(),
+        "worklists": "/clinic/worklists/",
+        "agreement": "/clinic/agreement/",
+        "new visit": f"/patients/{mole.patient.uuid}/visits/new/",
+        "patients": "/patients/",
+    }
+    page.set_viewport_size(PHONE)
+    log_in(clinician)
+
+    page.goto(urls[path])
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    topbar = page.locator(".topbar").bounding_box()
+    assert topbar["height"] < 80  # one row of navigation
+    if path == "patient":  # the body map's markers are targets a finger can hit
+        hit = page.locator(".body-map .marker .hit").first.bounding_box()
+        assert hit["width"] >= 44 and hit["height"] >= 44
