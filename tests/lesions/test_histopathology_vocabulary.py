@@ -158,3 +158,19 @@ def test_the_migration_gives_old_diagnoses_their_term(patient: Patient) -> None:
     assert terms["df"].histopathology == "dermatofibroma"
     assert terms["other"].histopathology == "other" and terms["other"].histopathology_text
     terms["other"].full_clean()  # an old "other" stays valid under the new rules
+
+
+def test_fhir_gives_the_result_in_words_beside_its_class(clinician: Any, lesion: Lesion) -> None:
+    lesion_update(
+        lesion=lesion,
+        histopathology="melanoma_invasive",
+        breslow_thickness_mm=2.4,
+        ulceration=True,
+        diagnosis_confirmation="histo",
+    )
+
+    response = token_client(clinician).get(f"/fhir/BodyStructure/{lesion.uuid}")
+
+    morphology = response.json()["morphology"]
+    assert morphology["coding"][0]["code"] == "mel"
+    assert morphology["text"].startswith("Invasive melanoma, Breslow 2.40 mm, ulcerated, confirmed by histopathology")
