@@ -16,6 +16,7 @@ from rest_framework.routers import DefaultRouter
 from clinic.api import AuthTokenRevokeView, AuthTokenView
 from followup.api import change as followup_change
 from followup.api import photos as followup_api
+from followup.api import worklists as followup_worklists
 from interop import api as interop_api
 from lesions.api import views
 from ml import api as ml_api
@@ -61,6 +62,7 @@ urlpatterns = [
         interop_api.VisitReportViewSet.as_view({"get": "report"}),
         name="api-visit-report",
     ),
+    path("worklists/", followup_worklists.WorklistsView.as_view(), name="api-worklists"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script from a URL (no inline script under the CSP); its
     # page keeps a small <style> block, allowed on this page only.

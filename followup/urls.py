@@ -1,6 +1,6 @@
 from django.urls import path
 
-from followup import views, views_change
+from followup import views, views_change, views_worklists
 
 urlpatterns = [
     path("patients/<uuid:uuid>/", views.patient_detail, name="patient-detail"),
@@ -17,4 +17,5 @@ urlpatterns = [
     ),
     path("flags/<uuid:uuid>/review/", views_change.flag_review, name="flag-review"),
     path("clinic/flags/", views_change.clinic_flags, name="clinic-flags"),
+    path("clinic/worklists/", views_worklists.clinic_worklists, name="clinic-worklists"),
 ]

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from clinic.audit import audit_access, audit_list_view
 from clinic.selectors import get_for_user_or_404, scoped
-from followup import agreement, body_map, compare, flags, report, timeline
+from followup import agreement, body_map, compare, flags, report, timeline, worklists
 from followup import selectors as followup_selectors
 from followup.melanoma import melanoma_reading
 from followup.models import LesionFlag
@@ -82,6 +82,9 @@ def lesion_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
             "review_reasons": LesionFlag.REVIEW_REASONS,
             "markers": body_map.body_map_markers(lesions=siblings),
             "current": lesion,
+            "next_followup": worklists.next_followup(
+                lesion, last_seen=max((photo.visit.date for photo in photos), default=None)
+            ),
         },
     )
 

@@ -14,8 +14,8 @@ class PatientAdmin(AuditedAdmin[Patient]):
 
 @admin.register(Lesion)
 class LesionAdmin(AuditedAdmin[Lesion]):
-    list_display = ["label", "patient", "body_site", "status", "diagnosis"]
-    list_filter = ["body_site", "status", "diagnosis"]
+    list_display = ["label", "patient", "body_site", "status", "histopathology", "followup_interval_months"]
+    list_filter = ["body_site", "status", "diagnosis", "histopathology", "followup_interval_months"]
     search_fields = ["label", "patient__last_name", "patient__medical_record_number"]
     autocomplete_fields = ["patient"]
     readonly_fields = ["uuid", "created_at", "updated_at"]

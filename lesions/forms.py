@@ -6,6 +6,7 @@ from django import forms
 from django.forms import formset_factory
 
 from clinic.models import Clinic
+from lesions import histopathology as histo
 from lesions.imaging import ImageRejected
 from lesions.models import CaptureProfile, Lesion, LesionImage, Patient, Visit
 from lesions.selectors import SearchRejected, search_terms
@@ -51,7 +52,37 @@ class PatientForm(forms.ModelForm[Patient]):
                 self.fields["clinic"].widget = forms.HiddenInput()
 
 
-class LesionForm(forms.ModelForm[Lesion]):
+RESULT_FIELDS = ["histopathology", "histopathology_text", "breslow_thickness_mm", "ulceration"]
+RESULT_HELP = {
+    "histopathology": "Each result counts as one of the analysis' 7 classes (or none) on the agreement page.",
+    "histopathology_text": "For 'Other': the result as reported.",
+    "breslow_thickness_mm": "Invasive melanoma only.",
+    "ulceration": "Invasive melanoma only.",
+}
+
+
+class _ResultChoices:
+    """The result's choices: the vocabulary less the 'not recorded' terms of old records (unless it has one)."""
+
+    fields: dict[str, forms.Field]
+    instance: Lesion
+
+    def _limit_result_choices(self) -> None:
+        field = cast("forms.TypedChoiceField", self.fields["histopathology"])
+        current = self.instance.histopathology
+        field.choices = [("", "---------")] + [
+            (term.code, term.label) for term in histo.TERMS if not term.legacy or term.code == current
+        ]
+        self.fields["breslow_thickness_mm"].widget.attrs.update({"step": "0.01", "min": "0.01"})
+
+    def _update_errors(self, errors: Any) -> None:
+        # The model names the class field (diagnosis, as the API does); the form shows the result it comes from.
+        if hasattr(errors, "error_dict") and "diagnosis" in errors.error_dict:
+            errors.error_dict.setdefault("histopathology", []).extend(errors.error_dict.pop("diagnosis"))
+        super()._update_errors(errors)  # type: ignore[misc]  # ModelForm's, after this mixin in the MRO
+
+
+class LesionForm(_ResultChoices, forms.ModelForm[Lesion]):
     class Meta:
         model = Lesion
         fields = [
@@ -63,7 +94,8 @@ class LesionForm(forms.ModelForm[Lesion]):
             "body_site",
             "body_site_detail",
             "status",
-            "diagnosis",
+            "followup_interval_months",
+            *RESULT_FIELDS,
             "diagnosis_confirmation",
             "diagnosis_date",
         ]
@@ -74,10 +106,12 @@ class LesionForm(forms.ModelForm[Lesion]):
             "map_x": forms.HiddenInput(),
             "map_y": forms.HiddenInput(),
         }
-        # The location and diagnosis rules live in Lesion.clean(), which ModelForm validation runs.
+        help_texts = RESULT_HELP
+        # The location, diagnosis and result rules live in Lesion.clean(), which ModelForm validation runs.
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._limit_result_choices()
         body_site = cast("forms.TypedChoiceField", self.fields["body_site"])  # a model field with choices
         body_site.choices = [("", "From the point on the body map"), *Lesion.BodySite.choices]
         cast("forms.TypedChoiceField", self.fields["laterality"]).choices = [
@@ -97,18 +131,20 @@ class LesionForm(forms.ModelForm[Lesion]):
         return cleaned
 
 
-class HistopathologyForm(forms.ModelForm[Lesion]):
+class HistopathologyForm(_ResultChoices, forms.ModelForm[Lesion]):
     """The confirmed diagnosis of a lesion: result, how it was confirmed, when; and its new status."""
 
     class Meta:
         model = Lesion
-        fields = ["diagnosis", "diagnosis_confirmation", "diagnosis_date", "status"]
-        labels = {"diagnosis": "Result", "diagnosis_confirmation": "Confirmed by", "status": "Lesion status"}
+        fields = [*RESULT_FIELDS, "diagnosis_confirmation", "diagnosis_date", "status"]
+        labels = {"diagnosis_confirmation": "Confirmed by", "status": "Lesion status"}
+        help_texts = RESULT_HELP
         widgets = {"diagnosis_date": DateInput()}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in ("diagnosis", "diagnosis_confirmation", "diagnosis_date"):
+        self._limit_result_choices()
+        for name in ("histopathology", "diagnosis_confirmation", "diagnosis_date"):
             self.fields[name].required = True
         if not self.instance.diagnosis_confirmation:
             self.initial["diagnosis_confirmation"] = Lesion.Confirmation.HISTOPATHOLOGY
@@ -159,7 +195,12 @@ class PhotoForm(forms.Form):
         max_length=200, required=False, label="Site detail", validators=[refuse_control_characters]
     )
     image_type = forms.ChoiceField(choices=LesionImage.ImageType.choices, initial=LesionImage.ImageType.DERMOSCOPIC)
-    photo = forms.FileField(required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png"}))
+    # On a phone, capture offers the camera (the rear one); accept lets the gallery's photos through too.
+    photo = forms.FileField(
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment", "data-preview": ""}),
+        help_text="JPEG, PNG or HEIC (iPhone) photo.",
+    )
     capture_profile = forms.ModelChoiceField(
         queryset=CaptureProfile.objects.none(),
         required=False,
@@ -188,7 +229,7 @@ class PhotoForm(forms.Form):
         if not upload:
             return None
         try:
-            return photo_sanitize(upload)
+            return photo_sanitize(upload, allow_heif=True)  # iPhones' camera photos, as the API takes them
         except ImageRejected as exc:
             raise forms.ValidationError(str(exc)) from exc
 

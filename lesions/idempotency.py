@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
@@ -144,3 +145,82 @@ def idempotency_keys_purge(older_than: dt.timedelta | None = None) -> int:
         older_than = dt.timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+# --- pages: one key per rendered form ---------------------------------------------------------
+
+FORM_KEY_FIELD = "form_key"
+_FORM_KEY_PREFIX = "form:"
+# Fields that change between two sends of the same form without changing what it asks for.
+_FORM_FIELDS_IGNORED = {"csrfmiddlewaretoken"}
+
+
+def form_key_new() -> str:
+    """A fresh key for a form about to be shown (a hidden ``form_key`` field)."""
+    return uuid.uuid4().hex
+
+
+def form_key_of(request: Any) -> str:
+    """The key a form was sent with, kept when the form is shown again with its errors; else a fresh one."""
+    sent = request.POST.get(FORM_KEY_FIELD, "") if request.method == "POST" else ""
+    return sent if sent and len(sent) <= 64 else form_key_new()
+
+
+def _form_claim(request: Any) -> tuple[str, str] | None:
+    """The (key, fingerprint) of a form sent with a key; None without one."""
+    sent = request.POST.get(FORM_KEY_FIELD, "").strip()
+    if not sent:
+        return None
+    key = idempotency_key_clean(_FORM_KEY_PREFIX + sent)
+    files = {name: request.FILES.getlist(name) for name in request.FILES}
+    fields = {name: request.POST.getlist(name) for name in request.POST if name not in _FORM_FIELDS_IGNORED}
+    return key, request_fingerprint(method="POST", path=request.path, fields=fields, files=files)
+
+
+def form_replayed(*, request: Any) -> FormResult | None:
+    """Where the first send of this very form went, if it was saved (checked before the form is validated:
+    once saved, a second send would fail validation, e.g. on the record number it took). Raises
+    IdempotencyKeyReused for the same key with other content."""
+    claim = _form_claim(request)
+    if claim is None:
+        return None
+    stored = idempotency_replay(user=request.user, key=claim[0], fingerprint=claim[1])
+    return FormResult(location=str(stored.body["location"]), replayed=True) if stored is not None else None
+
+
+class _Refused(Exception):
+    """The form's write was refused: the claimed key is rolled back with it."""
+
+
+@dataclass(frozen=True)
+class FormResult:
+    location: str
+    replayed: bool
+
+
+def form_submit_once(*, request: Any, perform: Callable[[], str | None]) -> FormResult | None:
+    """Carry out a page's form once per ``form_key``: a second send of the same form gets the first's redirect.
+
+    ``perform`` validates and writes, returning where to redirect (or None when it refused: the
+    form is shown again with its errors and the key stays unused). A double click, a resend after
+    a lost response or the back button then do not make a second record. A form sent without a
+    key is carried out as it is. Raises IdempotencyKeyReused when the same rendered form comes
+    back with other content after it was saved.
+    """
+    claim = _form_claim(request)
+    if claim is None:
+        location = perform()
+        return FormResult(location=location, replayed=False) if location is not None else None
+    key, fingerprint = claim
+
+    def run() -> tuple[int, Any]:
+        location = perform()
+        if location is None:
+            raise _Refused
+        return 302, {"location": location}
+
+    try:
+        stored = idempotent_call(user=request.user, key=key, fingerprint=fingerprint, perform=run)
+    except _Refused:
+        return None
+    return FormResult(location=str(stored.body["location"]), replayed=stored.replayed)

@@ -19,6 +19,7 @@ from clinic.audit import ClinicAuditMixin
 from clinic.models import Clinic, TimeStampedModel
 from lesions import body_sites
 from lesions.search import search_text_of
+from lesions import histopathology as histo
 from lesions.validators import (
     NOTES_MAX_LENGTH,
     date_errors,
@@ -187,6 +188,14 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         CONSENSUS = "consensus", "Expert consensus"
         CONFOCAL = "confocal", "In-vivo confocal microscopy"
 
+    class FollowUpInterval(models.IntegerChoices):
+        # Months between follow-up photos: 3 for short-term monitoring, 12 for routine surveillance.
+        ONE = 1, "1 month"
+        THREE = 3, "3 months (short-term monitoring)"
+        SIX = 6, "6 months"
+        TWELVE = 12, "12 months (routine surveillance)"
+        TWENTY_FOUR = 24, "24 months"
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="lesions")
     label = models.CharField(
@@ -214,6 +223,21 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
     diagnosis = models.CharField("confirmed diagnosis", max_length=10, choices=Diagnosis.choices, blank=True)
     diagnosis_confirmation = models.CharField("confirmed by", max_length=20, choices=Confirmation.choices, blank=True)
     diagnosis_date = models.DateField("date of confirmation", null=True, blank=True)
+    # The confirmed diagnosis in the histopathology vocabulary (lesions.histopathology); ``diagnosis``
+    # above is its model class, derived from it (clean()), so the model's comparisons read one field.
+    histopathology = models.CharField("result", max_length=40, choices=histo.CHOICES, blank=True, db_index=True)
+    histopathology_text = models.CharField(
+        "result (other)", max_length=200, blank=True, validators=[refuse_control_characters]
+    )
+    breslow_thickness_mm = models.FloatField("Breslow thickness (mm)", null=True, blank=True)
+    ulceration = models.BooleanField("ulceration", null=True, blank=True)
+    followup_interval_months = models.PositiveSmallIntegerField(
+        "follow-up interval",
+        choices=FollowUpInterval.choices,
+        null=True,
+        blank=True,
+        help_text="When the next photo is due after the last visit (empty: no planned follow-up).",
+    )
 
     CLINIC_PATH = "patient__clinic"
 
@@ -228,6 +252,16 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
                 condition=(models.Q(map_x__isnull=True) & models.Q(map_y__isnull=True))
                 | models.Q(map_x__gte=0, map_x__lte=1, map_y__gte=0, map_y__lte=1),
                 name="lesion_map_point_on_figure",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(breslow_thickness_mm__isnull=True, ulceration__isnull=True)
+                | models.Q(histopathology=histo.MELANOMA_INVASIVE),
+                name="lesion_breslow_only_for_invasive_melanoma",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(breslow_thickness_mm__isnull=True)
+                | models.Q(breslow_thickness_mm__gt=0, breslow_thickness_mm__lte=100.0),
+                name="lesion_breslow_range",
             ),
         ]
 
@@ -314,10 +348,11 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
         """
         super().clean()
         errors: dict[str, Any] = dict(self.locate())
+        errors.update(self._histopathology_errors())
         if self.diagnosis and not self.diagnosis_confirmation:
             errors["diagnosis_confirmation"] = "Say how the diagnosis was confirmed."
         if self.diagnosis_confirmation and not self.diagnosis:
-            errors["diagnosis"] = "Choose the confirmed diagnosis, or clear how it was confirmed."
+            errors["diagnosis"] = "Choose the confirmed result, or clear how it was confirmed."
         birth = self.patient.date_of_birth if self.patient_id else None
         if date_error := date_errors(
             self.diagnosis_date, "date of confirmation", not_before=birth, before="the patient's birth"
@@ -325,6 +360,54 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
             errors["diagnosis_date"] = date_error
         if errors:
             raise ValidationError(errors)
+
+    def _histopathology_errors(self) -> dict[str, str]:
+        """The result's rules, with ``diagnosis`` kept the result's model class.
+
+        A result sets the diagnosis (its class, or "other"); a diagnosis given alone (as the
+        7-class records did) gets the term that keeps its meaning. Breslow thickness and
+        ulceration belong to invasive melanoma only; an invasive melanoma needs its thickness;
+        "other" needs its description.
+        """
+        if self.histopathology:
+            self.diagnosis = histo.diagnosis_of(self.histopathology) or self.diagnosis
+        elif self.diagnosis:
+            self.histopathology = histo.term_for_diagnosis(self.diagnosis)
+        errors: dict[str, str] = {}
+        invasive = self.histopathology == histo.MELANOMA_INVASIVE
+        if invasive and self.breslow_thickness_mm is None:
+            errors["breslow_thickness_mm"] = "Give the Breslow thickness of the invasive melanoma (mm)."
+        elif self.breslow_thickness_mm is not None and not invasive:
+            errors["breslow_thickness_mm"] = "Breslow thickness is recorded for invasive melanoma only."
+        elif self.breslow_thickness_mm is not None and not 0 < self.breslow_thickness_mm <= histo.BRESLOW_MAX_MM:
+            limit = f"{histo.BRESLOW_MAX_MM:g}"
+            errors["breslow_thickness_mm"] = f"Breslow thickness must be more than 0 and at most {limit} mm."
+        if self.ulceration is not None and not invasive:
+            errors["ulceration"] = "Ulceration is recorded for invasive melanoma only."
+        if self.histopathology == histo.OTHER and not self.histopathology_text.strip():
+            errors["histopathology_text"] = "Describe the result."
+        elif self.histopathology != histo.OTHER and self.histopathology_text:
+            self.histopathology_text = ""
+        return errors
+
+    @property
+    def histopathology_term(self) -> histo.HistopathologyTerm | None:
+        return histo.term(self.histopathology)
+
+    @property
+    def result_display(self) -> str:
+        """The confirmed result in words, with the melanoma's thickness and ulceration or the described other."""
+        found = self.histopathology_term
+        if found is None:
+            return self.get_diagnosis_display() if self.diagnosis else ""
+        if found.code == histo.OTHER:
+            return f"Other: {self.histopathology_text}" if self.histopathology_text else found.label
+        text = found.label
+        if found.code == histo.MELANOMA_INVASIVE and self.breslow_thickness_mm is not None:
+            text += f", Breslow {self.breslow_thickness_mm:.2f} mm"
+            if self.ulceration is not None:
+                text += ", ulcerated" if self.ulceration else ", not ulcerated"
+        return text
 
 
 class Visit(ClinicAuditMixin, TimeStampedModel):

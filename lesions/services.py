@@ -51,9 +51,31 @@ def patient_update(*, patient: Patient, **fields: Any) -> Patient:
 # --- lesions -------------------------------------------------------------------------------
 
 
+def _diagnosis_fields(lesion: Lesion, fields: dict[str, Any]) -> dict[str, Any]:
+    """Keep the result (``histopathology``) and its model class (``diagnosis``) one decision.
+
+    A result given wins and sets the class (Lesion.clean); a result cleared clears the class; a
+    class given alone (clients of the 7-class field) keeps the current result if it has that
+    class, else Lesion.clean gives the term that keeps the class's meaning.
+    """
+    if "histopathology" in fields:
+        if not fields["histopathology"]:
+            fields.setdefault("diagnosis", "")
+        else:
+            fields.pop("diagnosis", None)
+    elif "diagnosis" in fields:
+        current = lesion.histopathology_term
+        if current is None or current.diagnosis != fields["diagnosis"]:
+            fields["histopathology"] = ""
+    return fields
+
+
 def lesion_create(*, patient: Patient, **fields: Any) -> Lesion:
-    """A new lesion: label and body site, and optionally status and a confirmed diagnosis."""
-    lesion = Lesion(patient=patient, **fields)
+    """A new lesion: label and body site, and optionally status, a confirmed result and a follow-up interval."""
+    lesion = Lesion(patient=patient)
+    fields = _diagnosis_fields(lesion, dict(fields))
+    for name, value in fields.items():
+        setattr(lesion, name, value)
     lesion.full_clean()
     lesion.save()
     return lesion
@@ -65,6 +87,7 @@ def lesion_update(*, lesion: Lesion, **fields: Any) -> Lesion:
     When the point on the body map moves, the site and side are taken from the new point unless
     they are changed too.
     """
+    fields = _diagnosis_fields(lesion, dict(fields))
     placed = fields.get("map_x", lesion.map_x) is not None  # a new point, not one cleared to the region's centre
     moved = placed and any(
         name in fields and fields[name] != getattr(lesion, name) for name in ("view", "map_x", "map_y")

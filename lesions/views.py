@@ -18,6 +18,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import resolve
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -26,6 +27,14 @@ from clinic.files import stream_file
 from clinic.selectors import clinics_for_user, get_for_user_or_404
 from lesions import body_sites, selectors, services
 from lesions.forms import HistopathologyForm, LesionForm, PatientForm, PatientSearchForm, PhotoFormSet, VisitForm
+from lesions.idempotency import (
+    FORM_KEY_FIELD,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    form_key_of,
+    form_replayed,
+    form_submit_once,
+)
 from lesions.models import Lesion, LesionImage, Patient, Visit
 
 PAGE_SIZE = 25
@@ -41,6 +50,57 @@ def _write(form: forms.BaseForm, service: Callable[..., T], **arguments: Any) ->
             exc = ValidationError(exc.messages)  # e.g. a new lesion's rule on the visit form: shown above it
         form.add_error(None, exc)
         return None
+
+
+ALREADY_SENT = "This form had already been sent: it was saved once, not twice."
+FORM_REUSED = "This form was already saved. Open the page again to enter another."
+
+
+def _submit_once(
+    request: HttpRequest, form: forms.BaseForm, write: Callable[[], Any], message: Callable[[Any], str]
+) -> HttpResponse | None:
+    """Carry out a form that creates records once per rendered form (``form_key``), then redirect.
+
+    ``write`` returns the new record (None: refused, its errors are on the form); a second send of
+    the same form (a double click, a resend) redirects where the first did without writing again.
+    """
+
+    def perform() -> str | None:
+        record = write()
+        if record is None:
+            return None
+        messages.success(request, message(record))
+        location: str = record.get_absolute_url()
+        return location
+
+    try:
+        result = form_submit_once(request=request, perform=perform)
+    except (IdempotencyKeyReused, IdempotencyKeyInvalid):
+        form.add_error(None, FORM_REUSED)
+        return None
+    if result is None:
+        return None
+    if result.replayed:
+        messages.info(request, ALREADY_SENT)
+    return redirect(result.location)
+
+
+def _already_sent(request: HttpRequest) -> HttpResponse | None:
+    """The first send's redirect when this form was already saved (None: carry it out, or show its refusal)."""
+    if request.method != "POST":
+        return None
+    try:
+        result = form_replayed(request=request)
+    except (IdempotencyKeyReused, IdempotencyKeyInvalid):
+        return None  # validation and _submit_once refuse it on the form
+    if result is None:
+        return None
+    messages.info(request, ALREADY_SENT)
+    return redirect(result.location)
+
+
+def _form_context(request: HttpRequest, **context: Any) -> dict[str, Any]:
+    return {**context, "form_key": form_key_of(request), "form_key_field": FORM_KEY_FIELD}
 
 
 @login_required
@@ -68,11 +128,19 @@ def patient_create(request: HttpRequest) -> HttpResponse:
     clinics = clinics_for_user(request.user)
     if not clinics.exists():
         raise Http404("You are not a member of any clinic")
+    if replay := _already_sent(request):
+        return replay
     form = PatientForm(request.POST or None, clinics=clinics)
-    if request.method == "POST" and form.is_valid() and (patient := _write(form, services.patient_create)):
-        messages.success(request, f"Patient {patient.full_name} added.")
-        return redirect(patient)
-    return render(request, "lesions/patient_form.html", {"form": form})
+    if request.method == "POST" and form.is_valid():
+        done = _submit_once(
+            request,
+            form,
+            lambda: _write(form, services.patient_create),
+            lambda patient: f"Patient {patient.full_name} added.",
+        )
+        if done is not None:
+            return done
+    return render(request, "lesions/patient_form.html", _form_context(request, form=form))
 
 
 @login_required
@@ -94,16 +162,19 @@ def patient_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def lesion_create(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
+    if replay := _already_sent(request):
+        return replay
     form = LesionForm(request.POST or None, instance=Lesion(patient=patient))
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and (lesion := _write(form, services.lesion_create, patient=patient))
-    ):
-        messages.success(request, f"Lesion '{lesion.label}' added.")
-        return redirect(lesion)
-    context = {"form": form, "patient": patient, "figure": body_sites.svg_layout()}
-    return render(request, "lesions/lesion_form.html", context)
+    if request.method == "POST" and form.is_valid():
+        done = _submit_once(
+            request,
+            form,
+            lambda: _write(form, services.lesion_create, patient=patient),
+            lambda lesion: f"Lesion '{lesion.label}' added.",
+        )
+        if done is not None:
+            return done
+    return render(request, "lesions/lesion_form.html", _form_context(request, form=form, patient=patient, figure=body_sites.svg_layout()))
 
 
 @login_required
@@ -113,7 +184,7 @@ def lesion_histopathology(request: HttpRequest, uuid: UUID) -> HttpResponse:
     lesion = get_for_user_or_404(Lesion, request.user, uuid, Lesion.objects.select_related("patient"))
     form = HistopathologyForm(request.POST or None, instance=lesion)
     if request.method == "POST" and form.is_valid() and _write(form, services.lesion_update, lesion=lesion) is not None:
-        messages.success(request, f"Diagnosis of '{lesion.label}' recorded: {lesion.get_diagnosis_display()}.")
+        messages.success(request, f"Result of '{lesion.label}' recorded: {lesion.result_display}.")
         return redirect(lesion)
     return render(
         request, "lesions/lesion_histopathology.html", {"form": form, "lesion": lesion, "patient": lesion.patient}
@@ -137,6 +208,8 @@ def lesion_edit(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
     patient = get_for_user_or_404(Patient, request.user, uuid)
     initial_lesion = request.GET.get("lesion")
+    if replay := _already_sent(request):
+        return replay
     if request.method == "POST":
         visit_form = VisitForm(request.POST, instance=Visit(patient=patient))
         photo_forms = PhotoFormSet(request.POST, request.FILES, patient=patient, prefix="photos")
@@ -155,10 +228,17 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
                 for form in photo_forms
                 if form.cleaned_data.get("photo")
             ]
-            visit = _write(visit_form, services.visit_create, patient=patient, clinician=request.user, photos=photos)
-            if visit is not None:
-                messages.success(request, f"Visit saved with {len(photos)} photo(s); analysis has started.")
-                return redirect(visit)
+            done = _submit_once(
+                request,
+                visit_form,
+                lambda: _write(
+                    visit_form, services.visit_create, patient=patient, clinician=request.user, photos=photos
+                ),
+                lambda visit: f"Visit of {visit.date:%Y-%m-%d} saved with {len(photos)} photo(s).",
+            )
+            if done is not None:
+                _message_analysis(request, patient, done["Location"])
+                return done
     else:
         visit_form = VisitForm(initial={"date": timezone.localdate()}, instance=Visit(patient=patient))
         initial = []
@@ -170,8 +250,30 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
     return render(
         request,
         "lesions/visit_form.html",
-        {"patient": patient, "visit_form": visit_form, "photo_forms": photo_forms},
+        _form_context(request, patient=patient, visit_form=visit_form, photo_forms=photo_forms),
     )
+
+
+def _message_analysis(request: HttpRequest, patient: Patient, location: str) -> None:
+    """Say what really happened to the new photos' analyses: finished (tasks run in the request) or queued."""
+    visit_uuid = resolve(location).kwargs.get("uuid")
+    visit = patient.visits.filter(uuid=visit_uuid).first() if visit_uuid else None
+    if visit is None:
+        return
+    # The analyses are the ml app's rows (above this app): read by relation name, not imported.
+    statuses = list(LesionImage.objects.filter(visit=visit).values_list("predictions__status", flat=True))
+    statuses = [status for status in statuses if status]
+    if not statuses:
+        messages.info(request, "No analysis model is active: the photos are stored without analysis.")
+        return
+    done, failed = statuses.count("done"), statuses.count("failed")
+    waiting = len(statuses) - done - failed
+    if waiting:
+        messages.info(request, f"Analysis queued for {waiting} photo(s); this page updates when it is finished.")
+    elif failed:
+        messages.warning(request, f"Analysis finished: {done} done, {failed} failed (see the photo for why).")
+    else:
+        messages.info(request, f"Analysis finished for {done} photo(s).")
 
 
 @login_required

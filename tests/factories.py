@@ -280,7 +280,11 @@ NEW_LESION = {
     "body_site": "lower extremity",
     "body_site_detail": "posterior calf",
     "status": "monitoring",
-    "diagnosis": "",
+    "followup_interval_months": "",
+    "histopathology": "",
+    "histopathology_text": "",
+    "breslow_thickness_mm": "",
+    "ulceration": "unknown",
     "diagnosis_confirmation": "",
     "diagnosis_date": "",
 }

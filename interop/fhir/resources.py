@@ -116,7 +116,7 @@ def patient_resource(patient: Any) -> dict[str, Any]:
 def body_structure_resource(lesion: Any) -> dict[str, Any]:
     morphology = None
     if lesion.diagnosis:
-        text = f"{lesion.get_diagnosis_display()}, confirmed by {lesion.get_diagnosis_confirmation_display().lower()}"
+        text = f"{lesion.result_display}, confirmed by {lesion.get_diagnosis_confirmation_display().lower()}"
         if lesion.diagnosis_date:
             text += f" on {lesion.diagnosis_date:%Y-%m-%d}"
         morphology = (

@@ -99,9 +99,22 @@ class LesionSerializer(RecordSerializer[Lesion]):
     timeline_url = serializers.SerializerMethodField()
     images_url = serializers.SerializerMethodField()
     updated = serializers.DateTimeField(source="updated_at", read_only=True)
+    histopathology_snomed = serializers.SerializerMethodField(
+        help_text="The result's SNOMED CT concept id (null where the term has none)."
+    )
 
     class Meta:
         model = Lesion
+        extra_kwargs = {
+            "diagnosis": {
+                "help_text": "The result's model class (one of the 7, or 'other'): derived from histopathology "
+                "when that is given; given alone, histopathology becomes the term that keeps its meaning."
+            },
+            "histopathology": {"help_text": "The confirmed result (lesions.histopathology vocabulary)."},
+            "breslow_thickness_mm": {"help_text": "Invasive melanoma only (required for it), more than 0 mm."},
+            "ulceration": {"help_text": "Invasive melanoma only."},
+            "followup_interval_months": {"help_text": "Months from the last visit to the next follow-up photo."},
+        }
         fields = [
             "id",
             "url",
@@ -117,11 +130,21 @@ class LesionSerializer(RecordSerializer[Lesion]):
             "diagnosis",
             "diagnosis_confirmation",
             "diagnosis_date",
+            "histopathology",
+            "histopathology_snomed",
+            "histopathology_text",
+            "breslow_thickness_mm",
+            "ulceration",
+            "followup_interval_months",
             "timeline_url",
             "images_url",
             "created",
             "updated",
         ]
+
+    def get_histopathology_snomed(self, lesion: Lesion) -> str | None:
+        term = lesion.histopathology_term
+        return term.snomed or None if term is not None else None
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_timeline_url(self, lesion: Lesion) -> str:

@@ -57,7 +57,43 @@
     });
   }
 
+  // The compact navigation of narrow screens: one row, the links behind a menu button.
+  function bindNavToggle() {
+    const button = document.querySelector(".nav-toggle");
+    if (!button) return;
+    const bar = button.closest(".topbar");
+    button.addEventListener("click", function () {
+      const open = bar.classList.toggle("nav-open");
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
+  // A result's own fields only beside the result they belong to: Breslow thickness and ulceration with
+  // invasive melanoma, the description with "other" (a field with an error or a value stays shown).
+  function bindResultFields() {
+    const result = document.getElementById("id_histopathology");
+    if (!result) return;
+    const owners = {
+      id_breslow_thickness_mm: "melanoma_invasive",
+      id_ulceration: "melanoma_invasive",
+      id_histopathology_text: "other",
+    };
+    function update() {
+      Object.keys(owners).forEach(function (id) {
+        const input = document.getElementById(id);
+        const field = input && input.closest(".field");
+        if (!field) return;
+        const filled = input.value && input.value !== "unknown";
+        field.hidden = result.value !== owners[id] && !filled && !field.classList.contains("has-error");
+      });
+    }
+    result.addEventListener("change", update);
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    bindNavToggle();
+    bindResultFields();
     bindSliders(document);
     bindOutlineToggles(document);
     bindPhotoRows();

@@ -31,6 +31,7 @@ EXPECTED_OPERATIONS = {
     ("/api/v1/flags/", "get"),
     ("/api/v1/flags/{uuid}/", "get"),
     ("/api/v1/flags/{uuid}/review/", "post"),
+    ("/api/v1/worklists/", "get"),
     ("/api/v1/lesions/{lesion_uuid}/images/", "post"),
     ("/api/v1/visits/{uuid}/", "get"),
     ("/api/v1/visits/{uuid}/report/", "get"),

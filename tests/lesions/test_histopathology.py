@@ -20,7 +20,12 @@ def test_it_records_the_histopathology_result(clinician_client: Client, lesion: 
 
     response = clinician_client.post(
         url,
-        {"diagnosis": "bcc", "diagnosis_confirmation": "histo", "diagnosis_date": "2024-05-02", "status": "excised"},
+        {
+            "histopathology": "basal_cell_carcinoma",
+            "diagnosis_confirmation": "histo",
+            "diagnosis_date": "2024-05-02",
+            "status": "excised",
+        },
     )
 
     assert response.status_code == 302 and response.url == lesion.get_absolute_url()
@@ -38,10 +43,55 @@ def test_it_records_the_histopathology_result(clinician_client: Client, lesion: 
 @pytest.mark.parametrize(
     ("data", "field"),
     [
-        ({"diagnosis": "", "diagnosis_confirmation": "histo", "diagnosis_date": "2024-05-02"}, "diagnosis"),
-        ({"diagnosis": "mel", "diagnosis_confirmation": "", "diagnosis_date": "2024-05-02"}, "diagnosis_confirmation"),
-        ({"diagnosis": "mel", "diagnosis_confirmation": "histo", "diagnosis_date": ""}, "diagnosis_date"),
-        ({"diagnosis": "mel", "diagnosis_confirmation": "histo", "diagnosis_date": "2999-01-01"}, "diagnosis_date"),
+        ({"histopathology": "", "diagnosis_confirmation": "histo", "diagnosis_date": "2024-05-02"}, "histopathology"),
+        (
+            {"histopathology": "melanoma_in_situ", "diagnosis_confirmation": "", "diagnosis_date": "2024-05-02"},
+            "diagnosis_confirmation",
+        ),
+        (
+            {"histopathology": "melanoma_in_situ", "diagnosis_confirmation": "histo", "diagnosis_date": ""},
+            "diagnosis_date",
+        ),
+        (
+            {"histopathology": "melanoma_in_situ", "diagnosis_confirmation": "histo", "diagnosis_date": "2999-01-01"},
+            "diagnosis_date",
+        ),
+        # invasive melanoma needs its Breslow thickness; Breslow belongs to invasive melanoma only
+        (
+            {"histopathology": "melanoma_invasive", "diagnosis_confirmation": "histo", "diagnosis_date": "2024-05-02"},
+            "breslow_thickness_mm",
+        ),
+        (
+            {
+                "histopathology": "melanoma_in_situ",
+                "breslow_thickness_mm": "0.8",
+                "diagnosis_confirmation": "histo",
+                "diagnosis_date": "2024-05-02",
+            },
+            "breslow_thickness_mm",
+        ),
+        (
+            {
+                "histopathology": "melanoma_invasive",
+                "breslow_thickness_mm": "-1",
+                "diagnosis_confirmation": "histo",
+                "diagnosis_date": "2024-05-02",
+            },
+            "breslow_thickness_mm",
+        ),
+        (
+            {
+                "histopathology": "dysplastic_naevus",
+                "ulceration": "true",
+                "diagnosis_confirmation": "histo",
+                "diagnosis_date": "2024-05-02",
+            },
+            "ulceration",
+        ),
+        (
+            {"histopathology": "other", "diagnosis_confirmation": "histo", "diagnosis_date": "2024-05-02"},
+            "histopathology_text",
+        ),
     ],
 )
 def test_it_refuses_an_incomplete_result(
@@ -55,3 +105,43 @@ def test_it_refuses_an_incomplete_result(
     assert field in response.context["form"].errors
     lesion.refresh_from_db()
     assert lesion.diagnosis == ""
+
+
+def test_it_records_an_invasive_melanoma_with_breslow_and_ulceration(clinician_client: Client, lesion: Lesion) -> None:
+    response = clinician_client.post(
+        reverse("lesion-histopathology", args=[lesion.uuid]),
+        {
+            "histopathology": "melanoma_invasive",
+            "breslow_thickness_mm": "1.25",
+            "ulceration": "true",
+            "diagnosis_confirmation": "histo",
+            "diagnosis_date": "2024-05-02",
+            "status": "excised",
+        },
+    )
+
+    assert response.status_code == 302
+    lesion.refresh_from_db()
+    assert (lesion.histopathology, lesion.diagnosis, lesion.breslow_thickness_mm, lesion.ulceration) == (
+        "melanoma_invasive",
+        "mel",
+        1.25,
+        True,
+    )
+    page = clinician_client.get(lesion.get_absolute_url()).content.decode()
+    assert "Invasive melanoma, Breslow 1.25 mm, ulcerated</strong>" in page
+
+
+def test_a_result_with_no_model_class_counts_as_other(clinician_client: Client, lesion: Lesion) -> None:
+    clinician_client.post(
+        reverse("lesion-histopathology", args=[lesion.uuid]),
+        {
+            "histopathology": "squamous_cell_carcinoma",
+            "diagnosis_confirmation": "histo",
+            "diagnosis_date": "2024-05-02",
+            "status": "excised",
+        },
+    )
+
+    lesion.refresh_from_db()
+    assert (lesion.histopathology, lesion.diagnosis) == ("squamous_cell_carcinoma", "other")

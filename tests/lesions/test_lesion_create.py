@@ -24,7 +24,10 @@ def test_it_records_a_confirmed_diagnosis(clinician_client: Client, patient: Pat
     clinician_client.post(
         reverse("lesion-create", args=[patient.uuid]),
         lesion_form_data(
-            diagnosis="mel", diagnosis_confirmation="histo", diagnosis_date="2024-04-02", status="excised"
+            histopathology="melanoma_in_situ",
+            diagnosis_confirmation="histo",
+            diagnosis_date="2024-04-02",
+            status="excised",
         ),
     )
 
@@ -33,7 +36,9 @@ def test_it_records_a_confirmed_diagnosis(clinician_client: Client, patient: Pat
 
 
 def test_it_refuses_a_diagnosis_without_confirmation(clinician_client: Client, patient: Patient) -> None:
-    response = clinician_client.post(reverse("lesion-create", args=[patient.uuid]), lesion_form_data(diagnosis="mel"))
+    response = clinician_client.post(
+        reverse("lesion-create", args=[patient.uuid]), lesion_form_data(histopathology="melanoma_in_situ")
+    )
 
     assert response.status_code == 200
     assert response.context["form"].errors["diagnosis_confirmation"] == ["Say how the diagnosis was confirmed."]
@@ -46,7 +51,7 @@ def test_it_refuses_a_confirmation_without_diagnosis(clinician_client: Client, p
     )
 
     assert response.status_code == 200
-    assert "diagnosis" in response.context["form"].errors
+    assert "histopathology" in response.context["form"].errors
     assert not Lesion.objects.exists()
 
 
@@ -59,7 +64,7 @@ def test_it_requires_a_body_site(clinician_client: Client, patient: Patient) -> 
 
 def test_it_refuses_a_diagnosis_date_in_the_future_and_takes_today(clinician_client: Client, patient: Patient) -> None:
     today = timezone.localdate()
-    confirmed = {"diagnosis": "mel", "diagnosis_confirmation": "histo"}
+    confirmed = {"histopathology": "melanoma_in_situ", "diagnosis_confirmation": "histo"}
 
     refused = clinician_client.post(
         reverse("lesion-create", args=[patient.uuid]),

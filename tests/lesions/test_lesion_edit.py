@@ -14,7 +14,11 @@ def test_it_saves_changes(clinician_client: Client, lesion: Lesion) -> None:
     response = clinician_client.post(
         reverse("lesion-edit", args=[lesion.uuid]),
         lesion_form_data(
-            lesion, status="biopsied", label="Left shoulder, upper", diagnosis="bcc", diagnosis_confirmation="histo"
+            lesion,
+            status="biopsied",
+            label="Left shoulder, upper",
+            histopathology="basal_cell_carcinoma",
+            diagnosis_confirmation="histo",
         ),
     )
 
@@ -28,7 +32,8 @@ def test_it_saves_changes(clinician_client: Client, lesion: Lesion) -> None:
 
 def test_it_refuses_a_diagnosis_without_confirmation(clinician_client: Client, lesion: Lesion) -> None:
     response = clinician_client.post(
-        reverse("lesion-edit", args=[lesion.uuid]), lesion_form_data(lesion, status="biopsied", diagnosis="mel")
+        reverse("lesion-edit", args=[lesion.uuid]),
+        lesion_form_data(lesion, status="biopsied", histopathology="melanoma_in_situ"),
     )
 
     assert response.status_code == 200
@@ -53,7 +58,7 @@ def test_it_refuses_a_diagnosis_date_in_the_future(clinician_client: Client, les
         lesion_form_data(
             lesion,
             status="biopsied",
-            diagnosis="bcc",
+            histopathology="basal_cell_carcinoma",
             diagnosis_confirmation="histo",
             diagnosis_date=tomorrow.isoformat(),
         ),

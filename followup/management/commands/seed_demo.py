@@ -158,6 +158,10 @@ class Command(BaseCommand):
                     diagnosis_confirmation=Lesion.Confirmation.HISTOPATHOLOGY,
                     status=Lesion.Status.EXCISED,
                 )
+            elif lesion is not None:
+                # Followed-up lesions on short-term monitoring (3 months), single photos on routine (12).
+                interval = Lesion.FollowUpInterval.THREE if len(group) > 1 else Lesion.FollowUpInterval.TWELVE
+                lesion_update(lesion=lesion, followup_interval_months=interval)
 
     def _print_summary(self, password: str, url: str) -> None:
         models = list(ModelVersion.objects.filter(is_active=True))
