@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "clinic",
     "lesions",
     "ml",
+    "assessment",
     "followup",
     "interop",
     "operations",

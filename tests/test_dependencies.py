@@ -3,7 +3,7 @@
 Every import is counted, function-local ones included (read with ``ast``, nothing is
 imported). The layers, lowest first: ``ml.engine.labels`` (the one torch-free class list that
 records and engine share; it imports nothing) ← ``clinic`` (clinics, clinicians, the access
-check) ← ``lesions`` (records) ← ``ml`` (analyses) ← ``followup`` (pages combining both) ←
+check) ← ``lesions`` (records) ← ``ml`` (analyses) ← ``assessment`` (checklists, sign-off) ← ``followup`` (pages combining both) ←
 ``interop`` (FHIR and the PDF report) ← ``operations`` (backup, restore) ← ``benchmarks`` (tools)
 ← ``config`` (the Django project, which mounts every app). ``ml.engine`` imports no Django and
 none of the apps. Inside the engine, rooms by purpose: the shared modules import no room;
@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("clinic", "lesions", "ml", "followup", "interop", "operations", "benchmarks", "config")
+PACKAGES = ("clinic", "lesions", "ml", "assessment", "followup", "interop", "operations", "benchmarks", "config")
 LAYERS = {name: rank for rank, name in enumerate(PACKAGES)}
 # The one vocabulary below every layer: records and engine share it.
 FOUNDATION = "ml.engine.labels"
