@@ -25,9 +25,7 @@ class VisitSigned(Exception):
     """A change to a signed visit, its assessment or its photos' checklists."""
 
     def __init__(self, visit: Visit) -> None:
-        super().__init__(
-            f"The visit of {visit.date:%Y-%m-%d} is signed and read-only: add an addendum instead."
-        )
+        super().__init__(f"The visit of {visit.date:%Y-%m-%d} is signed and read-only: add an addendum instead.")
 
 
 class DermoscopyChecklist(ClinicAuditMixin, TimeStampedModel):
@@ -149,9 +147,7 @@ class VisitAssessment(ClinicAuditMixin, TimeStampedModel):
         "differential diagnosis", max_length=500, blank=True, validators=[refuse_control_characters]
     )
     plan = models.CharField(max_length=10, choices=Plan.choices, blank=True)
-    notes = models.TextField(
-        "assessment notes", blank=True, max_length=NOTES_MAX_LENGTH, validators=[notes_length]
-    )
+    notes = models.TextField("assessment notes", blank=True, max_length=NOTES_MAX_LENGTH, validators=[notes_length])
     signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

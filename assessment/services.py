@@ -43,7 +43,7 @@ def checklist_suggestions(image: LesionImage) -> dict[str, scores.Suggestion]:
 def checklist_for_form(image: LesionImage) -> DermoscopyChecklist:
     """The photo's stored checklists, else new ones (unsaved) with the outline's suggestions filled in."""
     existing = checklist_of(image)
-    if existing is not None:
+    if existing is not None and existing.pk is not None:
         return existing
     checklist = DermoscopyChecklist(image=image)
     suggestions = checklist_suggestions(image)
@@ -77,11 +77,10 @@ def checklist_save(
         raise ValidationError({name: "Not an item of the checklists." for name in sorted(unknown)})
     with transaction.atomic():
         _refuse_signed(image.visit)
-        checklist = checklist_of(image)
+        # From the database: a form's unsaved checklists may sit in the photo's relation cache.
+        checklist = DermoscopyChecklist.objects.select_for_update().filter(image=image).first()
         if checklist is None:
             checklist = checklist_for_form(image)
-        else:
-            checklist = DermoscopyChecklist.objects.select_for_update().get(pk=checklist.pk)
         suggestions = checklist_suggestions(image)
         for name, value in values.items():
             setattr(checklist, name, value)
@@ -118,7 +117,10 @@ def visit_sign(*, visit: Visit, user: Any) -> VisitAssessment:
         assessment = _refuse_signed(visit)
         missing = [
             label
-            for label, value in (("impression", assessment and assessment.impression), ("plan", assessment and assessment.plan))
+            for label, value in (
+                ("impression", assessment and assessment.impression),
+                ("plan", assessment and assessment.plan),
+            )
             if not value
         ]
         if assessment is None or missing:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     path("", include("interop.urls")),
     path("", include("ml.urls")),
+    path("", include("assessment.urls")),
     path("", include("followup.urls")),
     path("", include("lesions.urls")),
 ]
