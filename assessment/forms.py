@@ -35,17 +35,6 @@ class ChecklistForm(forms.ModelForm[DermoscopyChecklist]):
                 label="Confirmed", required=False, help_text=suggestion.basis if suggestion else ""
             )
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        assert cleaned is not None
-        given = [cleaned.get(name) for name, *_ in scores.ABCD_ITEMS]
-        if any(value is not None for value in given) and any(value is None for value in given):
-            missing = [
-                label for (name, label, *_), value in zip(scores.ABCD_ITEMS, given, strict=True) if value is None
-            ]
-            raise forms.ValidationError(f"The ABCD rule needs all four items for a TDS; missing: {', '.join(missing)}.")
-        return cleaned
-
     def checklist_values(self) -> dict[str, Any]:
         return {name: self.cleaned_data.get(name) for name in CHECKLIST_FIELDS}
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from auditlog.registry import auditlog
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -84,6 +85,12 @@ class DermoscopyChecklist(ClinicAuditMixin, TimeStampedModel):
 
     def __str__(self) -> str:
         return f"checklists of photo {self.image_id}"
+
+    def clean(self) -> None:
+        given = [(label, getattr(self, name)) for name, label, *_ in scores.ABCD_ITEMS]
+        missing = [label for label, value in given if value is None]
+        if missing and len(missing) < len(given):
+            raise ValidationError(f"The ABCD rule needs all four items for a TDS; missing: {', '.join(missing)}.")
 
     def values(self) -> dict[str, Any]:
         names = [n for n, *_ in scores.SEVEN_POINT_ITEMS] + [n for n, *_ in scores.ABCD_ITEMS]
@@ -200,7 +207,7 @@ class VisitAddendum(ClinicAuditMixin, TimeStampedModel):
 
 def assessment_of(visit: Visit) -> VisitAssessment | None:
     try:
-        result: VisitAssessment = visit.assessment  # type: ignore[attr-defined]
+        result: VisitAssessment = visit.assessment
     except VisitAssessment.DoesNotExist:
         return None
     return result
@@ -213,7 +220,7 @@ def visit_is_signed(visit: Visit) -> bool:
 
 def checklist_of(image: LesionImage) -> DermoscopyChecklist | None:
     try:
-        result: DermoscopyChecklist = image.checklist  # type: ignore[attr-defined]
+        result: DermoscopyChecklist = image.checklist
     except DermoscopyChecklist.DoesNotExist:
         return None
     return result

@@ -70,10 +70,13 @@ def three_point_score(values: dict[str, Any]) -> int | None:
 
 def total_dermoscopy_score(values: dict[str, Any]) -> float | None:
     """TDS, None until all four of A, B, C and D are given."""
-    parts = [values.get(name) for name, *_ in ABCD_ITEMS]
-    if any(part is None for part in parts):
-        return None
-    return round(sum(float(part) * weight for part, (*_, weight) in zip(parts, ABCD_ITEMS, strict=True)), 2)
+    total = 0.0
+    for name, _, _, _, weight in ABCD_ITEMS:
+        part = values.get(name)
+        if part is None:
+            return None
+        total += float(part) * weight
+    return round(total, 2)
 
 
 def tds_band(tds: float | None) -> str:

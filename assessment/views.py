@@ -33,8 +33,8 @@ def _refused(form: object, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():
             target = field if field in form.fields else None  # type: ignore[attr-defined]
-            for message in errors:
-                form.add_error(target, message)  # type: ignore[attr-defined]
+            for problem in errors:
+                form.add_error(target, problem)  # type: ignore[attr-defined]
     else:
         for message in error.messages:
             form.add_error(None, message)  # type: ignore[attr-defined]

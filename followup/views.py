@@ -144,7 +144,7 @@ def visit_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
             "patient": visit.patient,
             "images": images,
             "assessment": assessment,
-            "addenda": list(visit.addenda.select_related("author")),  # type: ignore[attr-defined]
+            "addenda": list(visit.addenda.select_related("author")),
             "editable": not (assessment is not None and assessment.is_signed),
         },
     )
