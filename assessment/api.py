@@ -104,7 +104,6 @@ class AssessmentSerializer(serializers.ModelSerializer[VisitAssessment]):
 
 
 class PhotoChecklistViewSet(ScopedViewSet[LesionImage]):
-    serializer_class = ChecklistSerializer
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[LesionImage]:
@@ -135,7 +134,6 @@ class PhotoChecklistViewSet(ScopedViewSet[LesionImage]):
 
 
 class VisitAssessmentViewSet(ScopedViewSet[Visit]):
-    serializer_class = AssessmentSerializer
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[Visit]:

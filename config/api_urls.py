@@ -64,12 +64,12 @@ urlpatterns = [
     ),
     path(
         "images/<str:uuid>/checklist/",
-        assessment_api.PhotoChecklistViewSet.as_view({"get": "retrieve", "put": "update", "patch": "update"}),
+        assessment_api.PhotoChecklistViewSet.as_view({"get": "retrieve", "put": "update"}),
         name="api-image-checklist",
     ),
     path(
         "visits/<str:uuid>/assessment/",
-        assessment_api.VisitAssessmentViewSet.as_view({"get": "retrieve", "put": "update", "patch": "update"}),
+        assessment_api.VisitAssessmentViewSet.as_view({"get": "retrieve", "put": "update"}),
         name="api-visit-assessment",
     ),
     path(
