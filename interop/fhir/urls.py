@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpResponseBase
 from django.urls import re_path
 
-from interop.fhir import views
+from interop.fhir import assessment_views, views
 
 if TYPE_CHECKING:
     from rest_framework.decorators import ViewSetAction
@@ -40,6 +40,11 @@ urlpatterns = [
     re_path(rf"^Media/{ID}/?\Z", read(views.MediaViewSet), name="fhir-media"),
     re_path(rf"^Observation/{ID}/?\Z", read(views.ObservationViewSet), name="fhir-observation"),
     re_path(rf"^DiagnosticReport/{ID}/?\Z", read(views.DiagnosticReportViewSet), name="fhir-diagnosticreport"),
+    re_path(
+        rf"^ClinicalImpression/{ID}/?\Z",
+        read(assessment_views.ClinicalImpressionViewSet),
+        name="fhir-clinicalimpression",
+    ),
     re_path(rf"^Device/{ID}/?\Z", read(views.DeviceViewSet), name="fhir-device"),
     re_path(rf"^CodeSystem/{ID}/?\Z", read(views.CodeSystemViewSet), name="fhir-codesystem"),
     re_path(r"^(?P<path>[\s\S]*)\Z", views.UnknownViewSet.as_view(ALL_METHODS), name="fhir-unknown"),

@@ -30,6 +30,8 @@ from clinic.audit import audit_access_many
 from clinic.parsers import DepthLimitedJSONParser
 from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
 from interop import selectors, services
+from assessment.models import DermoscopyChecklist
+from interop.fhir import assessment as fhir_assessment
 from interop.fhir import capability, codes, inbound, resources, search
 from interop.fhir.errors import fhir_exception_handler, outcome
 from lesions.models import Lesion, LesionImage, Patient, Visit
@@ -99,7 +101,11 @@ class FhirViewSet(ScopedViewSet[Model]):  # each endpoint reads its rows through
         if item.resource_type == "Media":
             return resources.media_resource(row, self.absolute)
         if item.resource_type == "Observation":
+            if isinstance(row, DermoscopyChecklist):
+                return fhir_assessment.checklist_observation_resource(row)
             return resources.observation_resource(row)
+        if item.resource_type == "ClinicalImpression":
+            return fhir_assessment.clinical_impression_resource(row, list(item.images), list(row.visit.addenda.all()))
         if item.resource_type == "Device":
             return resources.device_resource(row)
         return resources.diagnostic_report_resource(row, item.images, self.absolute)
@@ -204,7 +210,11 @@ class MediaViewSet(FhirViewSet):
 
 class ObservationViewSet(FhirViewSet):
     def read(self, request: Request, id: str) -> Response:
-        prediction = get_for_user_or_404(Prediction, request.user, id, selectors.predictions(request.user))
+        try:
+            prediction = get_for_user_or_404(Prediction, request.user, id, selectors.predictions(request.user))
+        except Http404:  # else an Observation of a photo's dermoscopy checklists, or 404
+            checklist = get_for_user_or_404(DermoscopyChecklist, request.user, id, selectors.checklists(request.user))
+            return Response(fhir_assessment.checklist_observation_resource(checklist))
         return Response(resources.observation_resource(prediction))
 
 
