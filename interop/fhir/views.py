@@ -25,12 +25,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.mediatypes import media_type_matches
 
+from assessment.models import DermoscopyChecklist
 from clinic.api import ScopedViewSet
 from clinic.audit import audit_access_many
 from clinic.parsers import DepthLimitedJSONParser
 from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
 from interop import selectors, services
-from assessment.models import DermoscopyChecklist
 from interop.fhir import assessment as fhir_assessment
 from interop.fhir import capability, codes, inbound, resources, search
 from interop.fhir.errors import fhir_exception_handler, outcome
