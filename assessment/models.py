@@ -116,6 +116,30 @@ class DermoscopyChecklist(ClinicAuditMixin, TimeStampedModel):
     def tds_band(self) -> str:
         return scores.tds_band(self.total_dermoscopy_score)
 
+    def report_lines(self) -> list[str]:
+        """What the report (page and PDF alike) says of the checklists, one line each."""
+        present = [
+            f"{label.lower()} +{points}" for name, label, points in scores.SEVEN_POINT_ITEMS if getattr(self, name)
+        ]
+        seven = f"7-point checklist: {self.seven_point_score}"
+        if self.seven_point_suggests_melanoma:
+            seven += " (3 or more: suggests melanoma)"
+        seven += f"; {', '.join(present)}." if present else "; no criterion present."
+        items = []
+        for name, _, _, _, _ in scores.ABCD_ITEMS:
+            value = getattr(self, name)
+            if value is not None:
+                letter = {"abcd_asymmetry": "A", "abcd_border": "B", "abcd_colours": "C", "abcd_structures": "D"}[name]
+                items.append(f"{letter} {value}" + (" (pre-filled from the outline)" if name in self.prefilled else ""))
+        tds = self.total_dermoscopy_score
+        abcd = f"ABCD rule: TDS {tds:.2f} ({self.tds_band})" if tds is not None else "ABCD rule: not completed"
+        abcd += f"; {', '.join(items)}." if items else "."
+        lines = [seven, abcd]
+        if self.three_point_score is not None:
+            three = f"3-point checklist: {self.three_point_score}"
+            lines.append(three + (" (2 or more: suggests referral)." if self.three_point_suggests_referral else "."))
+        return lines
+
     @property
     def seven_point_rows(self) -> list[dict[str, Any]]:
         return [
