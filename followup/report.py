@@ -12,11 +12,11 @@ from typing import Any
 
 from assessment.models import assessment_of, checklist_of
 from followup import compare, timeline
-from followup.numerals import fitzpatrick
 from followup.alignment import references_of
 from followup.changes import PhotoChange, photo_change
 from followup.compare import ClassDifference
 from followup.models import PhotoAlignment
+from followup.numerals import fitzpatrick
 from followup.timeline import VisitAnalysis
 from ml import selectors
 from ml.models import default_model_first
