@@ -238,8 +238,8 @@ def assessment_of(visit: Visit) -> VisitAssessment | None:
 
 
 def visit_is_signed(visit: Visit) -> bool:
-    assessment = assessment_of(visit)
-    return assessment is not None and assessment.is_signed
+    """From the database: a visit's cached assessment may predate its signature."""
+    return VisitAssessment.objects.filter(visit=visit, signed_at__isnull=False).exists()
 
 
 def checklist_of(image: LesionImage) -> DermoscopyChecklist | None:

@@ -9,9 +9,12 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from assessment.models import DermoscopyChecklist, VisitAssessment
+from assessment import services
+from assessment.models import DermoscopyChecklist, VisitAssessment, VisitSigned
+from lesions import services as lesion_services
 from lesions.models import LesionImage, Patient
 from tests.factories import LesionFactory, LesionImageFactory, LesionOutlineFactory, VisitFactory
+from tests.helpers import photo_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -119,3 +122,39 @@ def test_others_cannot_read_or_write(api_as: Callable[[str], APIClient], photo: 
     assert client.put(checklist_url(photo), {"regression": True}, format="json").status_code == expected
     assert client.get(reverse("api-visit-assessment", args=[photo.visit.uuid])).status_code == expected
     assert not DermoscopyChecklist.objects.exists()
+
+
+def test_a_photo_for_a_signed_visit_is_409_and_today_s_next_photo_starts_a_new_visit(
+    api_as: Callable[[str], APIClient], clinician: Any, patient: Patient
+) -> None:
+    from django.utils import timezone
+
+    from lesions.models import Visit
+    from tests.factories import make_jpeg
+    from tests.helpers import upload
+
+    client = api_as("clinician")
+    lesion = LesionFactory(patient=patient)
+    first = upload(client, lesion, make_jpeg())
+    assert first.status_code == 201, first.json()
+    visit = Visit.objects.get(uuid=first.json()["visit"])
+    assert visit.date == timezone.localdate()
+    services.assessment_save(visit=visit, user=clinician, impression="Naevus", plan="monitor")
+    services.visit_sign(visit=visit, user=clinician)
+
+    refused = upload(client, lesion, make_jpeg(), visit=str(visit.uuid))
+    assert refused.status_code == 409 and "signed and read-only" in refused.json()["detail"]
+    assert visit.images.count() == 1
+    with pytest.raises(VisitSigned):  # the store itself refuses too, whoever calls it
+        lesion_services.lesion_image_create(
+            lesion=lesion,
+            visit=visit,
+            photo=lesion_services.photo_sanitize(photo_upload(make_jpeg())),
+            image_type="dermoscopic",
+            uploaded_by=clinician,
+        )
+    assert visit.images.count() == 1
+
+    later = upload(client, lesion, make_jpeg())
+    assert later.status_code == 201
+    assert later.json()["visit"] != str(visit.uuid)  # a new visit, the signed one untouched

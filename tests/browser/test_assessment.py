@@ -84,6 +84,7 @@ def test_complete_the_checklists_with_the_pre_filled_items(
     page.check("#id_confirm_abcd_asymmetry")  # confirmed as suggested
     page.fill("#id_abcd_border", "4")  # changed: no longer marked pre-filled
     assert page.locator(".abcd-item.prefilled").count() == 2
+    assert page.locator(".prefill-note:visible").count() == 2  # the border's note is gone
     box = page.get_by_label("Atypical pigment network").bounding_box()
     row = page.locator(".check-item").first.bounding_box()
     assert row["height"] >= 44 and box["width"] > 0  # a row a thumb can hit
