@@ -1,15 +1,15 @@
 """The layout holds: no import cycles, dependencies one way, files of a size one can hold.
 
-Every import is counted, function-local ones included (read with ``ast``, nothing is
-imported). The layers, lowest first: ``ml.engine.labels`` (the one torch-free class list that
-records and engine share; it imports nothing) ← ``clinic`` (clinics, clinicians, the access
-check) ← ``lesions`` (records) ← ``ml`` (analyses) ← ``assessment`` (checklists, sign-off) ←
-``followup`` (pages combining both) ← ``interop`` (FHIR and the PDF report) ← ``operations``
-(backup, restore) ← ``benchmarks`` (tools) ← ``config`` (the Django project, which mounts every
-app). ``ml.engine`` imports no Django and none of the apps. Inside the engine, rooms by purpose:
-the shared modules import no room; ``inference`` only the shared modules; ``segmentation`` also ``inference``; ``change`` also
-``segmentation``; ``evaluation`` also ``change``; ``training`` everything. A web process never
-imports torch.
+Every import is counted, function-local ones included (read with ``ast``, nothing is imported). The
+layers, lowest first: ``ml.engine.labels`` (the one torch-free class list that records and engine
+share; it imports nothing) ← ``clinic`` (clinics, clinicians, the access check) ← ``lesions``
+(records) ← ``ml`` (analyses) ← ``assessment`` (checklists, sign-off) ← ``followup`` (pages
+combining both) ← ``interop`` (FHIR and the PDF report) ← ``operations`` (backup, restore) ←
+``benchmarks`` (tools) ← ``config`` (the Django project, which mounts every app). ``ml.engine``
+imports no Django and none of the apps. Inside the engine, rooms by purpose: the shared modules
+import no room; ``inference`` only the shared modules; ``segmentation`` also ``inference``;
+``change`` also ``segmentation``; ``evaluation`` also ``change``; ``training`` everything. A web
+process never imports torch.
 Run alone with ``.venv/bin/pytest -q tests/test_dependencies.py``.
 """
 
