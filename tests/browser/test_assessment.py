@@ -149,3 +149,31 @@ def test_sign_a_visit_and_see_it_read_only_with_an_addendum(
     assert "Addendum (" in report and "Signed by" in report
     if viewport == "phone":  # nothing sticks out sideways on the phone
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_the_report_printed_from_the_browser_puts_one_lesion_per_page_and_starts_on_page_1(
+    page: Any, log_in: Callable[[Any], None], server_lock: Any, clinician: Any, photo: LesionImage
+) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    with server_lock:
+        visit = photo.visit
+        later = VisitFactory(
+            patient=visit.patient, clinician=clinician, date=visit.date.replace(year=visit.date.year + 1)
+        )
+        LesionImageFactory(lesion=photo.lesion, visit=later)  # a follow-up photo: its baseline is ``photo``
+        second = LesionFactory(patient=visit.patient, label="Back spot")
+        LesionImageFactory(lesion=second, visit=later)
+    log_in(clinician)
+    page.goto(f"/visits/{later.uuid}/report/")
+    page.emulate_media(media="print")
+    assert page.locator(".report-baseline img").count() == 1  # the calf: baseline beside the current photo
+    pdf = PdfReader(BytesIO(page.pdf(format="A4")))
+    texts = [" ".join(p.extract_text().split()) for p in pdf.pages]
+
+    # lesions in label order; the first follows the header (no empty first page), the next starts a page
+    assert "1. Back spot" in texts[0] and "Left calf naevus" not in texts[0]
+    assert len(texts) == 2 and "2. Left calf naevus" in texts[1]
+    assert "not a diagnostic device" in texts[-1]
