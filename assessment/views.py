@@ -11,6 +11,7 @@ from uuid import UUID
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -29,15 +30,16 @@ def _signed_page(request: HttpRequest, visit: Visit, error: VisitSigned) -> Http
     )
 
 
-def _refused(form: object, error: ValidationError) -> None:
+def _refused(form: BaseForm, error: ValidationError) -> None:
+    """A service's refusal shown on the form: on the field it names, else above the form."""
     if hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():
-            target = field if field in form.fields else None  # type: ignore[attr-defined]
+            target = field if field in form.fields else None
             for problem in errors:
-                form.add_error(target, problem)  # type: ignore[attr-defined]
+                form.add_error(target, problem)
     else:
         for message in error.messages:
-            form.add_error(None, message)  # type: ignore[attr-defined]
+            form.add_error(None, message)
 
 
 @login_required
