@@ -5,12 +5,20 @@ The same lines as the printable page (``snippets/report_assessment.html``, ``rep
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from followup.report import ReportEntry, VisitReport
 
-if TYPE_CHECKING:
-    from interop.pdf import ReportPDF
+
+class ReportPDF(Protocol):
+    """What these sections need of ``interop.pdf.ReportPDF`` (which imports this module)."""
+
+    def line_of_text(
+        self, text: str, size: float = 10, bold: bool = False, colour: tuple[int, int, int] | None = None
+    ) -> None: ...
+
+    def gap(self, mm: float = 2) -> None: ...
+
 
 MUTED = (90, 90, 90)
 
