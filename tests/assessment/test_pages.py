@@ -156,3 +156,17 @@ def test_an_empty_addendum_or_one_to_an_unsigned_visit_is_refused(clinician_clie
     response = clinician_client.post(reverse("visit-addendum", args=[visit.uuid]), {"text": "   "})
     assert response.status_code == 400
     assert not VisitAddendum.objects.exists()
+
+
+def test_the_lesion_history_shows_each_visit_s_scores(
+    clinician_client: Client, photo: LesionImage, clinician: Any
+) -> None:
+    from assessment import services
+
+    services.checklist_save(image=photo, user=clinician, values={"blue_white_veil": True, "abcd_structures": 3})
+
+    page = clinician_client.get(photo.lesion.get_absolute_url()).content.decode()
+
+    assert (
+        '<span class="visit-checklist">7-point <strong>2</strong> · TDS <strong>2.00</strong> (benign)</span>' in page
+    )
