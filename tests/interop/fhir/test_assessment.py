@@ -94,6 +94,10 @@ def test_everything_carries_them_and_outsiders_get_404(
 
     ids = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in bundle["entry"]}
     assert ("Observation", str(checklist.uuid)) in ids and ("ClinicalImpression", str(assessment.uuid)) in ids
+    report = fhir_get(api_as("clinician"), f"DiagnosticReport/{records.later.uuid}")
+    assert {"reference": f"Observation/{checklist.uuid}", "display": "Left shoulder mole: dermoscopy checklists"} in (
+        report["result"]
+    )
     outsider = api_as("outsider")
     assert outsider.get(f"/fhir/Observation/{checklist.uuid}").status_code == 404
     assert outsider.get(f"/fhir/ClinicalImpression/{assessment.uuid}").status_code == 404
