@@ -13,6 +13,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from assessment import api as assessment_api
 from clinic.api import AuthTokenRevokeView, AuthTokenView
 from followup.api import change as followup_change
 from followup.api import photos as followup_api
@@ -63,6 +64,26 @@ urlpatterns = [
         name="api-visit-report",
     ),
     path("worklists/", followup_worklists.WorklistsView.as_view(), name="api-worklists"),
+    path(
+        "images/<str:uuid>/checklist/",
+        assessment_api.PhotoChecklistViewSet.as_view({"get": "retrieve", "put": "update"}),
+        name="api-image-checklist",
+    ),
+    path(
+        "visits/<str:uuid>/assessment/",
+        assessment_api.VisitAssessmentViewSet.as_view({"get": "retrieve", "put": "update"}),
+        name="api-visit-assessment",
+    ),
+    path(
+        "visits/<str:uuid>/assessment/sign/",
+        assessment_api.VisitAssessmentViewSet.as_view({"post": "sign"}),
+        name="api-visit-sign",
+    ),
+    path(
+        "visits/<str:uuid>/assessment/addenda/",
+        assessment_api.VisitAssessmentViewSet.as_view({"post": "addendum"}),
+        name="api-visit-addenda",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script from a URL (no inline script under the CSP); its
     # page keeps a small <style> block, allowed on this page only.

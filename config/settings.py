@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "integrations",
     "lesions",
     "ml",
+    "assessment",
     "followup",
     "interop",
     "operations",

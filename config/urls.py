@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("integrations.urls")),
     path("", include("interop.urls")),
     path("", include("ml.urls")),
+    path("", include("assessment.urls")),
     path("", include("followup.urls")),
     path("", include("lesions.urls")),
 ]

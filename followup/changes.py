@@ -19,6 +19,7 @@ from django.conf import settings
 
 from followup.alignment import photo_order, references_of
 from followup.models import PhotoAlignment
+from followup.numerals import signed
 from followup.timeline import usable_prediction
 from ml.engine.change.compare import Change, compare
 from ml.engine.change.registration import ALIGNED, FAILED, NOT_NEEDED, Matrix, Registration
@@ -85,17 +86,17 @@ class PhotoChange:
         """One line for a report: "against the baseline of 2024-01-10: area +12%, ..." (or why sizes do not compare)."""
         parts = []
         if self.comparable and self.area_change_percent is not None:
-            parts.append(f"area {self.area_change_percent:+.0f}%")
+            parts.append(f"area {signed(self.area_change_percent, 0, '%')}")
             if self.diameter_change_percent is not None:
-                parts.append(f"longest diameter {self.diameter_change_percent:+.0f}%")
+                parts.append(f"longest diameter {signed(self.diameter_change_percent, 0, '%')}")
         elif self.before is not None or self.after is not None:
             parts.append(f"sizes not compared ({self.reason})")
         if self.change.asymmetry_delta is not None and self.before is not None and self.after is not None:
-            parts.append(f"asymmetry {self.change.asymmetry_delta:+.2f}")
+            parts.append(f"asymmetry {signed(self.change.asymmetry_delta, 2)}")
         if self.new_colour_names:
             parts.append(f"new colours: {', '.join(self.new_colour_names)}")
         if self.mel_probability_delta is not None:
-            parts.append(f"P(mel) {100 * self.mel_probability_delta:+.1f} points")
+            parts.append(f"P(mel) {signed(100 * self.mel_probability_delta, 1)} points")
         what = "; ".join(parts) if parts else "nothing to compare (not outlined or analysed on both photos)"
         return f"against the {self.role} photo of {self.reference.visit.date:%Y-%m-%d}: {what}"
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from assessment.models import assessment_of, checklist_of
 from followup import compare, timeline
 from followup.alignment import references_of
 from followup.changes import PhotoChange, photo_change
 from followup.compare import ClassDifference
 from followup.models import PhotoAlignment
+from followup.numerals import fitzpatrick
 from followup.timeline import VisitAnalysis
 from ml import selectors
 from ml.models import default_model_first
@@ -30,6 +32,7 @@ class ReportEntry:
     # The photo against its baseline and previous photo of the same kind, sizes in one frame.
     changes: tuple[PhotoChange, ...] = ()
     baseline: Any | None = None  # the baseline photo (None: this photo is the first of its kind)
+    checklist: Any | None = None  # the photo's dermoscopy checklists (None: not completed)
 
     @property
     def malignant_change(self) -> ClassDifference | None:
@@ -44,6 +47,17 @@ class VisitReport:
     visit: Any
     patient: Any
     entries: list[ReportEntry]
+    assessment: Any | None = None  # the clinician's impression, plan and signature (None: not written)
+    addenda: tuple[Any, ...] = ()
+
+    @property
+    def fitzpatrick(self) -> str:
+        """The skin type as the patient page writes it (II), '' when not recorded."""
+        return fitzpatrick(self.patient.fitzpatrick_skin_type)
+
+    @property
+    def signed(self) -> bool:
+        return self.assessment is not None and self.assessment.is_signed
 
     @property
     def model_versions(self) -> list[Any]:
@@ -85,6 +99,13 @@ def visit_report(visit: Any) -> VisitReport:
                 previous=_previous_visit(histories[lesion.pk], visit),
                 changes=tuple(changes),
                 baseline=refs.baseline,
+                checklist=_saved(checklist_of(image)),
             )
         )
-    return VisitReport(visit=visit, patient=visit.patient, entries=entries)
+    assessment = _saved(assessment_of(visit))
+    addenda = tuple(visit.addenda.select_related("author")) if assessment is not None else ()
+    return VisitReport(visit=visit, patient=visit.patient, entries=entries, assessment=assessment, addenda=addenda)
+
+
+def _saved(row: Any | None) -> Any | None:
+    return row if row is not None and row.pk is not None else None

@@ -10,6 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from assessment.models import assessment_of
 from clinic.audit import audit_access, audit_list_view
 from clinic.selectors import get_for_user_or_404, scoped
 from followup import agreement, body_map, compare, flags, report, timeline, worklists
@@ -142,8 +143,20 @@ def aligned_pair(first: LesionImage, second: LesionImage) -> dict[str, object]:
 @require_GET
 def visit_detail(request: HttpRequest, uuid: UUID) -> HttpResponse:
     visit = get_for_user_or_404(Visit, request.user, uuid, Visit.objects.select_related("patient", "clinician"))
-    images = selectors.visit_images(visit)
-    return render(request, "followup/visit_detail.html", {"visit": visit, "patient": visit.patient, "images": images})
+    images = selectors.visit_images(visit).select_related("checklist")
+    assessment = assessment_of(visit)
+    return render(
+        request,
+        "followup/visit_detail.html",
+        {
+            "visit": visit,
+            "patient": visit.patient,
+            "images": images,
+            "assessment": assessment,
+            "addenda": list(visit.addenda.select_related("author")),
+            "editable": not (assessment is not None and assessment.is_signed),
+        },
+    )
 
 
 @login_required

@@ -14,7 +14,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 # The resource types the FHIR API serves records of (CodeSystem and the CapabilityStatement are public).
-RESOURCE_TYPES = ("Patient", "BodyStructure", "Media", "Observation", "DiagnosticReport", "Device")
+RESOURCE_TYPES = (
+    "Patient",
+    "BodyStructure",
+    "Media",
+    "Observation",
+    "DiagnosticReport",
+    "ClinicalImpression",
+    "Device",
+)
 PERMISSIONS = "cruds"
 # The permission each FHIR interaction needs (the FHIR viewsets' action names).
 INTERACTION_PERMISSION = {

@@ -24,8 +24,10 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
+from followup.numerals import signed
 from followup.report import ReportEntry, VisitReport
 from interop.disclaimer import disclaimer_text
+from interop.pdf_assessment import assessment_section, checklist_section
 from lesions.models import LesionImage
 from lesions.services import lesion_image_thumbnail_make
 from ml.models import outline_of
@@ -40,7 +42,8 @@ NO_GLYPH = "\ufffd"  # drawn where neither font has the character
 # Characters drawn as nothing anyway (line breaks, tabs, direction and joiner marks): never replaced.
 INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 PAGE_COUNT_ALIAS = "{nb}"
-IMAGE_WIDTH_MM = 62
+IMAGE_WIDTH_MM = 56  # three side by side (baseline, current, heatmap) fill the 180 mm between the margins
+IMAGE_GAP_MM = 6
 IMAGE_MAX_PIXELS = 700  # enough for print at this width; keeps the file small (photos: their stored thumbnail)
 OUTLINE_COLOUR = (0, 220, 255)
 MUTED = (90, 90, 90)
@@ -52,7 +55,7 @@ def _percent(value: float | None, digits: int = 0) -> str:
 
 
 def _signed(value: float, digits: int = 1) -> str:
-    return f"{value:+.{digits}f}"
+    return signed(value, digits)
 
 
 class ReportPDF(FPDF):
@@ -182,12 +185,22 @@ def _images(pdf: ReportPDF, entry: ReportEntry) -> None:
     image = analysis.image
     outline = outline_of(image)
     polygon = list(outline.polygon) if outline is not None and outline.polygon else []
-    pictures = [
+    pictures = []
+    baseline = entry.baseline
+    if baseline is not None:
+        pictures.append(
+            (
+                _image_with_outline(_thumbnail(baseline), (baseline.width, baseline.height), []),
+                f"Baseline · {baseline.visit.date:%Y-%m-%d}",
+            )
+        )
+    current = f"Current · {analysis.visit.date:%Y-%m-%d}" if baseline is not None else "Photo (first of this lesion)"
+    pictures.append(
         (
             _image_with_outline(_thumbnail(image), (image.width, image.height), polygon),
-            f"Photo · {image.get_image_type_display()}" + (" · lesion outline" if polygon else ""),
+            f"{current} · {image.get_image_type_display()}" + (" · outline" if polygon else ""),
         )
-    ]
+    )
     prediction = analysis.prediction
     if prediction is not None and prediction.heatmap:
         caption = f"Heatmap (Grad-CAM, {prediction.top_class})"
@@ -205,7 +218,7 @@ def _images(pdf: ReportPDF, entry: ReportEntry) -> None:
     pdf.ensure_room(max(heights) + 8)
     top, left = pdf.get_y(), pdf.l_margin
     for index, (picture, caption) in enumerate(pictures):
-        x = left + index * (IMAGE_WIDTH_MM + 6)
+        x = left + index * (IMAGE_WIDTH_MM + IMAGE_GAP_MM)
         if picture is None:
             pdf.set_xy(x, top)
             pdf.set_font(FONT, "", 8)
@@ -216,9 +229,9 @@ def _images(pdf: ReportPDF, entry: ReportEntry) -> None:
         pdf.set_xy(x, top + height + 0.5)
         pdf.set_font(FONT, "", 7)
         pdf.set_text_color(*MUTED)
-        pdf.cell(IMAGE_WIDTH_MM, 3.5, caption)
+        pdf.multi_cell(IMAGE_WIDTH_MM, 3.2, caption)
         pdf.set_text_color(0, 0, 0)
-    pdf.set_xy(left, top + max(heights) + 5)
+    pdf.set_xy(left, top + max(heights) + 8)
 
 
 def _prediction(pdf: ReportPDF, entry: ReportEntry) -> None:
@@ -315,19 +328,23 @@ def _change(pdf: ReportPDF, entry: ReportEntry) -> None:
         pdf.line_of_text(line[0].upper() + line[1:] + ".", 9)
 
 
-def _entry(pdf: ReportPDF, entry: ReportEntry) -> None:
+def _entry(pdf: ReportPDF, number: int, entry: ReportEntry) -> None:
+    """The ``number``-th lesion of the report (its own number, ``Lesion.number``, heads it)."""
     lesion = entry.lesion
+    if number > 1:
+        pdf.add_page()  # one lesion per page at most, as the printed page does
     pdf.ensure_room(75)  # the heading stays with the pictures below it
     # The lesion's own number, as its marker on the body map and the patient page show it.
     pdf.line_of_text(f"{lesion.number}. {lesion.label}", 12, bold=True)
     site = lesion.location_text + (f" – {lesion.body_site_detail}" if lesion.body_site_detail else "")
     details = f"{site} · {lesion.get_status_display()}"
     if lesion.diagnosis:
-        details += f" · confirmed {lesion.get_diagnosis_display()}"
+        details += f" · confirmed {lesion.result_display}"
     pdf.line_of_text(details, 9, colour=MUTED)
     pdf.gap(1)
     _images(pdf, entry)
     _prediction(pdf, entry)
+    checklist_section(pdf, entry)
     _measurements(pdf, entry)
     _change(pdf, entry)
     pdf.gap(4)
@@ -343,7 +360,7 @@ def _facts(pdf: ReportPDF, report: VisitReport) -> None:
         )
     facts.append(("Sex", patient.get_sex_display()))
     if patient.fitzpatrick_skin_type:
-        facts.append(("Fitzpatrick", str(patient.fitzpatrick_skin_type)))
+        facts.append(("Fitzpatrick", report.fitzpatrick))
     facts.append(("Visit date", f"{visit.date:%Y-%m-%d}"))
     clinician = visit.clinician
     facts.append(("Clinician", (clinician.get_full_name() or clinician.username) if clinician else "–"))
@@ -358,7 +375,6 @@ def _models(pdf: ReportPDF, report: VisitReport) -> None:
     versions = report.model_versions
     if not versions:
         return
-    pdf.ensure_room(20)
     pdf.line_of_text("Models", 12, bold=True)
     for version in versions:
         test = version.test_metrics
@@ -394,6 +410,7 @@ def visit_report_pdf(report: VisitReport, *, printed_by: str, printed_at: dt.dat
     pdf.gap(2)
     _facts(pdf, report)
     pdf.gap(3)
+    assessment_section(pdf, report)
     if visit.notes:
         pdf.line_of_text("Notes", 12, bold=True)
         pdf.line_of_text(visit.notes, 10)
@@ -403,9 +420,10 @@ def visit_report_pdf(report: VisitReport, *, printed_by: str, printed_at: dt.dat
     pdf.gap(2)
     if not report.entries:
         pdf.line_of_text("No photos were taken at this visit.", 10, colour=MUTED)
-    for entry in report.entries:
-        _entry(pdf, entry)
+    for number, entry in enumerate(report.entries, start=1):
+        _entry(pdf, number, entry)
+    # The models and the disclaimer stay together: a page never holds the disclaimer alone.
+    pdf.ensure_room(32 + 9 * len(report.model_versions))
     _models(pdf, report)
-    pdf.ensure_room(20)
     pdf.line_of_text(disclaimer_text(), 9, bold=True)
     return pdf.finish()

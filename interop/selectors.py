@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from assessment.models import DermoscopyChecklist, VisitAssessment
 from clinic.selectors import scoped
 from interop.fhir import codes
 from lesions.models import Lesion, LesionImage, Patient, Visit
@@ -20,7 +21,7 @@ class Item:
 
     resource_type: str
     row: Any
-    images: tuple[Any, ...] = ()  # a DiagnosticReport's photos
+    images: tuple[Any, ...] = ()  # a DiagnosticReport's photos; a ClinicalImpression's checklists
 
 
 def images(user: Any) -> QuerySet[LesionImage]:
@@ -45,6 +46,16 @@ def lesions(user: Any) -> QuerySet[Lesion]:
     return scoped(Lesion, user).select_related("patient__clinic")
 
 
+def checklists(user: Any) -> QuerySet[DermoscopyChecklist]:
+    return scoped(DermoscopyChecklist, user).select_related(
+        "image__lesion__patient__clinic", "image__visit", "completed_by"
+    )
+
+
+def assessments(user: Any) -> QuerySet[VisitAssessment]:
+    return scoped(VisitAssessment, user).select_related("visit__patient__clinic", "signed_by")
+
+
 def model_version_by_device_id(device_id: str) -> ModelVersion | None:
     # A handful of rows: the name-based id is computed, not stored.
     return next((v for v in ModelVersion.objects.all() if codes.device_id(v) == device_id), None)
@@ -58,6 +69,8 @@ def patient_everything(user: Any, patient: Patient) -> list[Item]:
     done = [p for image in photo_rows for p in image.predictions.all() if p.status == Prediction.Status.DONE]
     models = sorted({p.model_version for p in done}, key=default_model_first)
     visit_rows = list(visits(user).filter(patient=patient).order_by("date", "created_at", "pk"))
+    checklist_rows = list(checklists(user).filter(image__lesion__patient=patient).order_by("image__visit__date", "pk"))
+    assessment_rows = list(assessments(user).filter(visit__patient=patient).order_by("visit__date", "pk"))
     by_visit: dict[int, list[Any]] = {}
     for image in photo_rows:
         by_visit.setdefault(image.visit_id, []).append(image)
@@ -68,4 +81,9 @@ def patient_everything(user: Any, patient: Patient) -> list[Item]:
         *(Item("Media", image) for image in photo_rows),
         *(Item("Observation", prediction) for prediction in done),
         *(Item("DiagnosticReport", visit, tuple(by_visit.get(visit.pk, ()))) for visit in visit_rows),
+        *(Item("Observation", checklist) for checklist in checklist_rows),
+        *(
+            Item("ClinicalImpression", a, tuple(c for c in checklist_rows if c.image.visit_id == a.visit_id))
+            for a in assessment_rows
+        ),
     ]

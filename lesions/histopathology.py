@@ -14,6 +14,7 @@ diagnoses recorded before this vocabulary (one of the 7 classes, not the exact e
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 SNOMED_CT = "http://snomed.info/sct"
 
@@ -129,3 +130,48 @@ __all__ = [
     "term",
     "term_for_diagnosis",
 ]
+
+
+def errors_of(lesion: Any) -> dict[str, str]:
+    """A lesion's result rules (``lesions.models.Lesion``), with its ``diagnosis`` kept the result's model class.
+
+    A result sets the diagnosis (its class, or "other"); a diagnosis given alone (as the
+    7-class records did) gets the term that keeps its meaning. Breslow thickness and
+    ulceration belong to invasive melanoma only; an invasive melanoma needs its thickness;
+    "other" needs its description.
+    """
+    if lesion.histopathology:
+        lesion.diagnosis = diagnosis_of(lesion.histopathology) or lesion.diagnosis
+    elif lesion.diagnosis:
+        lesion.histopathology = term_for_diagnosis(lesion.diagnosis)
+    errors: dict[str, str] = {}
+    invasive = lesion.histopathology == MELANOMA_INVASIVE
+    thickness = lesion.breslow_thickness_mm
+    if invasive and thickness is None:
+        errors["breslow_thickness_mm"] = "Give the Breslow thickness of the invasive melanoma (mm)."
+    elif thickness is not None and not invasive:
+        errors["breslow_thickness_mm"] = "Breslow thickness is recorded for invasive melanoma only."
+    elif thickness is not None and not 0 < thickness <= BRESLOW_MAX_MM:
+        errors["breslow_thickness_mm"] = f"Breslow thickness must be more than 0 and at most {BRESLOW_MAX_MM:g} mm."
+    if lesion.ulceration is not None and not invasive:
+        errors["ulceration"] = "Ulceration is recorded for invasive melanoma only."
+    if lesion.histopathology == OTHER and not lesion.histopathology_text.strip():
+        errors["histopathology_text"] = "Describe the result."
+    elif lesion.histopathology != OTHER and lesion.histopathology_text:
+        lesion.histopathology_text = ""
+    return errors
+
+
+def display_of(lesion: Any) -> str:
+    """A lesion's confirmed result in words, with the melanoma's thickness and ulceration or the described other."""
+    found = term(lesion.histopathology)
+    if found is None:
+        return str(lesion.get_diagnosis_display()) if lesion.diagnosis else ""
+    if found.code == OTHER:
+        return f"Other: {lesion.histopathology_text}" if lesion.histopathology_text else found.label
+    text = found.label
+    if found.code == MELANOMA_INVASIVE and lesion.breslow_thickness_mm is not None:
+        text += f", Breslow {lesion.breslow_thickness_mm:.2f} mm"
+        if lesion.ulceration is not None:
+            text += ", ulcerated" if lesion.ulceration else ", not ulcerated"
+    return text

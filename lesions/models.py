@@ -18,8 +18,8 @@ from django.utils import timezone
 from clinic.audit import ClinicAuditMixin
 from clinic.models import Clinic, TimeStampedModel
 from lesions import body_sites
-from lesions.search import search_text_of
 from lesions import histopathology as histo
+from lesions.search import search_text_of
 from lesions.validators import (
     NOTES_MAX_LENGTH,
     date_errors,
@@ -362,33 +362,7 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
             raise ValidationError(errors)
 
     def _histopathology_errors(self) -> dict[str, str]:
-        """The result's rules, with ``diagnosis`` kept the result's model class.
-
-        A result sets the diagnosis (its class, or "other"); a diagnosis given alone (as the
-        7-class records did) gets the term that keeps its meaning. Breslow thickness and
-        ulceration belong to invasive melanoma only; an invasive melanoma needs its thickness;
-        "other" needs its description.
-        """
-        if self.histopathology:
-            self.diagnosis = histo.diagnosis_of(self.histopathology) or self.diagnosis
-        elif self.diagnosis:
-            self.histopathology = histo.term_for_diagnosis(self.diagnosis)
-        errors: dict[str, str] = {}
-        invasive = self.histopathology == histo.MELANOMA_INVASIVE
-        if invasive and self.breslow_thickness_mm is None:
-            errors["breslow_thickness_mm"] = "Give the Breslow thickness of the invasive melanoma (mm)."
-        elif self.breslow_thickness_mm is not None and not invasive:
-            errors["breslow_thickness_mm"] = "Breslow thickness is recorded for invasive melanoma only."
-        elif self.breslow_thickness_mm is not None and not 0 < self.breslow_thickness_mm <= histo.BRESLOW_MAX_MM:
-            limit = f"{histo.BRESLOW_MAX_MM:g}"
-            errors["breslow_thickness_mm"] = f"Breslow thickness must be more than 0 and at most {limit} mm."
-        if self.ulceration is not None and not invasive:
-            errors["ulceration"] = "Ulceration is recorded for invasive melanoma only."
-        if self.histopathology == histo.OTHER and not self.histopathology_text.strip():
-            errors["histopathology_text"] = "Describe the result."
-        elif self.histopathology != histo.OTHER and self.histopathology_text:
-            self.histopathology_text = ""
-        return errors
+        return histo.errors_of(self)  # also keeps ``diagnosis`` the result's model class
 
     @property
     def histopathology_term(self) -> histo.HistopathologyTerm | None:
@@ -397,17 +371,7 @@ class Lesion(ClinicAuditMixin, TimeStampedModel):
     @property
     def result_display(self) -> str:
         """The confirmed result in words, with the melanoma's thickness and ulceration or the described other."""
-        found = self.histopathology_term
-        if found is None:
-            return self.get_diagnosis_display() if self.diagnosis else ""
-        if found.code == histo.OTHER:
-            return f"Other: {self.histopathology_text}" if self.histopathology_text else found.label
-        text = found.label
-        if found.code == histo.MELANOMA_INVASIVE and self.breslow_thickness_mm is not None:
-            text += f", Breslow {self.breslow_thickness_mm:.2f} mm"
-            if self.ulceration is not None:
-                text += ", ulcerated" if self.ulceration else ", not ulcerated"
-        return text
+        return histo.display_of(self)
 
 
 class Visit(ClinicAuditMixin, TimeStampedModel):

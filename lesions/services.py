@@ -282,6 +282,8 @@ def visit_for_today(*, patient: Patient, clinician: Any) -> Visit:
         Patient.objects.select_for_update().only("pk").get(pk=patient.pk)
         visit = (
             Visit.objects.filter(patient=patient, clinician=clinician, date=timezone.localdate())
+            # A signed visit (the assessment app's sign-off) is read-only: a later photo starts a new visit.
+            .exclude(assessment__signed_at__isnull=False)
             .order_by("created_at")
             .first()
         )

@@ -174,7 +174,11 @@ def lesion_create(request: HttpRequest, uuid: UUID) -> HttpResponse:
         )
         if done is not None:
             return done
-    return render(request, "lesions/lesion_form.html", _form_context(request, form=form, patient=patient, figure=body_sites.svg_layout()))
+    return render(
+        request,
+        "lesions/lesion_form.html",
+        _form_context(request, form=form, patient=patient, figure=body_sites.svg_layout()),
+    )
 
 
 @login_required

@@ -4,13 +4,13 @@ Every import is counted, function-local ones included (read with ``ast``, nothin
 imported). The layers, lowest first: ``ml.engine.labels`` (the one torch-free class list that
 records and engine share; it imports nothing) ← ``clinic`` (clinics, clinicians, the access
 check) ← ``integrations`` (a clinic's OAuth 2.0 clients) ← ``lesions`` (records) ← ``ml``
-(analyses) ← ``followup`` (pages combining both) ← ``interop`` (FHIR and the PDF report) ←
-``operations`` (backup, restore) ← ``benchmarks`` (tools) ← ``config`` (the Django project,
-which mounts every app). ``ml.engine`` imports no Django and
-none of the apps. Inside the engine, rooms by purpose: the shared modules import no room;
-``inference`` only the shared modules; ``segmentation`` also ``inference``; ``change`` also
-``segmentation``; ``evaluation`` also ``change``; ``training`` everything. A web process never
-imports torch.
+(analyses) ← ``assessment`` (checklists, sign-off) ← ``followup`` (pages combining both) ←
+``interop`` (FHIR and the PDF report) ← ``operations`` (backup, restore) ← ``benchmarks``
+(tools) ← ``config`` (the Django project, which mounts every app). ``ml.engine`` imports no
+Django and none of the apps. Inside the engine, rooms by purpose: the shared modules import no
+room; ``inference`` only the shared modules; ``segmentation`` also ``inference``; ``change``
+also ``segmentation``; ``evaluation`` also ``change``; ``training`` everything. A web process
+never imports torch.
 Run alone with ``.venv/bin/pytest -q tests/test_dependencies.py``.
 """
 
@@ -26,7 +26,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("clinic", "integrations", "lesions", "ml", "followup", "interop", "operations", "benchmarks", "config")
+PACKAGES = (
+    "clinic",
+    "integrations",
+    "lesions",
+    "ml",
+    "assessment",
+    "followup",
+    "interop",
+    "operations",
+    "benchmarks",
+    "config",
+)
 LAYERS = {name: rank for rank, name in enumerate(PACKAGES)}
 # The one vocabulary below every layer: records and engine share it.
 FOUNDATION = "ml.engine.labels"

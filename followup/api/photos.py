@@ -27,6 +27,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from assessment.models import VisitSigned, visit_is_signed
 from clinic.api import (
     BAD_REQUEST,
     NOT_FOUND,
@@ -179,15 +180,21 @@ class LesionImageUploadViewSet(mixins.CreateModelMixin, LesionChildViewSet):
     def _upload(self, request: Request, lesion: Lesion) -> tuple[int, Any]:
         upload = LesionImageUploadSerializer(data=request.data, context=self.get_serializer_context(), lesion=lesion)
         upload.is_valid(raise_exception=True)
-        image = services.lesion_image_upload(
-            lesion=lesion,
-            photo=upload.validated_data["photo"],
-            image_type=upload.validated_data["image_type"],
-            visit=upload.validated_data.get("visit"),
-            uploaded_by=request.user,
-            mm_per_pixel=upload.validated_data.get("mm_per_pixel"),
-            capture_profile=upload.validated_data.get("capture_profile"),
-        )
+        visit = upload.validated_data.get("visit")
+        if visit is not None and visit_is_signed(visit):
+            return status.HTTP_409_CONFLICT, {"detail": str(VisitSigned(visit))}
+        try:
+            image = services.lesion_image_upload(
+                lesion=lesion,
+                photo=upload.validated_data["photo"],
+                image_type=upload.validated_data["image_type"],
+                visit=visit,
+                uploaded_by=request.user,
+                mm_per_pixel=upload.validated_data.get("mm_per_pixel"),
+                capture_profile=upload.validated_data.get("capture_profile"),
+            )
+        except VisitSigned as exc:  # signed while the photo was being stored
+            return status.HTTP_409_CONFLICT, {"detail": str(exc)}
         image = selectors.images_with_predictions().get(pk=image.pk)
         body = LesionImageSerializer(image, context=self.get_serializer_context()).data
         # Stored and replayed as JSON: UUIDs, dates and decimals become their JSON form now.

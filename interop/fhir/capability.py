@@ -101,7 +101,15 @@ def capability_statement(base: str) -> dict[str, Any]:
                     ),
                     _resource("BodyStructure", "A lesion: body site (SNOMED CT where one code fits, text always)."),
                     _resource("Media", "A lesion photo; content.url needs the caller's token."),
-                    _resource("Observation", "A finished analysis of a photo: class probabilities, melanoma flag."),
+                    _resource(
+                        "Observation",
+                        "A finished analysis of a photo: class probabilities, melanoma flag; or a photo's "
+                        "dermoscopy checklists (7-point score, TDS, 3-point score, item by item).",
+                    ),
+                    _resource(
+                        "ClinicalImpression",
+                        "A visit's assessment: impression, differential, plan, signature and addenda.",
+                    ),
                     _resource("DiagnosticReport", "A visit: its photos and analyses; the PDF as presentedForm."),
                     _resource("Device", "A model version with its measured test figures."),
                     _resource("CodeSystem", "DermaTrack's own code systems (HAM10000 classes, analysis codes)."),

@@ -112,7 +112,43 @@ IMAGE_TYPE = CodeSystem(
     concepts=tuple((str(value), str(label)) for value, label in LesionImage.ImageType.choices),
 )
 
-CODE_SYSTEMS = {system.id: system for system in (HAM10000, ANALYSIS, IMAGE_TYPE)}
+# The dermoscopy checklists and the clinician's assessment: no LOINC or SNOMED CT code names these
+# scores, so they are ours (local codes, served like the others).
+DERMOSCOPY_CHECKLISTS = "dermoscopy-checklists"
+SEVEN_POINT_SCORE = "seven-point-score"
+TOTAL_DERMOSCOPY_SCORE = "total-dermoscopy-score"
+THREE_POINT_SCORE = "three-point-score"
+CLINICAL_IMPRESSION = "dermatology-assessment"
+DERMOSCOPY = CodeSystem(
+    id="dermoscopy",
+    name="DermaTrackDermoscopy",
+    title="DermaTrack dermoscopy checklists and assessment",
+    description="The 7-point checklist, the ABCD rule of dermoscopy (TDS) and the 3-point checklist, item by item, "
+    "and the clinician's assessment of a visit.",
+    concepts=(
+        (DERMOSCOPY_CHECKLISTS, "Dermoscopy checklists of a lesion photo"),
+        (SEVEN_POINT_SCORE, "7-point checklist score (3 or more suggests melanoma)"),
+        (TOTAL_DERMOSCOPY_SCORE, "Total dermoscopy score, ABCD rule (TDS = 1.3A + 0.1B + 0.5C + 0.5D)"),
+        (THREE_POINT_SCORE, "3-point checklist score (2 or more suggests referral)"),
+        (CLINICAL_IMPRESSION, "Dermatology assessment of a visit: impression, differential and plan"),
+        ("atypical_network", "7-point: atypical pigment network (major, 2 points)"),
+        ("blue_white_veil", "7-point: blue-whitish veil (major, 2 points)"),
+        ("atypical_vessels", "7-point: atypical vascular pattern (major, 2 points)"),
+        ("irregular_streaks", "7-point: irregular streaks (minor, 1 point)"),
+        ("irregular_dots", "7-point: irregular dots/globules (minor, 1 point)"),
+        ("irregular_blotches", "7-point: irregular blotches (minor, 1 point)"),
+        ("regression", "7-point: regression structures (minor, 1 point)"),
+        ("abcd_asymmetry", "ABCD: asymmetry (0-2 axes)"),
+        ("abcd_border", "ABCD: border, segments with an abrupt cut-off (0-8)"),
+        ("abcd_colours", "ABCD: colours (1-6)"),
+        ("abcd_structures", "ABCD: differential structures (1-5)"),
+        ("tp_asymmetry", "3-point: asymmetry of colour and structure"),
+        ("tp_atypical_network", "3-point: atypical network"),
+        ("tp_blue_white", "3-point: blue-white structures"),
+    ),
+)
+
+CODE_SYSTEMS = {system.id: system for system in (HAM10000, ANALYSIS, IMAGE_TYPE, DERMOSCOPY)}
 
 # LOINC where a code fits, our own beside it. A visit's report is its photos and their analyses:
 # LOINC 72170-4 "Photographic image" (document ontology, order and observation) names such a

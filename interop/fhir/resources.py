@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 
+from assessment.models import checklist_of
 from interop.disclaimer import disclaimer_text
 from interop.fhir import codes
 from ml.engine.labels import HAM10000_CLASSES
@@ -308,7 +309,14 @@ def diagnostic_report_resource(visit: Any, images: Iterable[Any], absolute: Abso
             "effectiveDateTime": visit.date.isoformat(),
             "issued": instant(max(moments)),
             "performer": [{"display": clinician.get_full_name() or clinician.username}] if clinician else [],
-            "result": [reference("Observation", p.uuid, f"{p.image.lesion.label}: {p.top_class_name}") for p in done],
+            "result": [
+                *(reference("Observation", p.uuid, f"{p.image.lesion.label}: {p.top_class_name}") for p in done),
+                *(
+                    reference("Observation", c.uuid, f"{image.lesion.label}: dermoscopy checklists")
+                    for image in images
+                    if (c := checklist_of(image)) is not None and c.pk is not None
+                ),
+            ],
             "media": [
                 {
                     "comment": f"{image.get_image_type_display()} photo of {image.lesion.label}",

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.http import HttpResponseBase
 from django.urls import re_path
 
-from interop.fhir import views
+from interop.fhir import assessment_views, views
 
 if TYPE_CHECKING:
     from rest_framework.decorators import ViewSetAction
@@ -38,6 +38,7 @@ READS = [
     ("Media", views.MediaViewSet),
     ("Observation", views.ObservationViewSet),
     ("DiagnosticReport", views.DiagnosticReportViewSet),
+    ("ClinicalImpression", assessment_views.ClinicalImpressionViewSet),
     ("Device", views.DeviceViewSet),
     ("CodeSystem", views.CodeSystemViewSet),
 ]

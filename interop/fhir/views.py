@@ -32,12 +32,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.mediatypes import media_type_matches
 
+from assessment.models import DermoscopyChecklist
 from clinic.api import ScopedViewSet
 from clinic.audit import audit_access, audit_access_many
 from clinic.parsers import DepthLimitedJSONParser
 from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
 from integrations.oauth import CLIENT_SCOPED, WITH_CLIENT_BEARER
 from interop import selectors, services
+from interop.fhir import assessment as fhir_assessment
 from interop.fhir import capability, codes, inbound, negotiation, resources, search, versions
 from interop.fhir.errors import fhir_exception_handler, outcome
 from lesions.models import Lesion, LesionImage, Patient, Visit
@@ -196,7 +198,14 @@ class FhirViewSet(ScopedViewSet[Model]):  # each endpoint reads its rows through
         elif item.resource_type == "Media":
             resource = resources.media_resource(row, self.absolute)
         elif item.resource_type == "Observation":
-            resource = resources.observation_resource(row)
+            if isinstance(row, DermoscopyChecklist):
+                resource = fhir_assessment.checklist_observation_resource(row)
+            else:
+                resource = resources.observation_resource(row)
+        elif item.resource_type == "ClinicalImpression":
+            resource = fhir_assessment.clinical_impression_resource(
+                row, list(item.images), list(row.visit.addenda.all())
+            )
         elif item.resource_type == "Device":
             resource = resources.device_resource(row)
         else:
@@ -428,7 +437,11 @@ class MediaViewSet(FhirViewSet):
 
 class ObservationViewSet(FhirViewSet):
     def read(self, request: Request, id: str) -> Response:
-        prediction = get_for_user_or_404(Prediction, request.user, id, selectors.predictions(request.user))
+        try:
+            prediction = get_for_user_or_404(Prediction, request.user, id, selectors.predictions(request.user))
+        except Http404:  # else an Observation of a photo's dermoscopy checklists, or 404
+            checklist = get_for_user_or_404(DermoscopyChecklist, request.user, id, selectors.checklists(request.user))
+            return self.answer(fhir_assessment.checklist_observation_resource(checklist))
         return self.answer(resources.observation_resource(prediction))
 
 

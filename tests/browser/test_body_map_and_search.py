@@ -137,6 +137,9 @@ def test_the_audit_filters_keep_their_width_and_a_clinician_gets_the_styled_403(
         box = page.locator(f'.audit-filters [name="{name}"]').bounding_box()
         assert box is not None and box["width"] >= 120, name  # the user box once collapsed to nothing
 
+    menu = page.get_by_role("button", name="Menu")
+    if menu.is_visible():  # on a phone the navigation, and its log-out, sit behind the menu button
+        menu.click()
     page.get_by_role("button", name="Log out").click()
     log_in(page, clinician)
     response = page.goto("/clinic/audit/")

@@ -195,7 +195,9 @@ def test_the_visit_report_prints_without_navigation(
 
     assert page.locator(".report-lesion").count() == 2
     assert "Margaret Hale" in page.locator(".report-head").inner_text()
-    assert page.locator(".report-lesion img").count() == 4  # photo and heatmap of each lesion
+    # baseline photo, current photo and heatmap of each lesion (both were seen before this visit)
+    assert page.locator(".report-lesion img").count() == 6
+    assert page.locator(".report-baseline img").count() == 2
     page.emulate_media(media="print")
     assert not page.locator(".report-actions").is_visible()
     assert page.locator(".disclaimer").is_visible()

@@ -74,9 +74,11 @@ def test_the_pdf_shows_the_photo_and_heatmap_of_each_lesion_with_the_outline(
     reader = PdfReader(BytesIO(report_pdf(clinician_client, records.later).content))
 
     pictures = [image.image for page in reader.pages for image in page.images]
-    assert len(pictures) == 4  # photo and heatmap of both lesions, in report order: the mole first
-    assert all(outline_pixels(picture) > 20 for picture in pictures[:2])  # the mole was outlined
-    assert all(outline_pixels(picture) == 0 for picture in pictures[2:])  # the back lesion was not
+    # in report order: the mole's baseline photo, photo and heatmap, then the back lesion's photo and heatmap
+    assert len(pictures) == 5
+    assert all(outline_pixels(picture) > 20 for picture in pictures[1:3])  # the mole was outlined
+    assert outline_pixels(pictures[0]) == 0  # the baseline is shown as it was taken
+    assert all(outline_pixels(picture) == 0 for picture in pictures[3:])  # the back lesion was not outlined
 
 
 def test_a_visit_without_photos_has_a_pdf_too(clinician_client: Client, patient: Any) -> None:

@@ -144,7 +144,7 @@ def test_the_follow_up_interval_is_set_through_the_api(clinician: Any, lesion: L
 
 
 def test_the_migration_gives_old_diagnoses_their_term(patient: Patient) -> None:
-    migration = importlib.import_module("lesions.migrations.0008_lesion_histopathology_followup_interval")
+    migration = importlib.import_module("lesions.migrations.0009_lesion_histopathology_followup_interval")
     old = {
         dx: LesionFactory(patient=patient, diagnosis=dx, diagnosis_confirmation="histo")
         for dx in ("mel", "df", "other")

@@ -248,6 +248,7 @@ def test_the_capability_statement_lists_what_is_served(api_as: Api, db: None) ->
         "Media",
         "Observation",
         "DiagnosticReport",
+        "ClinicalImpression",
         "Device",
         "CodeSystem",
     }
