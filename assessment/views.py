@@ -20,7 +20,9 @@ from assessment import services
 from assessment.forms import AddendumForm, AssessmentForm, ChecklistForm
 from assessment.models import VisitAssessment, VisitSigned, assessment_of, visit_is_signed
 from clinic.selectors import get_for_user_or_404
+from lesions.idempotency import IdempotencyKeyInvalid, IdempotencyKeyReused, form_submit_once
 from lesions.models import LesionImage, Visit
+from lesions.views import ALREADY_SENT, FORM_REUSED
 from ml import selectors
 
 
@@ -137,14 +139,29 @@ def visit_sign(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def addendum_add(request: HttpRequest, uuid: UUID) -> HttpResponse:
     visit = get_for_user_or_404(Visit, request.user, uuid, Visit.objects.select_related("patient"))
     form = AddendumForm(request.POST)
-    if form.is_valid():
+    done = f"{visit.get_absolute_url()}#addenda"
+
+    def add() -> str | None:
+        if not form.is_valid():
+            return None
         try:
             services.visit_addendum_add(visit=visit, user=request.user, text=form.cleaned_data["text"])
         except ValidationError as exc:
             _refused(form, exc)
-        else:
-            messages.success(request, "Addendum added.")
-            return redirect(f"{visit.get_absolute_url()}#addenda")
+            return None
+        messages.success(request, "Addendum added.")
+        return done
+
+    # Once per rendered form (its ``form_key``): a double click or a resend adds one addendum, not two.
+    try:
+        result = form_submit_once(request=request, perform=add)
+    except (IdempotencyKeyReused, IdempotencyKeyInvalid):
+        form.add_error(None, FORM_REUSED)
+        result = None
+    if result is not None:
+        if result.replayed:
+            messages.info(request, ALREADY_SENT)
+        return redirect(result.location)
     return render(
         request, "assessment/addendum_form.html", {"form": form, "visit": visit, "patient": visit.patient}, status=400
     )

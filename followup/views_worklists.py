@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from clinic.audit import audit_access_many
+from clinic.audit import audit_list_view
 from clinic.selectors import clinics_for_user
 from followup import worklists
 
@@ -18,5 +18,5 @@ from followup import worklists
 def clinic_worklists(request: HttpRequest) -> HttpResponse:
     """The three worklists of the user's clinics, each item linking to where its work is done."""
     lists = worklists.clinic_worklists(clinics_for_user(request.user), today=timezone.localdate())
-    audit_access_many(lists.lesions)  # the page shows these lesions with their patients' names
+    audit_list_view(lists.lesions, page="Worklists")  # one entry: the page shows these lesions and their patients
     return render(request, "followup/worklists.html", {"lists": lists, "due_soon_days": worklists.DUE_SOON_DAYS})

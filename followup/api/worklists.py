@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.audit import audit_access_many
+from clinic.audit import audit_list_view
 from clinic.selectors import clinics_for_user
 from followup import worklists
 
@@ -100,5 +100,5 @@ class WorklistsView(APIView):
     )
     def get(self, request: Request) -> Response:
         lists = worklists.clinic_worklists(clinics_for_user(request.user), today=timezone.localdate())
-        audit_access_many(lists.lesions)
+        audit_list_view(lists.lesions, page="Worklists API")
         return Response(WorklistsSerializer(lists, context={"request": request}).data)

@@ -34,7 +34,7 @@ from rest_framework.utils.mediatypes import media_type_matches
 
 from assessment.models import DermoscopyChecklist
 from clinic.api import ScopedViewSet
-from clinic.audit import audit_access, audit_access_many
+from clinic.audit import audit_access, audit_access_many, audit_list_view
 from clinic.parsers import DepthLimitedJSONParser
 from clinic.selectors import clinics_for_user, get_for_user_or_404, scoped
 from integrations.oauth import CLIENT_SCOPED, WITH_CLIENT_BEARER
@@ -306,7 +306,7 @@ class PatientViewSet(FhirViewSet):
         )
         total = patients.count()
         rows = list(patients[page.offset : page.offset + page.count]) if not page.count_only else []
-        audit_access_many(rows)  # the bundle shows these patients' names and record numbers
+        audit_list_view(rows, page="FHIR Patient search")  # one entry: the bundle shows these patients
         shown = [self.resource(selectors.Item("Patient", row)) for row in rows]
         return self.searchset(shown, total, page, params, warnings)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -145,6 +146,24 @@ def test_a_signed_visit_is_read_only_and_takes_addenda(
     assert "Histology requested." in page and "read-only" in page
     assert reverse("visit-assessment", args=[visit.uuid]) not in page  # no edit link left
     assert reverse("checklist-edit", args=[photo.uuid]) not in page
+
+
+def test_an_addendum_sent_twice_from_one_form_is_added_once(clinician_client: Client, photo: LesionImage) -> None:
+    visit = photo.visit
+    assess(clinician_client, visit)
+    clinician_client.post(reverse("visit-sign", args=[visit.uuid]))
+    page = clinician_client.get(visit.get_absolute_url()).content.decode()
+    key = re.search(r'name="form_key" value="([0-9a-f]+)"', page)
+    assert key is not None  # the addendum form on the visit page carries its key
+    sent = {"text": "Margins clear.", "form_key": key.group(1)}
+
+    first = clinician_client.post(reverse("visit-addendum", args=[visit.uuid]), sent)
+    again = clinician_client.post(reverse("visit-addendum", args=[visit.uuid]), sent)  # a double click
+    other = clinician_client.post(reverse("visit-addendum", args=[visit.uuid]), {**sent, "text": "Changed"})
+
+    assert first.status_code == 302 and again.status_code == 302 and again["Location"] == first["Location"]
+    assert other.status_code == 400 and "already saved" in other.content.decode()
+    assert list(VisitAddendum.objects.filter(visit=visit).values_list("text", flat=True)) == ["Margins clear."]
 
 
 def test_an_empty_addendum_or_one_to_an_unsigned_visit_is_refused(clinician_client: Client, photo: LesionImage) -> None:

@@ -119,7 +119,9 @@ def test_tomas_is_found_by_tomas_and_by_his_date_of_birth(screen: Any, clinician
         page.fill('input[name="q"]', search)
         page.keyboard.press("Enter")
         page.wait_for_url(re.compile(r"q="))
+        page.wait_for_load_state("load")  # the results page itself, not the list it replaces
         rows = page.locator("table tbody tr, .patients li")
+        rows.first.wait_for(state="visible")
         text = page.locator("main").inner_text()
         assert "Tomás" in text, search
         assert "Hale" not in text, search

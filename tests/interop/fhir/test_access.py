@@ -131,3 +131,20 @@ def test_a_path_with_a_newline_is_an_outcome_too(api_as: Api, records: Records) 
 
     assert response.status_code == 404
     assert fhir_answer(response)["resourceType"] == "OperationOutcome"
+
+
+def test_a_patient_search_records_one_read_per_bundle_naming_its_patients(
+    api_as: Api, records: Records, clinician: Any
+) -> None:
+    from tests.factories import PatientFactory
+
+    others = PatientFactory.create_batch(2, clinic=records.patient.clinic)
+    before = LogEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    response = api_as("clinician").get("/fhir/Patient", {"_count": 50})
+
+    assert response.status_code == 200
+    (entry,) = LogEntry.objects.filter(action=LogEntry.Action.ACCESS, actor=clinician, pk__gt=before)
+    assert entry.object_repr == "FHIR Patient search (3 patients)"
+    listed = entry.additional_data["patients"]
+    assert all(f",{p.pk}," in listed for p in [records.patient, *others])
