@@ -104,6 +104,8 @@ class AssessmentSerializer(serializers.ModelSerializer[VisitAssessment]):
 
 
 class PhotoChecklistViewSet(ScopedViewSet[LesionImage]):
+    # OPTIONS: 405 (DRF's metadata needs one serializer_class; these actions each have their own)
+    metadata_class = None
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[LesionImage]:
@@ -134,6 +136,8 @@ class PhotoChecklistViewSet(ScopedViewSet[LesionImage]):
 
 
 class VisitAssessmentViewSet(ScopedViewSet[Visit]):
+    # OPTIONS: 405 (DRF's metadata needs one serializer_class; these actions each have their own)
+    metadata_class = None
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[Visit]:
