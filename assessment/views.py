@@ -18,11 +18,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from assessment import services
 from assessment.forms import AddendumForm, AssessmentForm, ChecklistForm
-from assessment.models import VisitAssessment, VisitSigned, assessment_of, visit_is_signed
+from assessment.models import VisitAddendum, VisitAssessment, VisitSigned, assessment_of, visit_is_signed
 from clinic.selectors import get_for_user_or_404
-from lesions.idempotency import IdempotencyKeyInvalid, IdempotencyKeyReused, form_submit_once
 from lesions.models import LesionImage, Visit
-from lesions.views import ALREADY_SENT, FORM_REUSED
+from lesions.views import submit_once
 from ml import selectors
 
 
@@ -139,29 +138,20 @@ def visit_sign(request: HttpRequest, uuid: UUID) -> HttpResponse:
 def addendum_add(request: HttpRequest, uuid: UUID) -> HttpResponse:
     visit = get_for_user_or_404(Visit, request.user, uuid, Visit.objects.select_related("patient"))
     form = AddendumForm(request.POST)
-    done = f"{visit.get_absolute_url()}#addenda"
 
-    def add() -> str | None:
+    def add() -> VisitAddendum | None:
         if not form.is_valid():
             return None
         try:
-            services.visit_addendum_add(visit=visit, user=request.user, text=form.cleaned_data["text"])
+            return services.visit_addendum_add(visit=visit, user=request.user, text=form.cleaned_data["text"])
         except ValidationError as exc:
             _refused(form, exc)
             return None
-        messages.success(request, "Addendum added.")
-        return done
 
     # Once per rendered form (its ``form_key``): a double click or a resend adds one addendum, not two.
-    try:
-        result = form_submit_once(request=request, perform=add)
-    except (IdempotencyKeyReused, IdempotencyKeyInvalid):
-        form.add_error(None, FORM_REUSED)
-        result = None
-    if result is not None:
-        if result.replayed:
-            messages.info(request, ALREADY_SENT)
-        return redirect(result.location)
+    done = submit_once(request, form, add, lambda _: "Addendum added.", lambda _: f"{visit.get_absolute_url()}#addenda")
+    if done is not None:
+        return done
     return render(
         request, "assessment/addendum_form.html", {"form": form, "visit": visit, "patient": visit.patient}, status=400
     )

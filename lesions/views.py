@@ -28,10 +28,8 @@ from clinic.selectors import clinics_for_user, get_for_user_or_404
 from lesions import body_sites, selectors, services
 from lesions.forms import HistopathologyForm, LesionForm, PatientForm, PatientSearchForm, PhotoFormSet, VisitForm
 from lesions.idempotency import (
-    FORM_KEY_FIELD,
     IdempotencyKeyInvalid,
     IdempotencyKeyReused,
-    form_key_of,
     form_replayed,
     form_submit_once,
 )
@@ -56,13 +54,18 @@ ALREADY_SENT = "This form had already been sent: it was saved once, not twice."
 FORM_REUSED = "This form was already saved. Open the page again to enter another."
 
 
-def _submit_once(
-    request: HttpRequest, form: forms.BaseForm, write: Callable[[], Any], message: Callable[[Any], str]
+def submit_once(
+    request: HttpRequest,
+    form: forms.BaseForm,
+    write: Callable[[], Any],
+    message: Callable[[Any], str],
+    location: Callable[[Any], str] | None = None,
 ) -> HttpResponse | None:
     """Carry out a form that creates records once per rendered form (``form_key``), then redirect.
 
-    ``write`` returns the new record (None: refused, its errors are on the form); a second send of
-    the same form (a double click, a resend) redirects where the first did without writing again.
+    ``write`` returns the new record (None: refused, its errors are on the form); the redirect goes
+    to ``location(record)``, the record's own page by default. A second send of the same form (a
+    double click, a resend) redirects where the first did without writing again.
     """
 
     def perform() -> str | None:
@@ -70,8 +73,8 @@ def _submit_once(
         if record is None:
             return None
         messages.success(request, message(record))
-        location: str = record.get_absolute_url()
-        return location
+        where: str = location(record) if location is not None else record.get_absolute_url()
+        return where
 
     try:
         result = form_submit_once(request=request, perform=perform)
@@ -92,15 +95,11 @@ def _already_sent(request: HttpRequest) -> HttpResponse | None:
     try:
         result = form_replayed(request=request)
     except (IdempotencyKeyReused, IdempotencyKeyInvalid):
-        return None  # validation and _submit_once refuse it on the form
+        return None  # validation and submit_once refuse it on the form
     if result is None:
         return None
     messages.info(request, ALREADY_SENT)
     return redirect(result.location)
-
-
-def _form_context(request: HttpRequest, **context: Any) -> dict[str, Any]:
-    return {**context, "form_key": form_key_of(request), "form_key_field": FORM_KEY_FIELD}
 
 
 @login_required
@@ -132,7 +131,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         return replay
     form = PatientForm(request.POST or None, clinics=clinics)
     if request.method == "POST" and form.is_valid():
-        done = _submit_once(
+        done = submit_once(
             request,
             form,
             lambda: _write(form, services.patient_create),
@@ -140,7 +139,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
         )
         if done is not None:
             return done
-    return render(request, "lesions/patient_form.html", _form_context(request, form=form))
+    return render(request, "lesions/patient_form.html", {"form": form})
 
 
 @login_required
@@ -166,7 +165,7 @@ def lesion_create(request: HttpRequest, uuid: UUID) -> HttpResponse:
         return replay
     form = LesionForm(request.POST or None, instance=Lesion(patient=patient))
     if request.method == "POST" and form.is_valid():
-        done = _submit_once(
+        done = submit_once(
             request,
             form,
             lambda: _write(form, services.lesion_create, patient=patient),
@@ -177,7 +176,7 @@ def lesion_create(request: HttpRequest, uuid: UUID) -> HttpResponse:
     return render(
         request,
         "lesions/lesion_form.html",
-        _form_context(request, form=form, patient=patient, figure=body_sites.svg_layout()),
+        {"form": form, "patient": patient, "figure": body_sites.svg_layout()},
     )
 
 
@@ -232,7 +231,7 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
                 for form in photo_forms
                 if form.cleaned_data.get("photo")
             ]
-            done = _submit_once(
+            done = submit_once(
                 request,
                 visit_form,
                 lambda: _write(
@@ -254,7 +253,7 @@ def visit_new(request: HttpRequest, uuid: UUID) -> HttpResponse:
     return render(
         request,
         "lesions/visit_form.html",
-        _form_context(request, patient=patient, visit_form=visit_form, photo_forms=photo_forms),
+        {"patient": patient, "visit_form": visit_form, "photo_forms": photo_forms},
     )
 
 
