@@ -230,3 +230,14 @@ def test_a_login_over_the_token_cap_revokes_the_users_oldest_token(
     assert statuses == [401, 200, 200, 200]  # the oldest went
     assert AuthToken.objects.filter(user=clinician).count() == 3
     assert _with_token(others).get(url).status_code == 200  # another user's tokens are not counted
+
+
+@pytest.mark.django_db
+def test_a_username_longer_than_any_account_s_is_a_400_not_a_database_error() -> None:
+    from axes.models import AccessAttempt
+
+    response = APIClient().post("/api/v1/auth/token/", {"username": "u" * 300, "password": "x"}, format="json")
+
+    assert response.status_code == 400
+    assert "username" in response.json()
+    assert not AccessAttempt.objects.exists()  # refused before django-axes records the attempt
